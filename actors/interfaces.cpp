@@ -1,0 +1,24 @@
+#include "actors/interfaces.hpp"
+
+#include <caf/actor_system_config.hpp>
+
+#include "actors/error.hpp"
+
+namespace ts {
+
+void register_types(caf::actor_system_config& cfg) {
+  cfg.add_message_type<new_task>("ts.new_task");
+  cfg.add_message_type<task_record>("ts.task_record");
+  cfg.add_message_type<task_view>("ts.task_view");
+  cfg.add_message_type<claim>("ts.claim");
+  cfg.add_message_type<process_start>("ts.process_start");
+  cfg.add_message_type<run_outcome>("ts.run_outcome");
+  cfg.add_message_type<pending_entry>("ts.pending_entry");
+  cfg.add_message_type<std::vector<pending_entry>>("ts.pending_entries");
+  cfg.add_message_type<orphan_run>("ts.orphan_run");
+  cfg.add_message_type<process_exit>("ts.process_exit");
+  cfg.add_message_type<coordinator_stats>("ts.coordinator_stats");
+  add_error_category(cfg);
+}
+
+} // namespace ts
