@@ -1,0 +1,258 @@
+#include "actors/coordinator.hpp"
+
+#include <algorithm>
+#include <chrono>
+
+#include <caf/system_messages.hpp>
+
+#include "actors/defaults.hpp"
+#include "actors/error.hpp"
+#include "actors/executor.hpp"
+#include "actors/log.hpp"
+
+namespace ts {
+
+coordinator_options default_coordinator_options() {
+  return {defaults::max_running, defaults::claim_lead_ms, defaults::max_sleep_ms};
+}
+
+namespace {
+
+/// While the database is away, claims are tried again this often.
+constexpr auto claim_retry_delay = std::chrono::milliseconds(500);
+
+void dispatch(coordinator_pointer self);
+
+// Schedules the next tick for the earliest of: a claimed run's start, the wheel's next
+// event (minus the claim lead), and the periodic wall-clock check that follows clock steps.
+void arm_tick(coordinator_pointer self, int64_t now_us) {
+  auto& st = self->state;
+  auto now_ms = now_us / 1000;
+  auto target_ms = now_ms + st.opts.max_sleep_ms;
+  if (!st.claimed.empty())
+    target_ms = std::min(target_ms, st.claimed.begin()->first);
+  if (st.wheel->size() > 0)
+    target_ms = std::min(target_ms, st.wheel->next_event() - st.opts.claim_lead_ms);
+  auto target_us = std::max(target_ms * 1000, now_us);
+  if (st.next_wakeup_us != 0 && st.next_wakeup_us <= target_us)
+    return;
+  st.next_wakeup_us = target_us;
+  if (target_us == now_us)
+    self->send(self, tick_atom::value);
+  else
+    self->delayed_send(self, std::chrono::microseconds(target_us - now_us),
+                       tick_atom::value);
+}
+
+void maybe_finish_shutdown(coordinator_pointer self) {
+  auto& st = self->state;
+  if (st.shutting_down && st.active == 0 && st.shutdown_rp.pending()) {
+    log::info("coordinator_drained");
+    st.shutdown_rp.deliver(caf::ok_atom::value);
+  }
+}
+
+void release_slot(coordinator_pointer self) {
+  auto& st = self->state;
+  --st.active;
+  if (st.shutting_down)
+    maybe_finish_shutdown(self);
+  else
+    dispatch(self);
+}
+
+// A claimed run that will never start (shutdown) goes back to pending.
+void unclaim(coordinator_pointer self, const claim& c) {
+  self->request(self->state.db, caf::infinite, unclaim_atom::value, c.run)
+    .then([=](caf::ok_atom) { release_slot(self); },
+          [=](caf::error& err) {
+            // It stays `running` and the next start ends it as interrupted, never runs it.
+            log::warn("unclaim_failed", {{"task", c.task}, {"run", c.run},
+                                         {"error", render(err)}});
+            release_slot(self);
+          });
+}
+
+void start_run(coordinator_pointer self, claim c) {
+  auto& st = self->state;
+  auto run = c.run;
+  auto exec = self->spawn(executor, std::move(c), st.db, caf::actor_cast<coordinator_actor>(self),
+                          st.runner, st.clock);
+  self->monitor(exec);
+  st.executors.emplace(run, std::move(exec));
+}
+
+void start_due_claims(coordinator_pointer self, millis now) {
+  auto& st = self->state;
+  while (!st.claimed.empty() && st.claimed.begin()->first <= now) {
+    auto c = std::move(st.claimed.begin()->second);
+    st.claimed.erase(st.claimed.begin());
+    start_run(self, std::move(c));
+  }
+}
+
+void claim_task(coordinator_pointer self, pending_entry e) {
+  auto& st = self->state;
+  ++st.active;
+  self->request(st.db, caf::infinite, claim_atom::value, e.id, st.clock->now_ms())
+    .then(
+      [=](claim& c) {
+        auto& st = self->state;
+        if (st.shutting_down) {
+          unclaim(self, c);
+          return;
+        }
+        auto now_us = st.clock->now_us();
+        if (c.due * 1000 <= now_us) {
+          start_run(self, std::move(c));
+        } else {
+          st.claimed.emplace(c.due, std::move(c));
+          arm_tick(self, now_us);
+        }
+      },
+      [=](caf::error& err) {
+        auto& st = self->state;
+        --st.active;
+        if (err == ec::unavailable && !st.shutting_down) {
+          // The task waits: a run must be recorded before it starts.
+          st.ready.emplace(e.due, e.id);
+          if (!st.claims_paused) {
+            st.claims_paused = true;
+            self->delayed_send(self, claim_retry_delay, retry_atom::value);
+          }
+          return;
+        }
+        if (err != ec::unavailable)
+          log::warn("claim_refused", {{"task", e.id}, {"error", render(err)}});
+        if (st.shutting_down)
+          maybe_finish_shutdown(self);
+        else
+          dispatch(self);
+      });
+}
+
+void dispatch(coordinator_pointer self) {
+  auto& st = self->state;
+  while (!st.shutting_down && !st.claims_paused && st.active < st.opts.max_running
+         && !st.ready.empty()) {
+    auto [due, id] = *st.ready.begin();
+    st.ready.erase(st.ready.begin());
+    claim_task(self, pending_entry{id, due});
+  }
+}
+
+void on_tick(coordinator_pointer self) {
+  auto& st = self->state;
+  st.next_wakeup_us = 0;
+  auto now_us = st.clock->now_us();
+  auto now_ms = now_us / 1000;
+  if (!st.shutting_down) {
+    st.fired.clear();
+    st.wheel->advance(now_ms + st.opts.claim_lead_ms, st.fired);
+    for (auto& e : st.fired)
+      st.ready.emplace(e.due, e.id);
+    start_due_claims(self, now_ms);
+    dispatch(self);
+  }
+  arm_tick(self, now_us);
+}
+
+void arm(coordinator_pointer self, task_id id, millis due) {
+  auto& st = self->state;
+  st.wheel->insert(id, due);
+  arm_tick(self, st.clock->now_us());
+}
+
+} // namespace
+
+coordinator_actor::behavior_type coordinator(coordinator_pointer self, persistence_actor db,
+                                             std::shared_ptr<process_runner> runner,
+                                             std::shared_ptr<wall_clock> clock,
+                                             coordinator_options opts) {
+  auto& st = self->state;
+  st.db = std::move(db);
+  st.runner = std::move(runner);
+  st.clock = std::move(clock);
+  st.opts = opts;
+  st.wheel.emplace(st.clock->now_ms());
+  // An executor that died without reporting (it should not) must still free its slot; its
+  // run stays `running` and ends as interrupted at the next start.
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    for (auto i = st.executors.begin(); i != st.executors.end(); ++i) {
+      if (i->second.address() == dm.source) {
+        log::error("executor_died", {{"run", i->first}, {"reason", render(dm.reason)}});
+        st.executors.erase(i);
+        release_slot(self);
+        return;
+      }
+    }
+  });
+  return {
+    [=](schedule_atom, new_task& t) -> caf::result<task_record> {
+      if (self->state.shutting_down)
+        return make_error(ec::shutting_down, "the service is shutting down");
+      auto rp = self->make_response_promise<task_record>();
+      self->request(self->state.db, caf::infinite, schedule_atom::value, std::move(t))
+        .then(
+          [=](task_record& r) mutable {
+            // A replay names a task that is already armed, running or done.
+            if (!r.replayed) {
+              log::debug("task_scheduled", {{"task", r.id}, {"due", r.due}});
+              arm(self, r.id, r.due);
+            }
+            rp.deliver(std::move(r));
+          },
+          [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+      return rp;
+    },
+    [=](load_atom, std::vector<pending_entry>& entries) {
+      auto& st = self->state;
+      for (auto& e : entries)
+        st.wheel->insert(e.id, e.due);
+      log::info("pending_loaded", {{"tasks", entries.size()}});
+      arm_tick(self, st.clock->now_us());
+    },
+    [=](tick_atom) { on_tick(self); },
+    [=](done_atom, run_id run) {
+      self->state.executors.erase(run);
+      release_slot(self);
+    },
+    [=](stats_atom) {
+      auto& st = self->state;
+      return coordinator_stats{st.wheel->size(), st.ready.size(), st.active,
+                               st.shutting_down};
+    },
+    [=](shutdown_atom, int64_t grace_ms) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (st.shutting_down)
+        return make_error(ec::shutting_down, "shutdown already in progress");
+      st.shutting_down = true;
+      log::info("coordinator_shutdown", {{"running", st.executors.size()},
+                                         {"grace_ms", grace_ms}});
+      // Claimed runs whose time has not come never start: they stay pending.
+      for (auto& entry : st.claimed)
+        unclaim(self, entry.second);
+      st.claimed.clear();
+      st.shutdown_rp = self->make_response_promise<caf::ok_atom>();
+      auto rp = st.shutdown_rp;
+      if (st.active == 0)
+        maybe_finish_shutdown(self);
+      else
+        self->delayed_send(self, std::chrono::milliseconds(grace_ms), kill_atom::value);
+      return rp;
+    },
+    [=](kill_atom) {
+      for (auto& entry : self->state.executors) {
+        log::warn("run_killed_at_shutdown", {{"run", entry.first}});
+        self->send(entry.second, kill_atom::value);
+      }
+    },
+    [=](retry_atom) {
+      self->state.claims_paused = false;
+      dispatch(self);
+    },
+  };
+}
+
+} // namespace ts

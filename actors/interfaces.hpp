@@ -73,7 +73,9 @@ using executor_actor = caf::typed_actor<
   // The process ended (sent by the process runner's thread).
   caf::reacts_to<exited_atom, process_exit>,
   // Shutdown: SIGTERM the process group now, SIGKILL it 5 s later; the run is interrupted.
-  caf::reacts_to<kill_atom>>;
+  caf::reacts_to<kill_atom>,
+  // Tries again to record the outcome after persistence refused it (sent to itself).
+  caf::reacts_to<retry_atom>>;
 
 /// Keeps every pending task in a timer wheel and starts runs at their time, within the
 /// concurrency bound.
@@ -90,7 +92,11 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<stats_atom>::with<coordinator_stats>,
   // Starts no new runs; answers once every running command has ended, killing those still
   // running after the grace period (in ms).
-  caf::replies_to<shutdown_atom, int64_t>::with<caf::ok_atom>>;
+  caf::replies_to<shutdown_atom, int64_t>::with<caf::ok_atom>,
+  // The grace period is over: tells every executor to kill its run (sent to itself).
+  caf::reacts_to<kill_atom>,
+  // Claims that failed during a database outage are tried again (sent to itself).
+  caf::reacts_to<retry_atom>>;
 
 /// Registers every message type by name, on every node alike.
 void register_types(caf::actor_system_config& cfg);

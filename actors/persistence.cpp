@@ -1,0 +1,263 @@
+#include "actors/persistence.hpp"
+
+#include <algorithm>
+
+#include "actors/defaults.hpp"
+#include "actors/error.hpp"
+#include "actors/log.hpp"
+
+namespace ts {
+
+persistence_options default_persistence_options() {
+  return {defaults::max_batch, defaults::max_backlog_bytes, defaults::reconnect_min,
+          defaults::reconnect_max};
+}
+
+namespace {
+
+bool is_outage(const caf::error& err) {
+  return err == ec::unavailable;
+}
+
+void schedule_flush(persistence_pointer self) {
+  auto& st = self->state;
+  if (!st.flush_scheduled) {
+    st.flush_scheduled = true;
+    // Goes behind every message already queued: whatever arrived together commits together.
+    self->send(self, flush_atom::value);
+  }
+}
+
+void go_down(persistence_pointer self, const caf::error& err) {
+  auto& st = self->state;
+  if (st.up) {
+    log::error("database_down", {{"backend", st.db->backend()}, {"error", render(err)}});
+    st.up = false;
+    st.backoff = st.opts.reconnect_min;
+    self->delayed_send(self, st.backoff, retry_atom::value);
+  }
+}
+
+// Outcomes and process starts may wait for the database: their processes already ran.
+// Everything else is refused so the client learns at once that nothing was stored.
+bool keep_for_later(persistence_pointer self, persistence_state::write_op& op) {
+  auto& st = self->state;
+  if (auto* s = std::get_if<persistence_state::start_op>(&op)) {
+    st.start_backlog.push_back(s->start);
+    return true;
+  }
+  if (auto* f = std::get_if<persistence_state::finish_op>(&op)) {
+    auto size = f->outcome.output.size() + sizeof(run_outcome);
+    if (st.backlog_bytes + size > st.opts.max_backlog_bytes) {
+      f->rp.deliver(make_error(ec::unavailable, "database unavailable and backlog full"));
+      return false;
+    }
+    st.backlog_bytes += size;
+    st.outcome_backlog.push_back(std::move(f->outcome));
+    f->rp.deliver(caf::ok_atom::value);
+    return true;
+  }
+  return false;
+}
+
+void refuse(persistence_state::write_op& op, const caf::error& err) {
+  std::visit(
+    [&](auto& x) {
+      if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, persistence_state::start_op>)
+        x.rp.deliver(err);
+    },
+    op);
+}
+
+void flush(persistence_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (!st.up) {
+    // Refuse or keep everything gathered; the reconnect loop writes the backlog later.
+    for (auto& op : st.batch)
+      if (!keep_for_later(self, op))
+        refuse(op, make_error(ec::unavailable, "database unavailable"));
+    st.batch.clear();
+    return;
+  }
+  if (st.batch.empty() && st.start_backlog.empty() && st.outcome_backlog.empty())
+    return;
+  auto ops = std::move(st.batch);
+  st.batch.clear();
+  // Results are held until the commit: nothing is acknowledged before it is durable.
+  std::vector<caf::expected<task_record>> inserts;
+  std::vector<caf::expected<claim>> claims;
+  std::vector<caf::error> plain;
+  caf::error outage;
+  auto note = [&](caf::error err) {
+    if (err && is_outage(err) && !outage)
+      outage = err;
+    return err;
+  };
+  // A transaction that cannot begin is an outage, whatever the reason.
+  if (auto err = st.db->begin())
+    outage = is_outage(err) ? err : make_error(ec::unavailable, render(err));
+  if (!outage) {
+    for (auto& s : st.start_backlog)
+      if (auto err = note(st.db->record_start(s)); err && !outage)
+        log::warn("record_start_failed", {{"run", s.run}, {"error", render(err)}});
+    for (auto& o : st.outcome_backlog)
+      if (auto err = note(st.db->finish_run(o)); err && !outage)
+        log::warn("finish_run_failed", {{"run", o.run}, {"error", render(err)}});
+  }
+  for (auto& op : ops) {
+    if (outage)
+      break;
+    std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, persistence_state::insert_op>) {
+          auto r = st.db->insert_task(x.task);
+          if (!r)
+            note(r.error());
+          inserts.push_back(std::move(r));
+        } else if constexpr (std::is_same_v<T, persistence_state::claim_op>) {
+          auto r = st.db->claim_run(x.task, x.at);
+          if (!r)
+            note(r.error());
+          claims.push_back(std::move(r));
+        } else if constexpr (std::is_same_v<T, persistence_state::unclaim_op>) {
+          plain.push_back(note(st.db->unclaim_run(x.run)));
+        } else if constexpr (std::is_same_v<T, persistence_state::start_op>) {
+          plain.push_back(note(st.db->record_start(x.start)));
+        } else {
+          plain.push_back(note(st.db->finish_run(x.outcome)));
+        }
+      },
+      op);
+  }
+  if (!outage) {
+    if (auto err = st.db->commit()) {
+      // A commit that failed for any reason made nothing durable.
+      outage = is_outage(err) ? err : make_error(ec::unavailable, render(err));
+    }
+  }
+  if (outage) {
+    st.db->rollback();
+    go_down(self, outage);
+    // The backlog is still unwritten; the batch is kept or refused as during an outage.
+    for (auto& op : ops)
+      if (!keep_for_later(self, op))
+        refuse(op, outage);
+    return;
+  }
+  st.start_backlog.clear();
+  st.outcome_backlog.clear();
+  st.backlog_bytes = 0;
+  size_t ins = 0, cl = 0, pl = 0;
+  for (auto& op : ops) {
+    std::visit(
+      [&](auto& x) {
+        using T = std::decay_t<decltype(x)>;
+        if constexpr (std::is_same_v<T, persistence_state::insert_op>) {
+          auto& r = inserts[ins++];
+          if (r)
+            x.rp.deliver(std::move(*r));
+          else
+            x.rp.deliver(r.error());
+        } else if constexpr (std::is_same_v<T, persistence_state::claim_op>) {
+          auto& r = claims[cl++];
+          if (r)
+            x.rp.deliver(std::move(*r));
+          else
+            x.rp.deliver(r.error());
+        } else if constexpr (std::is_same_v<T, persistence_state::start_op>) {
+          if (auto& err = plain[pl++])
+            log::warn("record_start_failed", {{"run", x.start.run}, {"error", render(err)}});
+        } else {
+          if (auto& err = plain[pl++])
+            x.rp.deliver(err);
+          else
+            x.rp.deliver(caf::ok_atom::value);
+        }
+      },
+      op);
+  }
+}
+
+template <class Op>
+void gather(persistence_pointer self, Op op) {
+  auto& st = self->state;
+  st.batch.emplace_back(std::move(op));
+  if (st.batch.size() >= st.opts.max_batch)
+    flush(self);
+  else
+    schedule_flush(self);
+}
+
+} // namespace
+
+persistence_actor::behavior_type persistence(persistence_pointer self,
+                                             std::shared_ptr<storage::store> db,
+                                             persistence_options opts) {
+  self->state.db = std::move(db);
+  self->state.opts = opts;
+  return {
+    [=](schedule_atom, new_task& t) {
+      auto rp = self->make_response_promise<task_record>();
+      gather(self, persistence_state::insert_op{std::move(t), rp});
+      return rp;
+    },
+    [=](caf::get_atom, task_id id) -> caf::result<task_view> {
+      auto r = self->state.db->get_task(id);
+      if (!r) {
+        if (is_outage(r.error()))
+          go_down(self, r.error());
+        return r.error();
+      }
+      return std::move(*r);
+    },
+    [=](claim_atom, task_id id, millis at) {
+      auto rp = self->make_response_promise<claim>();
+      gather(self, persistence_state::claim_op{id, at, rp});
+      return rp;
+    },
+    [=](unclaim_atom, run_id run) {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      gather(self, persistence_state::unclaim_op{run, rp});
+      return rp;
+    },
+    [=](started_atom, process_start& p) {
+      gather(self, persistence_state::start_op{p});
+    },
+    [=](finished_atom, run_outcome& o) {
+      auto rp = self->make_response_promise<caf::ok_atom>();
+      gather(self, persistence_state::finish_op{std::move(o), rp});
+      return rp;
+    },
+    [=](ping_atom) -> caf::result<caf::ok_atom> {
+      auto& st = self->state;
+      if (!st.up)
+        return make_error(ec::unavailable, "database unavailable");
+      if (auto err = st.db->ping()) {
+        if (is_outage(err))
+          go_down(self, err);
+        return err;
+      }
+      return caf::ok_atom::value;
+    },
+    [=](flush_atom) { flush(self); },
+    [=](retry_atom) {
+      auto& st = self->state;
+      if (st.up)
+        return;
+      if (auto err = st.db->reconnect()) {
+        st.backoff = std::min(st.backoff * 2, st.opts.reconnect_max);
+        self->delayed_send(self, st.backoff, retry_atom::value);
+        return;
+      }
+      log::info("database_up", {{"backend", st.db->backend()},
+                                {"backlog", st.outcome_backlog.size()}});
+      st.up = true;
+      // Writes the outcomes kept during the outage.
+      schedule_flush(self);
+    },
+  };
+}
+
+} // namespace ts

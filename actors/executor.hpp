@@ -1,0 +1,37 @@
+// The executor actor: one per run. It starts the claimed command through the process
+// runner, records the process, and reports the outcome to persistence, then to the
+// coordinator, and ends.
+#pragma once
+
+#include <memory>
+
+#include <caf/typed_event_based_actor.hpp>
+
+#include "actors/clock.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/process_runner.hpp"
+
+namespace ts {
+
+struct executor_state {
+  static inline const char* name = "executor";
+  claim job;
+  spawned_process process;
+  bool started = false;
+  /// Set once the process has ended: its group must not be signalled any more.
+  bool exited = false;
+  /// Set once shutdown asked to kill the run: it then ends as interrupted.
+  bool interrupted = false;
+  int kills = 0;
+  run_outcome outcome;
+};
+
+using executor_pointer = executor_actor::stateful_pointer<executor_state>;
+
+/// `done_to` receives (done_atom, run_id) once the outcome is recorded.
+executor_actor::behavior_type executor(executor_pointer self, claim job,
+                                       persistence_actor db, coordinator_actor done_to,
+                                       std::shared_ptr<process_runner> runner,
+                                       std::shared_ptr<wall_clock> clock);
+
+} // namespace ts

@@ -1,0 +1,74 @@
+// The persistence actor: the only owner of the database connection. It runs detached (its
+// own thread) because every store call blocks.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <deque>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include <caf/typed_event_based_actor.hpp>
+#include <caf/typed_response_promise.hpp>
+
+#include "actors/interfaces.hpp"
+#include "storage/store.hpp"
+
+namespace ts {
+
+struct persistence_options {
+  size_t max_batch;
+  size_t max_backlog_bytes;
+  std::chrono::milliseconds reconnect_min;
+  std::chrono::milliseconds reconnect_max;
+};
+
+persistence_options default_persistence_options();
+
+struct persistence_state {
+  static inline const char* name = "persistence";
+
+  struct insert_op {
+    new_task task;
+    caf::typed_response_promise<task_record> rp;
+  };
+  struct claim_op {
+    task_id task;
+    millis at;
+    caf::typed_response_promise<claim> rp;
+  };
+  struct unclaim_op {
+    run_id run;
+    caf::typed_response_promise<caf::ok_atom> rp;
+  };
+  struct start_op {
+    process_start start;
+  };
+  struct finish_op {
+    run_outcome outcome;
+    caf::typed_response_promise<caf::ok_atom> rp;
+  };
+  using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op>;
+
+  std::shared_ptr<storage::store> db;
+  persistence_options opts;
+  /// Writes gathered since the last commit; committed together by the next flush.
+  std::vector<write_op> batch;
+  bool flush_scheduled = false;
+  /// False while the database is away: writes that can wait are kept, the rest refused.
+  bool up = true;
+  std::chrono::milliseconds backoff{0};
+  /// Process starts and outcomes that arrived during an outage, written once it is back.
+  std::deque<process_start> start_backlog;
+  std::deque<run_outcome> outcome_backlog;
+  size_t backlog_bytes = 0;
+};
+
+using persistence_pointer = persistence_actor::stateful_pointer<persistence_state>;
+
+persistence_actor::behavior_type persistence(persistence_pointer self,
+                                             std::shared_ptr<storage::store> db,
+                                             persistence_options opts);
+
+} // namespace ts

@@ -1,0 +1,42 @@
+// Wiring: recovers from a crash, loads pending tasks, and spawns the actors. The one place
+// that decides how each actor runs (persistence detached, the rest on the scheduler).
+#pragma once
+
+#include <memory>
+
+#include <caf/actor_system.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/clock.hpp"
+#include "actors/coordinator.hpp"
+#include "actors/interfaces.hpp"
+#include "actors/persistence.hpp"
+#include "actors/process_runner.hpp"
+#include "storage/store.hpp"
+
+namespace ts {
+
+struct service_options {
+  coordinator_options coordinator = default_coordinator_options();
+  persistence_options persistence = default_persistence_options();
+};
+
+struct service_actors {
+  persistence_actor persistence;
+  coordinator_actor coordinator;
+};
+
+/// Ends runs left `running` by a crash as interrupted and kills their leftover processes,
+/// loads every pending task, and spawns persistence (owning `db`) and the coordinator.
+/// Returns once the coordinator holds every pending task.
+caf::expected<service_actors> start_service(caf::actor_system& sys,
+                                            std::shared_ptr<storage::store> db,
+                                            std::shared_ptr<process_runner> runner,
+                                            std::shared_ptr<wall_clock> clock,
+                                            const service_options& opts);
+
+/// Starts no new runs, lets running ones finish within `grace_ms` (then kills them), and
+/// returns once every outcome is recorded.
+void stop_service(caf::actor_system& sys, const service_actors& actors, int64_t grace_ms);
+
+} // namespace ts
