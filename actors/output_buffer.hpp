@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -22,7 +23,13 @@ public:
   /// than replaced.
   std::string str() const;
 
-  // ... implementation-defined private members
+private:
+  size_t limit_;
+  // A ring once full: data_[start_] is the oldest byte. Grows on demand, so a short output
+  // never costs the whole limit.
+  std::string data_;
+  size_t start_ = 0;
+  uint64_t total_ = 0;
 };
 
 /// Replaces every invalid UTF-8 sequence (stray continuation bytes, overlong forms,
