@@ -50,7 +50,8 @@ public:
   /// Starts `/bin/sh -c command` in a new process group, with stdin from /dev/null and
   /// stdout and stderr into one pipe. `on_exit` is called exactly once, from the runner's
   /// own thread (never a CAF scheduler thread), after the process has ended and the output
-  /// it left in the pipe is read. Fails with ec::start_failed when nothing was started.
+  /// it left in the pipe is read; it may run before start() returns, and may call start().
+  /// Fails with ec::start_failed when nothing was started. Safe to call from any thread.
   virtual caf::expected<spawned_process> start(const std::string& command,
                                                exit_handler on_exit)
     = 0;
@@ -60,9 +61,18 @@ public:
 };
 
 /// The real runner: posix_spawn, and one thread that waits on every child and pipe (epoll
-/// on pidfds and pipes), so no scheduler thread ever blocks on a child.
+/// on pidfds and pipes), so no scheduler thread ever blocks on a child. A command is
+/// reported once it has exited, even if a background process it left still holds the pipe
+/// (that process stays in the group: signal_group ends it). Destroying the runner SIGKILLs
+/// the groups of commands still running and reaps them, without calling their handlers.
+/// The process must not ignore SIGCHLD (the kernel would reap children before the runner).
 std::shared_ptr<process_runner>
 make_posix_process_runner(size_t output_limit = default_output_limit);
+
+/// As above with another shell than /bin/sh (run as `SHELL -c command`); tests use a
+/// missing one to see a start failure.
+std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit,
+                                                          std::string shell);
 
 /// Field 22 of /proc/PID/stat (start time in clock ticks since boot); 0 when there is no
 /// such process.
