@@ -27,6 +27,10 @@ void dispatch(coordinator_pointer self);
 // event (minus the claim lead), and the periodic wall-clock check that follows clock steps.
 void arm_tick(coordinator_pointer self, int64_t now_us) {
   auto& st = self->state;
+  // Nothing starts during shutdown, so nothing needs a tick; and a task left due in the
+  // wheel would make every tick re-arm at once, a busy loop for the whole grace period.
+  if (st.shutting_down)
+    return;
   auto now_ms = now_us / 1000;
   auto target_ms = now_ms + st.opts.max_sleep_ms;
   if (!st.claimed.empty())
