@@ -38,14 +38,19 @@ void arm_tick(coordinator_pointer self, int64_t now_us) {
   if (st.wheel->size() > 0)
     target_ms = std::min(target_ms, st.wheel->next_event() - st.opts.claim_lead_ms);
   auto target_us = std::max(target_ms * 1000, now_us);
-  if (st.next_wakeup_us != 0 && st.next_wakeup_us <= target_us)
+  auto delay = std::chrono::microseconds(target_us - now_us);
+  // Compared on the actor clock, which times the tick: a tick armed before the wall clock
+  // stepped forward comes later than its wall time says, so it cannot stand in for this one.
+  auto at_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                 (self->clock().now() + delay).time_since_epoch())
+                 .count();
+  if (st.next_wakeup_us != 0 && st.next_wakeup_us <= at_us)
     return;
-  st.next_wakeup_us = target_us;
-  if (target_us == now_us)
+  st.next_wakeup_us = at_us;
+  if (delay.count() == 0)
     self->send(self, tick_atom::value);
   else
-    self->delayed_send(self, std::chrono::microseconds(target_us - now_us),
-                       tick_atom::value);
+    self->delayed_send(self, delay, tick_atom::value);
 }
 
 void maybe_finish_shutdown(coordinator_pointer self) {

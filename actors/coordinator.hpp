@@ -43,7 +43,7 @@ struct coordinator_state {
   std::unordered_map<run_id, executor_actor> executors;
   /// Run slots in use: claims in flight, claimed and running.
   size_t active = 0;
-  /// Wall time (us) of the earliest tick already scheduled; 0 when none.
+  /// Actor-clock time (us) of the earliest tick already scheduled; 0 when none.
   int64_t next_wakeup_us = 0;
   /// Set while claims wait out a database outage.
   bool claims_paused = false;
