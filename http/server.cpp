@@ -1,0 +1,256 @@
+// The only file that sees RESTinio. A request is turned into an api::request_view, decided
+// by api::route, and either answered at once or handed to the gateway actor with a
+// responder that completes it later from the actor's thread.
+#include "http/server.hpp"
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <string_view>
+#include <variant>
+
+#include <caf/send.hpp>
+#include <restinio/all.hpp>
+
+#include "actors/error.hpp"
+#include "actors/interfaces.hpp"
+#include "http/api.hpp"
+#include "http/gateway.hpp"
+
+namespace ts {
+
+namespace {
+
+namespace asio = restinio::asio_ns;
+
+// Multi-threaded strands, asio timers (safe across the pool's threads), and no logging:
+// headers and bodies may carry secrets.
+using traits = restinio::traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t>;
+using running_server = restinio::running_server_handle_t<traits>;
+
+/// Anything past this is refused by RESTinio itself (connection closed); bodies between
+/// api::max_body_bytes and this get a proper 413.
+constexpr uint64_t hard_body_limit = 8 * 1024 * 1024;
+
+/// Shared by the request handler, every responder and the http_server.
+struct shared_state {
+  std::string token;
+  caf::actor gateway;
+  std::atomic<bool> stopping{false};
+  std::atomic<uint16_t> port{0};
+  std::mutex mtx;
+  std::condition_variable drained;
+  size_t in_flight = 0;
+};
+
+/// Counts a request from its arrival until its response is written (or can never be):
+/// stop() waits for the count to fall to zero before it stops the io_context.
+class in_flight_ticket {
+public:
+  explicit in_flight_ticket(std::shared_ptr<shared_state> st) : st_(std::move(st)) {
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    ++st_->in_flight;
+  }
+  in_flight_ticket(const in_flight_ticket&) = delete;
+  in_flight_ticket& operator=(const in_flight_ticket&) = delete;
+  ~in_flight_ticket() {
+    std::lock_guard<std::mutex> guard{st_->mtx};
+    if (--st_->in_flight == 0)
+      st_->drained.notify_all();
+  }
+
+private:
+  std::shared_ptr<shared_state> st_;
+};
+
+std::string_view view(restinio::string_view_t s) {
+  return {s.data(), s.size()};
+}
+
+/// Completes one request exactly once, from any thread (done() goes through the
+/// connection's strand). If dropped unanswered (e.g. the gateway went away), it answers
+/// 503 itself, so no client is left hanging.
+class responder {
+public:
+  responder(std::shared_ptr<asio::io_context> io, std::shared_ptr<shared_state> st,
+            restinio::request_handle_t req, bool close_connection)
+    : io_(std::move(io)),
+      ticket_(std::make_shared<in_flight_ticket>(std::move(st))),
+      req_(std::move(req)),
+      close_(close_connection) {
+  }
+  responder(const responder&) = delete;
+  responder& operator=(const responder&) = delete;
+
+  ~responder() {
+    if (!replied_.load())
+      reply(api::shutting_down());
+  }
+
+  void reply(http_response res) noexcept {
+    if (replied_.exchange(true))
+      return;
+    try {
+      auto rb = req_->create_response(restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<uint16_t>(res.status)},
+        api::reason_phrase(res.status)});
+      for (auto& [name, value] : res.headers)
+        rb.append_header(name, value);
+      if (close_)
+        rb.connection_close();
+      rb.set_body(std::move(res.body));
+      // The write group keeps the ticket until the bytes are out (or the connection is
+      // gone): RESTinio calls this callback in either case.
+      rb.done([t = std::move(ticket_)](const asio::error_code&) {});
+    } catch (...) {
+      // The connection is already gone: nobody is left to answer.
+    }
+    ticket_.reset();
+    req_.reset();
+  }
+
+private:
+  // Keeps the io_context alive for as long as a request handle (whose socket belongs to
+  // it) may be held by an actor, even after the server object is gone.
+  std::shared_ptr<asio::io_context> io_;
+  std::shared_ptr<in_flight_ticket> ticket_;
+  restinio::request_handle_t req_;
+  bool close_;
+  std::atomic<bool> replied_{false};
+};
+
+std::optional<std::string_view> field(const restinio::http_request_header_t& h,
+                                      const char* name) {
+  if (auto value = h.try_get_field(name))
+    return std::string_view{*value};
+  return std::nullopt;
+}
+
+millis now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& st,
+                                           const std::weak_ptr<asio::io_context>& weak_io,
+                                           restinio::request_handle_t req) noexcept {
+  std::shared_ptr<responder> r;
+  try {
+    bool stopping = st->stopping.load();
+    r = std::make_shared<responder>(weak_io.lock(), st, req, stopping);
+    auto& h = req->header();
+    api::request_view v;
+    v.method = h.method().c_str();
+    v.path = view(h.path());
+    v.query = view(h.query());
+    v.body = req->body();
+    v.content_type = field(h, "Content-Type");
+    v.authorization = field(h, "Authorization");
+    v.idempotency_key = field(h, "Idempotency-Key");
+    auto act = api::route(v, st->token, stopping, now_ms());
+    if (auto res = std::get_if<http_response>(&act)) {
+      r->reply(std::move(*res));
+    } else {
+      reply_fn reply = [r](http_response res) { r->reply(std::move(res)); };
+      if (auto s = std::get_if<api::schedule_action>(&act))
+        caf::anon_send(st->gateway, schedule_atom::value, std::move(s->task),
+                       std::move(reply));
+      else
+        caf::anon_send(st->gateway, caf::get_atom::value,
+                       std::get<api::status_action>(act).id, std::move(reply));
+    }
+  } catch (...) {
+    if (r)
+      r->reply(api::error_response(caf::error{}));
+  }
+  return restinio::request_accepted();
+}
+
+} // namespace
+
+struct http_server::impl {
+  // Declared first: destroyed last, after the RESTinio server that runs on it.
+  std::shared_ptr<asio::io_context> io;
+  std::shared_ptr<shared_state> st;
+  running_server server;
+  std::chrono::milliseconds drain_timeout{};
+  bool stopped = false;
+};
+
+http_server::http_server(std::unique_ptr<impl> p) : impl_(std::move(p)) {
+}
+
+http_server::~http_server() {
+  stop();
+}
+
+uint16_t http_server::port() const {
+  return impl_->st->port.load();
+}
+
+void http_server::reject_new_requests() {
+  impl_->st->stopping = true;
+}
+
+void http_server::stop() {
+  if (impl_->stopped)
+    return;
+  impl_->stopped = true;
+  auto& st = *impl_->st;
+  st.stopping = true;
+  {
+    std::unique_lock<std::mutex> guard{st.mtx};
+    st.drained.wait_for(guard, impl_->drain_timeout, [&] { return st.in_flight == 0; });
+  }
+  impl_->server->stop();
+  impl_->server->wait();
+  // No handler runs any more: drop our reference to the gateway.
+  st.gateway = caf::actor{};
+}
+
+caf::expected<std::unique_ptr<http_server>> start_http_server(const server_options& opts,
+                                                              caf::actor gateway) {
+  if (!gateway)
+    return make_error(ec::invalid_argument, "no gateway actor");
+  if (opts.threads == 0)
+    return make_error(ec::invalid_argument, "the server needs at least one thread");
+  asio::error_code addr_err;
+  auto addr = asio::ip::make_address(opts.bind == "localhost" ? "127.0.0.1" : opts.bind,
+                                     addr_err);
+  if (addr_err)
+    return make_error(ec::invalid_argument, "invalid bind address " + opts.bind);
+  auto p = std::make_unique<http_server::impl>();
+  p->io = std::make_shared<asio::io_context>();
+  p->st = std::make_shared<shared_state>();
+  p->st->token = opts.api_token;
+  p->st->gateway = std::move(gateway);
+  p->drain_timeout = opts.drain_timeout;
+  restinio::server_settings_t<traits> settings;
+  auto st = p->st;
+  // Weak: connections (owned by the io_context) hold the handler; a strong pointer would
+  // be a cycle that keeps the io_context alive for ever.
+  std::weak_ptr<asio::io_context> weak_io = p->io;
+  settings.address(addr)
+    .protocol(addr.is_v6() ? asio::ip::tcp::v6() : asio::ip::tcp::v4())
+    .port(opts.port)
+    .incoming_http_msg_limits(
+      restinio::incoming_http_msg_limits_t{}.max_body_size(hard_body_limit))
+    .handle_request_timeout(opts.handle_request_timeout)
+    .acceptor_post_bind_hook([st](asio::ip::tcp::acceptor& acceptor) {
+      st->port = acceptor.local_endpoint().port();
+    })
+    .request_handler([st, weak_io](restinio::request_handle_t req) {
+      return handle(st, weak_io, std::move(req));
+    });
+  try {
+    p->server = restinio::run_async<traits>(restinio::io_context_holder_t{p->io},
+                                            std::move(settings), opts.threads);
+  } catch (const std::exception& e) {
+    return make_error(ec::invalid_argument, "cannot listen on " + opts.bind + ":"
+                                              + std::to_string(opts.port) + ": " + e.what());
+  }
+  return std::make_unique<http_server>(std::move(p));
+}
+
+} // namespace ts

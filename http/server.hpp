@@ -1,0 +1,66 @@
+// The HTTP server: binds, serves the API on its own threads, and hands validated requests
+// to the gateway actor. RESTinio stays inside server.cpp (it is costly to compile).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <caf/actor.hpp>
+#include <caf/expected.hpp>
+
+#include "actors/defaults.hpp"
+
+namespace ts {
+
+struct server_options {
+  /// An IPv4 or IPv6 address, or "localhost".
+  std::string bind = defaults::bind;
+  /// 0 picks a free port; port() tells which.
+  uint16_t port = defaults::port;
+  /// When not empty, every request must carry `Authorization: Bearer <api_token>`.
+  std::string api_token;
+  /// Threads serving HTTP.
+  size_t threads = 2;
+  /// How long stop() waits for requests in flight; above the gateway's timeout, so that
+  /// every accepted request gets its answer.
+  std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+  /// An accepted request left unanswered this long is dropped by RESTinio (a safety net
+  /// only: the gateway answers within its own, shorter timeout).
+  std::chrono::milliseconds handle_request_timeout = std::chrono::seconds(60);
+};
+
+class http_server {
+public:
+  struct impl;
+
+  explicit http_server(std::unique_ptr<impl> p);
+  http_server(const http_server&) = delete;
+  http_server& operator=(const http_server&) = delete;
+  /// Calls stop().
+  ~http_server();
+
+  /// The bound port (the real one when the options asked for 0).
+  uint16_t port() const;
+
+  /// From now on every new request gets 503 `unavailable` (with Connection: close);
+  /// requests already handed to the gateway still get their answer. Thread-safe.
+  void reject_new_requests();
+
+  /// Rejects new requests, waits (up to drain_timeout) until every answered response is
+  /// written, then closes the listening socket and all connections and joins the threads.
+  /// Idempotent; call from one thread.
+  void stop();
+
+private:
+  std::unique_ptr<impl> impl_;
+};
+
+/// Binds and starts serving; fails (ec::invalid_argument, with the reason) when the
+/// address is invalid or cannot be bound. `gateway` is from spawn_gateway.
+caf::expected<std::unique_ptr<http_server>> start_http_server(const server_options& opts,
+                                                              caf::actor gateway);
+
+} // namespace ts
