@@ -333,8 +333,10 @@ TEST_CASE("every row of the error table is a JSON error over real HTTP", "[e2e][
   }
 
   // A malformed request may get the connection closed, but the service lives on.
-  client.send_raw("THIS IS NOT HTTP\r\n\r\n");
-  client.send_raw("POST /taskschedulizer HTTP/1.1\r\nContent-Length: 5\r\n\r\n{");
+  http_client raw(svc.port(), "127.0.0.1", 5s);
+  raw.send_raw("THIS IS NOT HTTP\r\n\r\n");
+  raw.send_raw("POST /taskschedulizer HTTP/1.1\r\nHost: x\r\nContent-Length: zz\r\n\r\n{}");
+  raw.send_raw("GET /status?id=1 HTTP/1.1\r\nHost: x\r\nBad Header Line\r\n\r\n");
   auto alive = client.post(schedule, task_body("true", future));
   INFO(svc.diagnostics());
   check_created(alive);
@@ -422,5 +424,84 @@ TEST_CASE("the example config file is read, and options in an INI file apply",
     REQUIRE(svc.start({"--config-file=" + dir.file("my.ini")}) == "");
     check_created(svc.client().post("/taskschedulizer", task_body("true", future)));
     CHECK(file_exists(dir.file("from-ini.db")));
+  }
+}
+
+TEST_CASE("the database password never shows in --dump-config or start-up errors",
+          "[e2e][api]") {
+  temp_dir dir;
+  service svc(dir.path(), "sqlite:" + dir.file("t.db"));
+  const std::string secret = "Pw-5ecr3t-e2e";
+  // Nothing listens on port 1: the start fails, and its message must not quote the password.
+  const std::string url = "mysql://ts:" + secret + "@127.0.0.1:1/ts";
+
+  auto dumped = svc.run_to_exit({"--db=" + url, "--dump-config"});
+  std::string dump = svc.stdout_text() + svc.stderr_text();
+  INFO(dump);
+  REQUIRE(dumped.has_value());
+  CHECK(dump.find("127.0.0.1:1/ts") != std::string::npos);  // the URL is there, masked
+  CHECK(dump.find(secret) == std::string::npos);
+
+  auto failed = svc.run_to_exit({"--port=0", "--db=" + url});
+  std::string out = svc.stdout_text() + svc.stderr_text();
+  INFO(out);
+  REQUIRE(failed.has_value());
+  CHECK(*failed != 0);
+  CHECK(out.find("listening on") == std::string::npos);
+  CHECK(out.find(secret) == std::string::npos);
+
+  auto from_env = svc.run_to_exit({"--port=0", "--db=mysql://ts@127.0.0.1:1/ts"},
+                                  {{"TASKSCHEDULIZER_DB_PASSWORD", secret}});
+  out = svc.stdout_text() + svc.stderr_text();
+  INFO(out);
+  REQUIRE(from_env.has_value());
+  CHECK(*from_env != 0);
+  CHECK(out.find(secret) == std::string::npos);
+}
+
+TEST_CASE("the MySQL password can come from a file or the environment", "[e2e][api]") {
+  auto backends = backend_names();
+  if (std::find(backends.begin(), backends.end(), "mysql") == backends.end()) {
+    WARN("TS_TEST_MYSQL_URL is not set: MySQL password sources not tested");
+    return;
+  }
+  temp_dir dir;
+  test_database db("mysql", dir.path());
+  REQUIRE(db.error() == "");
+  // mysql://USER:PASSWORD@HOST...: split off the password.
+  std::string url = db.url();
+  size_t colon = url.find(':', std::string("mysql://").size());
+  size_t at = url.find('@');
+  REQUIRE(colon < at);
+  std::string password = url.substr(colon + 1, at - colon - 1);
+  std::string bare = url.substr(0, colon) + url.substr(at);
+  service svc(dir.path(), bare);
+
+  // Commands must not inherit the password through the environment.
+  const std::string probe = "echo \"pw=${TASKSCHEDULIZER_DB_PASSWORD:-unset}\"";
+  SECTION("TASKSCHEDULIZER_DB_PASSWORD") {
+    REQUIRE(svc.start({}, {{"TASKSCHEDULIZER_DB_PASSWORD", password}}) == "");
+    int64_t id = check_created(svc.client().post("/taskschedulizer", task_body(probe, past)));
+    auto p = poll_status(svc.client(), id, is_finished);
+    INFO(p.last_raw);
+    REQUIRE(p.met);
+    CHECK(p.last["output"] == "pw=unset\n");
+  }
+  SECTION("--db-password-file") {
+    REQUIRE(write_file(dir.file("pw"), password + "\n"));
+    REQUIRE(svc.start({"--db-password-file=" + dir.file("pw")}) == "");
+    int64_t id = check_created(svc.client().post("/taskschedulizer", task_body(probe, past)));
+    auto p = poll_status(svc.client(), id, is_finished);
+    INFO(p.last_raw);
+    REQUIRE(p.met);
+    CHECK(has_status(p.last, "success"));
+  }
+  SECTION("a wrong password fails the start with a non-zero exit") {
+    auto code = svc.run_to_exit({"--port=0", "--db=" + bare},
+                                {{"TASKSCHEDULIZER_DB_PASSWORD", password + "-wrong"}});
+    INFO(svc.diagnostics());
+    REQUIRE(code.has_value());
+    CHECK(*code != 0);
+    CHECK(svc.stderr_text().find(password + "-wrong") == std::string::npos);
   }
 }
