@@ -917,7 +917,7 @@ TEST_CASE("concurrent writers on two connections all land", "[store]") {
   CHECK(ok(b->get_task(ra.ids.back())).command == "echo 1-" + std::to_string(per_writer - 1));
 }
 
-TEST_CASE("load_pending over 1,000,000 tasks", "[.bench]") {
+TEST_CASE("load_pending over a million pending tasks", "[.bench]") {
   WITH_EACH_BACKEND(db);
   constexpr int total = 1000000;
   constexpr int batch = 10000;
