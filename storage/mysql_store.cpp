@@ -31,8 +31,9 @@ namespace {
 // so a step cannot be a transaction: its statements are idempotent instead, and a step cut
 // short by a crash is simply run again (the version row is written after it).
 const std::vector<std::vector<const char*>> migrations = {
-  // 1: the initial schema (storage/SCHEMA.md). utf8mb4_bin compares bytes: an idempotency
-  // key matches only itself, not a differently cased or accented variant.
+  // 1: the initial schema (storage/SCHEMA.md). The idempotency key is VARBINARY so that a key
+  // matches only itself: utf8mb4_bin would still ignore trailing spaces (PAD SPACE), and
+  // MySQL 8 lacks MariaDB's utf8mb4_nopad_bin. 1020 bytes hold 255 characters of utf8mb4.
   {
     "CREATE TABLE IF NOT EXISTS tasks ("
     " id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY,"
@@ -41,7 +42,7 @@ const std::vector<std::vector<const char*>> migrations = {
     " created_ms BIGINT NOT NULL,"
     " status VARCHAR(16) NOT NULL,"
     " reason VARCHAR(16) NULL,"
-    " idempotency_key VARCHAR(255) NULL,"
+    " idempotency_key VARBINARY(1020) NULL,"
     " request_hash VARCHAR(64) NULL,"
     " latest_run BIGINT NULL,"
     " UNIQUE KEY tasks_idempotency_key (idempotency_key),"
@@ -80,10 +81,12 @@ constexpr const char* release_schema_lock =
   "SELECT RELEASE_LOCK(CONCAT('taskschedulizer.', ?))";
 
 constexpr const char* set_isolation = "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED";
-// Strict mode: a value that does not fit is an error, never silently truncated.
+// Strict mode: a value that does not fit is an error, never silently truncated. The long
+// wait_timeout keeps a quiet service's connection: the server's default 8 hours would
+// close it, and the next request would meet a spurious outage.
 constexpr const char* set_session =
   "SET time_zone = '+00:00', sql_mode = 'STRICT_ALL_TABLES,NO_ENGINE_SUBSTITUTION',"
-  " innodb_lock_wait_timeout = ";
+  " wait_timeout = 31536000, innodb_lock_wait_timeout = ";
 
 // The statements prepared on every connection.
 enum class q : size_t {
@@ -429,6 +432,7 @@ public:
                    + std::to_string(url_.port != 0 ? url_.port : 3306u)
                : "socket " + url_.socket;
     where_ += " (user '" + url_.user + "', database '" + url_.database + "')";
+    where_ = scrub(where_);  // a user name could equal the password
   }
 
   ~mysql_store() override {
@@ -1034,15 +1038,17 @@ private:
   /// broken) or ec::storage_failure. Never quotes the password.
   caf::error fail(unsigned code, const char* msg, const char* what) {
     last_errno_ = code;
-    std::string text = scrub(msg != nullptr ? msg : "");
+    std::string text = msg != nullptr ? msg : "";
     if (is_outage(code)) {
       broken_ = true;
       in_tx_ = false;  // the server drops or has rolled back the transaction
-      return make_error(ec::unavailable, "mysql at " + where_ + " unavailable (" + what
-                                           + "): " + text + " [" + std::to_string(code) + "]");
+      return make_error(ec::unavailable, scrub("mysql at " + where_ + " unavailable (" + what
+                                               + "): " + text + " [" + std::to_string(code)
+                                               + "]"));
     }
-    return make_error(ec::storage_failure, "mysql at " + where_ + ": " + what + " failed: "
-                                             + text + " [" + std::to_string(code) + "]");
+    return make_error(ec::storage_failure, scrub("mysql at " + where_ + ": " + what
+                                                 + " failed: " + text + " ["
+                                                 + std::to_string(code) + "]"));
   }
 
   /// A last line of defence: no server or client message should ever contain the

@@ -1,5 +1,5 @@
 // Outages at the store level, against real MariaDB servers: stopped, frozen (SIGSTOP) and
-// never there. Each case that needs a server starts a private one (scripts/mariadb) on its
+// never there; and what only the MySQL backend must get right on its own (exact keys). Each case that needs a server starts a private one (scripts/mariadb) on its
 // own data directory and port, because stopping or freezing the shared test server would
 // break the suites that run beside this one (ctest -j). Those cases run only where
 // TS_TEST_MARIADB_DIR is set (scripts/test sets it: a MariaDB server can run here).
@@ -7,14 +7,17 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <arpa/inet.h>
 #include <catch2/catch.hpp>
+#include <mysql.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "actors/error.hpp"
+#include "storage/db_url.hpp"
 #include "storage/store.hpp"
 
 using namespace ts;
@@ -183,7 +186,85 @@ void reconnect_soon(store& s) {
   FAIL("reconnect kept failing: " << render(err));
 }
 
+/// A database of its own on the shared test server (TS_TEST_MYSQL_URL), dropped afterwards:
+/// the conformance suite wipes the URL's database before each of its cases, and those run
+/// beside this one.
+class own_database {
+public:
+  explicit own_database(const std::string& url) {
+    auto parsed = ts::storage::parse_db_url(url);
+    REQUIRE(parsed);
+    name_ = "ts_keys_" + std::to_string(getpid());
+    conn_ = mysql_init(nullptr);
+    REQUIRE(conn_);
+    unsigned timeout = 5;
+    mysql_options(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    auto connected = mysql_real_connect(conn_, parsed->host.c_str(), parsed->user.c_str(),
+                                        parsed->password.c_str(), nullptr, parsed->port,
+                                        parsed->socket.empty() ? nullptr
+                                                               : parsed->socket.c_str(),
+                                        0);
+    INFO(mysql_error(conn_));
+    REQUIRE(connected);
+    exec("DROP DATABASE IF EXISTS " + name_);
+    exec("CREATE DATABASE " + name_);
+    // Same URL, other database: the path is what follows the authority, up to any query.
+    auto query = url.find('?');
+    auto slash = url.rfind('/', query == std::string::npos ? url.size() : query);
+    url_ = url.substr(0, slash + 1) + name_
+           + (query == std::string::npos ? "" : url.substr(query));
+  }
+
+  own_database(const own_database&) = delete;
+  own_database& operator=(const own_database&) = delete;
+
+  ~own_database() {
+    mysql_query(conn_, ("DROP DATABASE IF EXISTS " + name_).c_str());
+    mysql_close(conn_);
+  }
+
+  const std::string& url() const {
+    return url_;
+  }
+
+private:
+  void exec(const std::string& sql) {
+    auto rc = mysql_query(conn_, sql.c_str());
+    INFO(sql << ": " << mysql_error(conn_));
+    REQUIRE(rc == 0);
+  }
+
+  MYSQL* conn_ = nullptr;
+  std::string name_;
+  std::string url_;
+};
+
 } // namespace
+
+TEST_CASE("mysql: idempotency keys match byte for byte", "[store][mysql]") {
+  const char* url = std::getenv("TS_TEST_MYSQL_URL");
+  if (url == nullptr || *url == '\0') {
+    WARN("skipped: set TS_TEST_MYSQL_URL to run MariaDB cases");
+    return;
+  }
+  own_database db{url};
+  auto s = ok(open_store(db.url()));
+  // Each differs from "key" only in a way a collation could forgive.
+  const std::string keys[] = {"key", "key ", "KEY", "key\t", "k\xC3\xA9y", "ke\xCC\x81y"};
+  std::vector<task_id> ids;
+  for (auto& k : keys) {
+    auto rec = insert(*s, make_task("echo " + k, 1000, k));
+    CHECK_FALSE(rec.replayed);
+    ids.push_back(rec.id);
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    CAPTURE(i);
+    auto again = insert(*s, make_task("echo " + keys[i], 1000, keys[i]));
+    CHECK(again.replayed);
+    CHECK(again.id == ids[i]);
+    CHECK(again.command == "echo " + keys[i]);
+  }
+}
 
 TEST_CASE("an unreachable server fails start-up with unavailable, naming it without the "
           "password", "[store][mysql][outage]") {
@@ -224,6 +305,11 @@ TEST_CASE("a stopped server: calls fail fast, and after its restart reconnect() 
   REQUIRE_FALSE(denied);
   CHECK(code_of(denied.error()) == ec::storage_failure);
   CHECK(render(denied.error()).find("not-it") == std::string::npos);
+
+  // The password may come from the options (--db-password-file, environment) instead.
+  store_options with_password = opts;
+  with_password.password = secret;
+  ok(ok(open_store("mysql://outage@" + server.where() + "/ts", with_password))->ping());
 
   auto s = ok(open_store(url, opts));
   auto kept = insert(*s, make_task("echo kept \xF0\x9F\x98\x80", 1000, "key-kept"));
