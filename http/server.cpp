@@ -78,7 +78,8 @@ public:
     : io_(std::move(io)),
       ticket_(std::make_shared<in_flight_ticket>(std::move(st))),
       req_(std::move(req)),
-      close_(close_connection) {
+      close_(close_connection),
+      head_(req_->header().method() == restinio::http_method_head()) {
   }
   responder(const responder&) = delete;
   responder& operator=(const responder&) = delete;
@@ -99,7 +100,9 @@ public:
         rb.append_header(name, value);
       if (close_)
         rb.connection_close();
-      rb.set_body(std::move(res.body));
+      // A response to HEAD has no body; a client would read one as the next response.
+      if (!head_)
+        rb.set_body(std::move(res.body));
       // The write group keeps the ticket until the bytes are out (or the connection is
       // gone): RESTinio calls this callback in either case.
       rb.done([t = std::move(ticket_)](const asio::error_code&) {});
@@ -117,6 +120,7 @@ private:
   std::shared_ptr<in_flight_ticket> ticket_;
   restinio::request_handle_t req_;
   bool close_;
+  bool head_;
   std::atomic<bool> replied_{false};
 };
 

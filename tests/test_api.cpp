@@ -1001,6 +1001,12 @@ TEST_CASE("server: every error row over HTTP", "[server]") {
   wrong = c.exchange(get("/taskschedulizer"));
   check_json_error(wrong, 405, "method_not_allowed");
   CHECK(wrong.header("allow") == "POST");
+  // HEAD gets its 405 without a body, so the next response on the connection is intact.
+  auto head = c.exchange("HEAD /status?id=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(head.status == 405);
+  CHECK(head.header("allow") == "GET");
+  CHECK(head.body.empty());
+  CHECK(c.exchange(get("/status?id=1")).status == 200);
   check_json_error(c.exchange(schedule("conflict", "Idempotency-Key: k\r\n")), 409,
                    "idempotency_conflict");
   check_json_error(c.exchange(post(std::string(api::max_body_bytes + 1, ' '))), 413,
