@@ -392,7 +392,7 @@ TEST_CASE("binding a non-loopback address without a token is refused", "[e2e][ap
   CHECK(err.find("token") != std::string::npos);
 }
 
-TEST_CASE("--help lists every option", "[e2e][api]") {
+TEST_CASE("the help text lists every option", "[e2e][api]") {
   temp_dir dir;
   service svc(dir.path(), "sqlite:" + dir.file("t.db"));
   auto code = svc.run_to_exit({"--help"});

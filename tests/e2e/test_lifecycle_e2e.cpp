@@ -218,7 +218,7 @@ TEST_CASE("tasks due together run concurrently", "[e2e][lifecycle]") {
   CHECK(last_finish - due < 8000);
 }
 
-TEST_CASE("--max-running bounds the commands running at once", "[e2e][lifecycle]") {
+TEST_CASE("the max-running option bounds the commands running at once", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
   fixture f(backend);
