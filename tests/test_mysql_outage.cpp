@@ -18,9 +18,12 @@
 
 #include "actors/error.hpp"
 #include "storage/db_url.hpp"
+#include "tests/store_test_support.hpp"
 #include "storage/store.hpp"
 
 using namespace ts;
+using ts::test::code_of;
+using ts::test::ok;
 using ts::storage::open_store;
 using ts::storage::store;
 using ts::storage::store_options;
@@ -33,24 +36,6 @@ using steady = std::chrono::steady_clock;
 
 // Not the user's or the database's name, so that finding it in a message means a leak.
 constexpr const char* secret = "Zq8-outage-S3cret";
-
-ec code_of(const caf::error& err) {
-  REQUIRE(err);
-  REQUIRE(err.category() == ec_category);
-  return static_cast<ec>(err.code());
-}
-
-template <class T>
-T ok(caf::expected<T> x) {
-  if (!x)
-    FAIL("unexpected error: " << render(x.error()));
-  return std::move(*x);
-}
-
-void ok(const caf::error& err) {
-  if (err)
-    FAIL("unexpected error: " << render(err));
-}
 
 double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();

@@ -28,8 +28,11 @@
 
 #include "actors/error.hpp"
 #include "storage/db_url.hpp"
+#include "tests/store_test_support.hpp"
 
 using namespace ts;
+using ts::test::code_of;
+using ts::test::ok;
 using ts::storage::open_store;
 using ts::storage::store;
 
@@ -38,24 +41,6 @@ namespace fs = std::filesystem;
 namespace {
 
 // -- helpers ----------------------------------------------------------------------------------
-
-ec code_of(const caf::error& err) {
-  REQUIRE(err);
-  REQUIRE(err.category() == ec_category);
-  return static_cast<ec>(err.code());
-}
-
-template <class T>
-T ok(caf::expected<T> x) {
-  if (!x)
-    FAIL("unexpected error: " << render(x.error()));
-  return std::move(*x);
-}
-
-void ok(const caf::error& err) {
-  if (err)
-    FAIL("unexpected error: " << render(err));
-}
 
 new_task make_task(std::string command, millis due, std::string key = "",
                    std::string hash = "") {
