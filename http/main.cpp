@@ -1,6 +1,8 @@
 // taskschedulizer: reads options, opens the store, starts the actors and the HTTP front
 // end, and shuts them down in order on SIGINT/SIGTERM.
 #include <arpa/inet.h>
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -37,6 +39,7 @@ public:
   size_t shutdown_grace = ts::defaults::shutdown_grace_s;
   std::string api_token_file;
   std::string db_password_file;
+  size_t db_wait = 0;
   std::string log_level = "info";
   std::string log_format = "text";
   size_t http_threads = 2;
@@ -50,6 +53,9 @@ public:
                      "or mysql://USER:PASSWORD@HOST:PORT/DATABASE[?socket=PATH]")
       .add(db_password_file, "db-password-file",
            "file holding the database password (else TASKSCHEDULIZER_DB_PASSWORD)")
+      .add(db_wait, "db-wait",
+           "seconds to keep retrying an unreachable database at start-up (default 0: "
+           "fail at once)")
       .add(max_running, "max-running", "commands running at once (default 64)")
       .add(shutdown_grace, "shutdown-grace",
            "seconds running commands get to finish at shutdown (default 30)")
@@ -93,6 +99,42 @@ caf::expected<std::string> read_secret(const std::string& path, const char* what
     return ts::make_error(ts::ec::invalid_argument,
                           std::string{"the "} + what + " file " + path + " is empty");
   return s;
+}
+
+// Opens the store. With --db-wait, an unreachable database is tried again with backoff until
+// it answers or the time is up; other errors (a wrong password, a newer schema) fail at once,
+// since waiting would not fix them. SIGINT/SIGTERM (blocked, so taken here) end the wait.
+caf::expected<std::unique_ptr<ts::storage::store>>
+open_store_waiting(const std::string& url, const ts::storage::store_options& opts,
+                   size_t wait_s, const sigset_t& stop_signals) {
+  using namespace std::chrono;
+  constexpr size_t max_wait_s = 365 * 24 * 3600;  // keeps the deadline far from overflow
+  auto deadline = steady_clock::now() + seconds(std::min(wait_s, max_wait_s));
+  milliseconds backoff = ts::defaults::reconnect_min;
+  for (int attempt = 1;; ++attempt) {
+    auto store = ts::storage::open_store(url, opts);
+    if (store || store.error() != ts::ec::unavailable)
+      return store;
+    auto left = duration_cast<milliseconds>(deadline - steady_clock::now());
+    if (left <= milliseconds::zero()) {
+      if (wait_s == 0)
+        return store;
+      return ts::make_error(ts::ec::unavailable,
+                            "no answer within --db-wait=" + std::to_string(wait_s)
+                              + " s; last: " + ts::render(store.error()));
+    }
+    auto delay = std::min(backoff, left);
+    // The store's errors name the server, never the password.
+    ts::log::warn("database_unreachable", {{"attempt", attempt},
+                                           {"retry_in_ms", delay.count()},
+                                           {"error", ts::render(store.error())}});
+    timespec pause{static_cast<time_t>(delay.count() / 1000),
+                   static_cast<long>(delay.count() % 1000) * 1000000};
+    if (sigtimedwait(&stop_signals, nullptr, &pause) > 0)
+      return ts::make_error(ts::ec::unavailable,
+                            "stopped by a signal while waiting for the database");
+    backoff = std::min(backoff * 2, duration_cast<milliseconds>(ts::defaults::reconnect_max));
+  }
 }
 
 bool is_loopback(const std::string& addr) {
@@ -160,7 +202,7 @@ int main(int argc, char** argv) {
   // Commands must not inherit the password.
   unsetenv(password_env);
 
-  auto store = ts::storage::open_store(cfg.db, store_opts);
+  auto store = open_store_waiting(cfg.db, store_opts, cfg.db_wait, stop_signals);
   if (!store)
     return fail("cannot open database " + ts::storage::redact_db_url(cfg.db) + ": "
                 + ts::render(store.error()));
