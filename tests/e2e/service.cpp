@@ -301,6 +301,16 @@ std::string service::start(std::vector<std::string> args, env_list env,
   all.insert(all.end(), args.begin(), args.end());
   if (auto err = spawn(all, env); !err.empty())
     return err;
+  return wait_listening(timeout);
+}
+
+std::string service::launch(std::vector<std::string> args, env_list env) {
+  return spawn(args, env);
+}
+
+std::string service::wait_listening(std::chrono::milliseconds timeout) {
+  if (pid_ <= 0)
+    return "the service is not running";
   const std::string marker = "listening on ";
   auto deadline = clock_type::now() + timeout;
   for (;;) {

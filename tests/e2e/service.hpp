@@ -90,6 +90,12 @@ public:
   std::optional<int> run_to_exit(std::vector<std::string> args, env_list env = {},
                                  std::chrono::milliseconds timeout = 30s);
 
+  /// Spawns the binary with exactly `args` and returns at once ("" or why it failed); then
+  /// wait_listening(), wait() or signal() it.
+  std::string launch(std::vector<std::string> args, env_list env = {});
+  /// Waits for the `listening on` line of a launched binary, as start() does.
+  std::string wait_listening(std::chrono::milliseconds timeout = 30s);
+
   bool running() const {
     return pid_ > 0;
   }
