@@ -8,6 +8,7 @@
 #include "actors/defaults.hpp"
 #include "actors/error.hpp"
 #include "actors/executor.hpp"
+#include "actors/instrumented_actor.hpp"
 #include "actors/log.hpp"
 
 namespace ts {
@@ -85,8 +86,9 @@ void unclaim(coordinator_pointer self, const claim& c) {
 void start_run(coordinator_pointer self, claim c) {
   auto& st = self->state;
   auto run = c.run;
-  auto exec = self->spawn(executor, std::move(c), st.db, caf::actor_cast<coordinator_actor>(self),
-                          st.runner, st.clock);
+  auto exec = spawn_instrumented(*self, st.opts.metrics.get(), actor_kind::executor, executor,
+                                 std::move(c), st.db, caf::actor_cast<coordinator_actor>(self),
+                                 st.runner, st.clock, st.opts.metrics);
   self->monitor(exec);
   st.executors.emplace(run, std::move(exec));
 }
@@ -184,6 +186,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
   st.clock = std::move(clock);
   st.opts = opts;
   st.wheel.emplace(st.clock->now_ms());
+  if (st.opts.metrics)
+    st.opts.metrics->run_slots_max(st.opts.max_running);
   // An executor that died without reporting (it should not) must still free its slot; its
   // run stays `running` and ends as interrupted at the next start.
   self->set_down_handler([=](caf::down_msg& dm) {
@@ -208,6 +212,8 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
             // A replay names a task that is already armed, running or done.
             if (!r.replayed) {
               log::debug("task_scheduled", {{"task", r.id}, {"due", r.due}});
+              if (auto& m = self->state.opts.metrics)
+                m->task_scheduled();
               arm(self, r.id, r.due);
             }
             rp.deliver(std::move(r));

@@ -18,6 +18,7 @@
 
 #include "actors/clock.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
 #include "actors/process_runner.hpp"
 #include "actors/timer_wheel.hpp"
 
@@ -27,6 +28,8 @@ struct coordinator_options {
   size_t max_running;
   int64_t claim_lead_ms;
   int64_t max_sleep_ms;
+  /// Null under --metrics=off; handed on to the executors.
+  std::shared_ptr<ts::metrics> metrics = nullptr;
 };
 
 coordinator_options default_coordinator_options();

@@ -1,5 +1,7 @@
 #include "actors/executor.hpp"
 
+#include <algorithm>
+#include <chrono>
 #include <csignal>
 
 #include <caf/send.hpp>
@@ -51,10 +53,15 @@ void finish(executor_pointer self, const process_exit& e) {
     o.status = task_status::failure;
     o.reason = run_reason::exit;
   }
+  auto duration_ms = std::max<millis>(o.finished_at - o.started_at, 0);
   log::info("run_finished",
             {{"task", o.task}, {"run", o.run}, {"status", to_string(o.status)},
              {"reason", to_string(o.reason)}, {"exit_code", o.exit_code},
-             {"signal", o.signal}, {"duration_ms", o.finished_at - o.started_at}});
+             {"signal", o.signal}, {"duration_ms", duration_ms},
+             {"output_bytes", o.output.size()}});
+  if (st.metrics)
+    st.metrics->run_finished(o.status, o.reason, std::chrono::milliseconds{duration_ms},
+                             o.output.size());
 }
 
 } // namespace
@@ -62,8 +69,10 @@ void finish(executor_pointer self, const process_exit& e) {
 executor_actor::behavior_type executor(executor_pointer self, claim job,
                                        persistence_actor db, coordinator_actor done_to,
                                        std::shared_ptr<process_runner> runner,
-                                       std::shared_ptr<wall_clock> clock) {
+                                       std::shared_ptr<wall_clock> clock,
+                                       std::shared_ptr<ts::metrics> m) {
   auto& st = self->state;
+  st.metrics = std::move(m);
   st.job = std::move(job);
   st.outcome.run = st.job.run;
   st.outcome.task = st.job.task;
@@ -79,11 +88,18 @@ executor_actor::behavior_type executor(executor_pointer self, claim job,
     st.outcome.output = render(started.error());
     log::warn("run_start_failed", {{"task", st.job.task}, {"run", st.job.run},
                                    {"error", render(started.error())}});
+    if (st.metrics)
+      st.metrics->run_finished(st.outcome.status, st.outcome.reason,
+                               std::chrono::milliseconds{-1}, 0);
     report(self, db, done_to);
   } else {
     st.started = true;
     st.process = *started;
     st.outcome.started_at = started->started_at;
+    // Measured here, in microseconds: the process exists from this point on.
+    auto lateness_us = clock->now_us() - st.job.due * 1000;
+    if (st.metrics)
+      st.metrics->run_started(std::chrono::microseconds{lateness_us});
     self->send(db, started_atom::value,
                process_start{st.job.run, started->pid, started->pgid, started->start_ticks,
                              started->started_at});

@@ -9,6 +9,7 @@
 
 #include "actors/clock.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
 #include "actors/process_runner.hpp"
 
 namespace ts {
@@ -24,14 +25,17 @@ struct executor_state {
   bool interrupted = false;
   int kills = 0;
   run_outcome outcome;
+  /// Null under --metrics=off.
+  std::shared_ptr<ts::metrics> metrics;
 };
 
 using executor_pointer = executor_actor::stateful_pointer<executor_state>;
 
-/// `done_to` receives (done_atom, run_id) once the outcome is recorded.
+/// `done_to` receives (done_atom, run_id) once the outcome is recorded; `m` may be null.
 executor_actor::behavior_type executor(executor_pointer self, claim job,
                                        persistence_actor db, coordinator_actor done_to,
                                        std::shared_ptr<process_runner> runner,
-                                       std::shared_ptr<wall_clock> clock);
+                                       std::shared_ptr<wall_clock> clock,
+                                       std::shared_ptr<ts::metrics> m);
 
 } // namespace ts

@@ -15,8 +15,16 @@ persistence_options default_persistence_options() {
 
 namespace {
 
+/// A group commit taking this long is logged.
+constexpr auto slow_commit = std::chrono::seconds(1);
+
 bool is_outage(const caf::error& err) {
   return err == ec::unavailable;
+}
+
+void note_backlog(const persistence_state& st) {
+  if (st.opts.metrics)
+    st.opts.metrics->storage_backlog(st.start_backlog.size() + st.outcome_backlog.size());
 }
 
 void schedule_flush(persistence_pointer self) {
@@ -33,6 +41,9 @@ void go_down(persistence_pointer self, const caf::error& err) {
   if (st.up) {
     log::error("database_down", {{"backend", st.db->backend()}, {"error", render(err)}});
     st.up = false;
+    st.down_since = std::chrono::steady_clock::now();
+    if (st.opts.metrics)
+      st.opts.metrics->storage_up(false);
     st.backoff = st.opts.reconnect_min;
     self->delayed_send(self, st.backoff, retry_atom::value);
   }
@@ -44,6 +55,7 @@ bool keep_for_later(persistence_pointer self, persistence_state::write_op& op) {
   auto& st = self->state;
   if (auto* s = std::get_if<persistence_state::start_op>(&op)) {
     st.start_backlog.push_back(s->start);
+    note_backlog(st);
     return true;
   }
   if (auto* f = std::get_if<persistence_state::finish_op>(&op)) {
@@ -55,6 +67,7 @@ bool keep_for_later(persistence_pointer self, persistence_state::write_op& op) {
     st.backlog_bytes += size;
     st.outcome_backlog.push_back(std::move(f->outcome));
     f->rp.deliver(caf::ok_atom::value);
+    note_backlog(st);
     return true;
   }
   return false;
@@ -84,6 +97,8 @@ void flush(persistence_pointer self) {
     return;
   auto ops = std::move(st.batch);
   st.batch.clear();
+  auto began = std::chrono::steady_clock::now();
+  auto rows = ops.size() + st.start_backlog.size() + st.outcome_backlog.size();
   // Results are held until the commit: nothing is acknowledged before it is durable.
   std::vector<caf::expected<task_record>> inserts;
   std::vector<caf::expected<claim>> claims;
@@ -139,6 +154,8 @@ void flush(persistence_pointer self) {
   }
   if (outage) {
     st.db->rollback();
+    if (st.opts.metrics)
+      st.opts.metrics->transaction(false, rows, std::chrono::steady_clock::now() - began);
     go_down(self, outage);
     // The backlog is still unwritten; the batch is kept or refused as during an outage.
     for (auto& op : ops)
@@ -146,6 +163,18 @@ void flush(persistence_pointer self) {
         refuse(op, outage);
     return;
   }
+  auto took = std::chrono::steady_clock::now() - began;
+  if (st.opts.metrics) {
+    st.opts.metrics->transaction(true, rows, took);
+    if (!st.start_backlog.empty() || !st.outcome_backlog.empty())
+      st.opts.metrics->storage_backlog(0);
+  }
+  // Slow commits are what an operator looks for when runs start late.
+  if (took >= slow_commit)
+    log::warn("slow_commit",
+              {{"rows", rows},
+               {"duration_ms",
+                std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
   st.start_backlog.clear();
   st.outcome_backlog.clear();
   st.backlog_bytes = 0;
@@ -247,13 +276,22 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
       if (st.up)
         return;
       if (auto err = st.db->reconnect()) {
+        if (st.opts.metrics)
+          st.opts.metrics->reconnect_attempt(false);
         st.backoff = std::min(st.backoff * 2, st.opts.reconnect_max);
         self->delayed_send(self, st.backoff, retry_atom::value);
         return;
       }
-      log::info("database_up", {{"backend", st.db->backend()},
+      auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::steady_clock::now() - st.down_since)
+                       .count();
+      log::info("database_up", {{"backend", st.db->backend()}, {"down_ms", down_ms},
                                 {"backlog", st.outcome_backlog.size()}});
       st.up = true;
+      if (st.opts.metrics) {
+        st.opts.metrics->reconnect_attempt(true);
+        st.opts.metrics->storage_up(true);
+      }
       // Writes the outcomes kept during the outage.
       schedule_flush(self);
     },

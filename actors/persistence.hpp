@@ -13,6 +13,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
 #include "storage/store.hpp"
 
 namespace ts {
@@ -22,6 +23,8 @@ struct persistence_options {
   size_t max_backlog_bytes;
   std::chrono::milliseconds reconnect_min;
   std::chrono::milliseconds reconnect_max;
+  /// Null under --metrics=off.
+  std::shared_ptr<ts::metrics> metrics = nullptr;
 };
 
 persistence_options default_persistence_options();
@@ -59,6 +62,8 @@ struct persistence_state {
   /// False while the database is away: writes that can wait are kept, the rest refused.
   bool up = true;
   std::chrono::milliseconds backoff{0};
+  /// When the outage began (for the log line that ends it).
+  std::chrono::steady_clock::time_point down_since{};
   /// Process starts and outcomes that arrived during an outage, written once it is back.
   std::deque<process_start> start_backlog;
   std::deque<run_outcome> outcome_backlog;

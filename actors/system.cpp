@@ -4,6 +4,7 @@
 #include <caf/send.hpp>
 
 #include "actors/error.hpp"
+#include "actors/instrumented_actor.hpp"
 #include "actors/log.hpp"
 
 namespace ts {
@@ -23,13 +24,25 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
     log::warn("run_interrupted_by_crash", {{"task", o.task}, {"run", o.run},
                                            {"pid", o.process.pid},
                                            {"leftover_killed", killed}});
+    if (opts.metrics)
+      opts.metrics->run_finished(task_status::failure, run_reason::interrupted,
+                                 std::chrono::milliseconds{-1}, 0);
   }
   std::vector<pending_entry> pending;
   if (auto err = db->load_pending([&](const pending_entry& e) { pending.push_back(e); }))
     return err;
-  auto persistence_handle = sys.spawn<caf::detached>(persistence, db, opts.persistence);
-  auto coordinator_handle = sys.spawn(coordinator, persistence_handle, std::move(runner),
-                                      std::move(clock), opts.coordinator);
+  auto persistence_opts = opts.persistence;
+  auto coordinator_opts = opts.coordinator;
+  if (opts.metrics) {
+    persistence_opts.metrics = opts.metrics;
+    coordinator_opts.metrics = opts.metrics;
+  }
+  auto* m = opts.metrics.get();
+  auto persistence_handle = spawn_instrumented<caf::detached>(
+    sys, m, actor_kind::persistence, persistence, db, persistence_opts);
+  auto coordinator_handle = spawn_instrumented(sys, m, actor_kind::coordinator, coordinator,
+                                               persistence_handle, std::move(runner),
+                                               std::move(clock), coordinator_opts);
   caf::scoped_actor self{sys};
   self->send(coordinator_handle, load_atom::value, std::move(pending));
   // The coordinator handles messages in order: once it answers, every task is armed.

@@ -10,6 +10,7 @@
 #include "actors/clock.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
 #include "actors/persistence.hpp"
 #include "actors/process_runner.hpp"
 #include "storage/store.hpp"
@@ -19,6 +20,8 @@ namespace ts {
 struct service_options {
   coordinator_options coordinator = default_coordinator_options();
   persistence_options persistence = default_persistence_options();
+  /// Instruments every actor and both option sets above when set (null: --metrics=off).
+  std::shared_ptr<ts::metrics> metrics = nullptr;
 };
 
 struct service_actors {

@@ -491,11 +491,29 @@ bool authorized(std::optional<std::string_view> authorization, std::string_view 
   return diff == 0;
 }
 
-action route(const request_view& req, std::string_view token, bool stopping, millis now) {
+action route(const request_view& req, std::string_view token, bool stopping, millis now,
+             bool metrics) {
+  if (req.path == healthz_path || req.path == readyz_path) {
+    if (req.method != "GET")
+      return method_not_allowed("GET");
+    // Alive while it answers at all; not ready while stopping (take it out of rotation).
+    if (req.path == healthz_path)
+      return healthy();
+    if (stopping)
+      return not_ready("the service is shutting down");
+    return ready_action{};
+  }
   if (!authorized(req.authorization, token))
     return unauthorized();
   if (stopping)
     return shutting_down();
+  if (req.path == metrics_path) {
+    if (!metrics)
+      return metrics_disabled();
+    if (req.method != "GET")
+      return method_not_allowed("GET");
+    return metrics_action{};
+  }
   if (req.path == schedule_path) {
     if (req.method != "POST")
       return method_not_allowed("POST");
@@ -516,6 +534,72 @@ action route(const request_view& req, std::string_view token, bool stopping, mil
     return status_action{*id};
   }
   return error_response(make_http_error(http_ec::unknown_path, "no such path"));
+}
+
+route_id classify(std::string_view path) {
+  if (path == schedule_path)
+    return route_id::schedule;
+  if (path == status_path)
+    return route_id::status;
+  if (path == metrics_path)
+    return route_id::metrics;
+  if (path == healthz_path)
+    return route_id::healthz;
+  if (path == readyz_path)
+    return route_id::readyz;
+  return route_id::other;
+}
+
+const char* route_label(route_id id) {
+  switch (id) {
+    case route_id::schedule: return schedule_path;
+    case route_id::status: return status_path;
+    case route_id::metrics: return metrics_path;
+    case route_id::healthz: return healthz_path;
+    case route_id::readyz: return readyz_path;
+    case route_id::other: break;
+  }
+  return "other";
+}
+
+http_response metrics_text(std::string text) {
+  http_response res;
+  res.status = 200;
+  res.body = std::move(text);
+  res.headers.emplace_back("Content-Type", metrics_content_type);
+  // Every scrape must see fresh values.
+  res.headers.emplace_back("Cache-Control", "no-store");
+  return res;
+}
+
+http_response metrics_disabled() {
+  return error_body(404, "not_found", "metrics are disabled (--metrics=off)");
+}
+
+http_response healthy() {
+  ordered_json body;
+  body["status"] = "ok";
+  auto res = json_response(200, body);
+  res.headers.emplace_back("Cache-Control", "no-store");
+  return res;
+}
+
+http_response ready() {
+  ordered_json body;
+  body["status"] = "ready";
+  auto res = json_response(200, body);
+  res.headers.emplace_back("Cache-Control", "no-store");
+  return res;
+}
+
+http_response not_ready(std::string_view reason) {
+  ordered_json body;
+  body["status"] = "not_ready";
+  body["reason"] = reason;
+  auto res = json_response(503, body);
+  res.headers.emplace_back("Cache-Control", "no-store");
+  res.headers.emplace_back("Retry-After", "1");
+  return res;
 }
 
 http_response created(const task_record& rec) {

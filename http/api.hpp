@@ -34,6 +34,14 @@ namespace api {
 
 constexpr const char* schedule_path = "/taskschedulizer";
 constexpr const char* status_path = "/status";
+/// Prometheus metrics; behind the bearer token when one is configured.
+constexpr const char* metrics_path = "/metrics";
+/// Liveness and readiness; open to every client (probes seldom carry tokens, and the
+/// answers tell nothing but up or not).
+constexpr const char* healthz_path = "/healthz";
+constexpr const char* readyz_path = "/readyz";
+/// The Prometheus text exposition format.
+constexpr const char* metrics_content_type = "text/plain; version=0.0.4; charset=utf-8";
 /// Larger bodies get 413 (the server's own cap, above this, drops the connection).
 constexpr size_t max_body_bytes = 1024 * 1024;
 constexpr size_t max_task_bytes = 64 * 1024;
@@ -119,12 +127,29 @@ struct status_action {
   task_id id = 0;
 };
 
-/// An immediate answer, or what to ask the actors.
-using action = std::variant<http_response, schedule_action, status_action>;
+/// Render the metrics (after asking the coordinator for its gauges).
+struct metrics_action {};
 
-/// Decides what to do with a request: authentication (when `token` is not empty), then
+/// Ask persistence and the coordinator whether the service is ready.
+struct ready_action {};
+
+/// An immediate answer, or what to ask the actors.
+using action =
+  std::variant<http_response, schedule_action, status_action, metrics_action, ready_action>;
+
+/// Decides what to do with a request: /healthz and /readyz first (open, and /healthz
+/// answers even while stopping), then authentication (when `token` is not empty), then
 /// 503 while `stopping`, then path and method, body size, content type and validation.
-action route(const request_view& req, std::string_view token, bool stopping, millis now);
+/// `metrics` is false under --metrics=off: /metrics is then 404.
+action route(const request_view& req, std::string_view token, bool stopping, millis now,
+             bool metrics = false);
+
+/// The routes, as metric labels: a request's label is its route pattern, never its raw
+/// path, so that clients cannot create series at will (unknown paths share `other`).
+enum class route_id : uint8_t { schedule, status, metrics, healthz, readyz, other };
+constexpr size_t route_count = 6;
+route_id classify(std::string_view path);
+const char* route_label(route_id id);
 
 // -- rendering ----------------------------------------------------------------------------
 
@@ -133,6 +158,20 @@ http_response created(const task_record& rec);
 
 /// 200 with the task and its latest run.
 http_response status(const task_view& view);
+
+/// 200 with the metrics text.
+http_response metrics_text(std::string text);
+
+/// 404 under --metrics=off.
+http_response metrics_disabled();
+
+/// /healthz: 200 {"status":"ok"}.
+http_response healthy();
+
+/// /readyz: 200 {"status":"ready"}, or 503 {"status":"not_ready","reason":...} with a
+/// fixed reason text (never an internal error message).
+http_response ready();
+http_response not_ready(std::string_view reason);
 
 /// "SIGKILL" for 9; "SIGRTMIN+n" for real-time signals; "SIG<n>" when unknown.
 std::string signal_name(int32_t sig);

@@ -3,7 +3,9 @@
 // callback with the rendered response. Knows no sockets; see server.cpp for those.
 #pragma once
 
+#include <chrono>
 #include <functional>
+#include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
@@ -13,6 +15,7 @@
 
 #include "actors/defaults.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/metrics.hpp"
 #include "http/api.hpp"
 
 namespace ts {
@@ -20,23 +23,36 @@ namespace ts {
 /// Completes one HTTP request; called exactly once, from an actor's thread.
 using reply_fn = std::function<void(http_response)>;
 
+/// How long /readyz waits for persistence and the coordinator: a hung database must turn
+/// a probe into a 503 within seconds, never hold it.
+constexpr auto ready_timeout = std::chrono::seconds(2);
+
+/// How long a scrape waits for the coordinator's gauges before it shows the last ones.
+constexpr auto scrape_timeout = std::chrono::seconds(2);
+
 struct gateway_state {
   static inline const char* name = "http_gateway";
   coordinator_actor coordinator;
   persistence_actor persistence;
   caf::timespan timeout{};
+  /// Null under --metrics=off.
+  std::shared_ptr<ts::metrics> metrics;
 };
 
 using gateway_actor_ptr = caf::stateful_actor<gateway_state>*;
 
-/// Handles (schedule_atom, new_task, reply_fn) and (get_atom, task_id, reply_fn).
+/// Handles (schedule_atom, new_task, reply_fn), (get_atom, task_id, reply_fn), readiness
+/// as (ping_atom, reply_fn) and scrapes as (stats_atom, reply_fn).
 caf::behavior gateway(gateway_actor_ptr self, coordinator_actor coordinator,
-                      persistence_actor persistence, caf::timespan timeout);
+                      persistence_actor persistence, caf::timespan timeout,
+                      std::shared_ptr<ts::metrics> m);
 
-/// Spawns the gateway; `timeout` bounds each wait for an actor (then 503).
+/// Spawns the gateway; `timeout` bounds each wait for an actor (then 503). With `m`, the
+/// gateway is instrumented and serves the metrics.
 caf::actor spawn_gateway(caf::actor_system& sys, coordinator_actor coordinator,
                          persistence_actor persistence,
-                         caf::timespan timeout = defaults::request_timeout);
+                         caf::timespan timeout = defaults::request_timeout,
+                         std::shared_ptr<ts::metrics> m = nullptr);
 
 } // namespace ts
 

@@ -20,6 +20,7 @@
 #include "actors/error.hpp"
 #include "actors/interfaces.hpp"
 #include "actors/log.hpp"
+#include "actors/metrics.hpp"
 #include "actors/system.hpp"
 #include "http/gateway.hpp"
 #include "http/server.hpp"
@@ -43,6 +44,7 @@ public:
   std::string log_level = "info";
   std::string log_format = "text";
   size_t http_threads = 2;
+  std::string metrics = "on";
 
   config() {
     opt_group{custom_options_, "global"}
@@ -63,7 +65,9 @@ public:
            "file holding the bearer token every request must carry")
       .add(http_threads, "http-threads", "threads serving HTTP (default 2)")
       .add(log_level, "log-level", "debug, info, warn, error or off (default info)")
-      .add(log_format, "log-format", "text (key=value) or json (default text)");
+      .add(log_format, "log-format", "text (key=value) or json (default text)")
+      .add(metrics, "metrics",
+           "on or off (default on): instrumentation and GET /metrics (docs/metrics.md)");
     ts::register_types(*this);
   }
 
@@ -177,6 +181,16 @@ int main(int argc, char** argv) {
   ts::log::set_json(cfg.log_format == "json");
   if (cfg.max_running == 0)
     return fail("--max-running must be at least 1");
+  if (cfg.metrics != "on" && cfg.metrics != "off")
+    return fail("--metrics must be on or off");
+  // Null under --metrics=off: every instrumented place then skips its counting.
+  std::shared_ptr<ts::metrics> meters;
+  if (cfg.metrics == "on") {
+    auto m = ts::metrics::make();
+    if (!m)
+      return fail(ts::render(m.error()));
+    meters = std::move(*m);
+  }
 
   std::string token;
   if (!cfg.api_token_file.empty()) {
@@ -212,16 +226,19 @@ int main(int argc, char** argv) {
   auto clock = std::make_shared<ts::system_wall_clock>();
   ts::service_options opts;
   opts.coordinator.max_running = cfg.max_running;
+  opts.metrics = meters;
   auto actors = ts::start_service(sys, db, ts::make_posix_process_runner(), clock, opts);
   if (!actors)
     return fail("cannot start: " + ts::render(actors.error()));
 
-  auto gateway = ts::spawn_gateway(sys, actors->coordinator, actors->persistence);
+  auto gateway = ts::spawn_gateway(sys, actors->coordinator, actors->persistence,
+                                   ts::defaults::request_timeout, meters);
   ts::server_options srv_opts;
   srv_opts.bind = cfg.bind;
   srv_opts.port = cfg.port;
   srv_opts.api_token = token;
   srv_opts.threads = cfg.http_threads;
+  srv_opts.metrics = meters;
   auto server = ts::start_http_server(srv_opts, gateway);
   if (!server) {
     ts::stop_service(sys, *actors, 0);
@@ -231,7 +248,7 @@ int main(int argc, char** argv) {
   }
   ts::log::info("started", {{"bind", cfg.bind}, {"port", (*server)->port()},
                             {"db", ts::storage::redact_db_url(cfg.db)},
-                            {"max_running", cfg.max_running}});
+                            {"max_running", cfg.max_running}, {"metrics", cfg.metrics}});
   std::cout << "listening on " << cfg.bind << ":" << (*server)->port() << std::endl;
 
   int sig = 0;

@@ -15,6 +15,7 @@
 
 #include "actors/error.hpp"
 #include "actors/interfaces.hpp"
+#include "actors/log.hpp"
 #include "http/api.hpp"
 #include "http/gateway.hpp"
 
@@ -29,6 +30,8 @@ namespace asio = restinio::asio_ns;
 using traits = restinio::traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t>;
 using running_server = restinio::running_server_handle_t<traits>;
 
+static_assert(api::route_count <= metrics::max_http_routes, "a route without a metric slot");
+
 /// Anything past this is refused by RESTinio itself (connection closed); bodies between
 /// api::max_body_bytes and this get a proper 413.
 constexpr uint64_t hard_body_limit = 8 * 1024 * 1024;
@@ -37,6 +40,7 @@ constexpr uint64_t hard_body_limit = 8 * 1024 * 1024;
 struct shared_state {
   std::string token;
   caf::actor gateway;
+  std::shared_ptr<ts::metrics> metrics;
   std::atomic<bool> stopping{false};
   std::atomic<uint16_t> port{0};
   std::mutex mtx;
@@ -74,12 +78,15 @@ std::string_view view(restinio::string_view_t s) {
 class responder {
 public:
   responder(std::shared_ptr<asio::io_context> io, std::shared_ptr<shared_state> st,
-            restinio::request_handle_t req, bool close_connection)
+            restinio::request_handle_t req, bool close_connection, api::route_id route)
     : io_(std::move(io)),
+      metrics_(st->metrics),
       ticket_(std::make_shared<in_flight_ticket>(std::move(st))),
       req_(std::move(req)),
       close_(close_connection),
-      head_(req_->header().method() == restinio::http_method_head()) {
+      head_(req_->header().method() == restinio::http_method_head()),
+      route_(route),
+      arrived_(std::chrono::steady_clock::now()) {
   }
   responder(const responder&) = delete;
   responder& operator=(const responder&) = delete;
@@ -92,6 +99,15 @@ public:
   void reply(http_response res) noexcept {
     if (replied_.exchange(true))
       return;
+    auto took = std::chrono::steady_clock::now() - arrived_;
+    if (metrics_)
+      metrics_->http_request(static_cast<size_t>(route_), api::route_label(route_), res.status,
+                             took);
+    if (log::enabled(log::level::debug))
+      log::debug("http_request",
+                 {{"route", api::route_label(route_)}, {"status", res.status},
+                  {"duration_us",
+                   std::chrono::duration_cast<std::chrono::microseconds>(took).count()}});
     try {
       auto rb = req_->create_response(restinio::http_status_line_t{
         restinio::http_status_code_t{static_cast<uint16_t>(res.status)},
@@ -117,10 +133,13 @@ private:
   // Keeps the io_context alive for as long as a request handle (whose socket belongs to
   // it) may be held by an actor, even after the server object is gone.
   std::shared_ptr<asio::io_context> io_;
+  std::shared_ptr<ts::metrics> metrics_;
   std::shared_ptr<in_flight_ticket> ticket_;
   restinio::request_handle_t req_;
   bool close_;
   bool head_;
+  api::route_id route_;
+  std::chrono::steady_clock::time_point arrived_;
   std::atomic<bool> replied_{false};
 };
 
@@ -142,8 +161,9 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
   std::shared_ptr<responder> r;
   try {
     bool stopping = st->stopping.load();
-    r = std::make_shared<responder>(weak_io.lock(), st, req, stopping);
     auto& h = req->header();
+    r = std::make_shared<responder>(weak_io.lock(), st, req, stopping,
+                                    api::classify(view(h.path())));
     api::request_view v;
     v.method = h.method().c_str();
     v.path = view(h.path());
@@ -152,7 +172,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.content_type = field(h, "Content-Type");
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
-    auto act = api::route(v, st->token, stopping, now_ms());
+    auto act = api::route(v, st->token, stopping, now_ms(), st->metrics != nullptr);
     if (auto res = std::get_if<http_response>(&act)) {
       r->reply(std::move(*res));
     } else {
@@ -160,9 +180,12 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
       if (auto s = std::get_if<api::schedule_action>(&act))
         caf::anon_send(st->gateway, schedule_atom::value, std::move(s->task),
                        std::move(reply));
+      else if (auto q = std::get_if<api::status_action>(&act))
+        caf::anon_send(st->gateway, caf::get_atom::value, q->id, std::move(reply));
+      else if (std::holds_alternative<api::metrics_action>(act))
+        caf::anon_send(st->gateway, stats_atom::value, std::move(reply));
       else
-        caf::anon_send(st->gateway, caf::get_atom::value,
-                       std::get<api::status_action>(act).id, std::move(reply));
+        caf::anon_send(st->gateway, ping_atom::value, std::move(reply));
     }
   } catch (...) {
     if (r)
@@ -228,6 +251,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
   p->io = std::make_shared<asio::io_context>();
   p->st = std::make_shared<shared_state>();
   p->st->token = opts.api_token;
+  p->st->metrics = opts.metrics;
   p->st->gateway = std::move(gateway);
   p->drain_timeout = opts.drain_timeout;
   restinio::server_settings_t<traits> settings;

@@ -12,6 +12,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/defaults.hpp"
+#include "actors/metrics.hpp"
 
 namespace ts {
 
@@ -30,6 +31,8 @@ struct server_options {
   /// An accepted request left unanswered this long is dropped by RESTinio (a safety net
   /// only: the gateway answers within its own, shorter timeout).
   std::chrono::milliseconds handle_request_timeout = std::chrono::seconds(60);
+  /// Counts requests by route and status, and enables /metrics; null under --metrics=off.
+  std::shared_ptr<ts::metrics> metrics = nullptr;
 };
 
 class http_server {
