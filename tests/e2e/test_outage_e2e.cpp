@@ -1,0 +1,498 @@
+// MariaDB outages seen from outside the running binary: the server stopped, frozen
+// (SIGSTOP) or absent while the service runs or starts. Requests must get a 503 quickly and
+// never hang, the service stays up, results produced meanwhile land once the server is back,
+// due tasks wait for it, and start-up fails non-zero (or waits, with --db-wait) without
+// quoting the password.
+//
+// Each case that needs a server starts a private one (scripts/mariadb) on its own data
+// directory and port: stopping or freezing the shared test server would break the suites
+// that run beside this one (ctest -j). Those cases run only where TS_TEST_MARIADB_DIR is set
+// (scripts/test sets it: a MariaDB server can run here), as in tests/test_mysql_outage.cpp.
+// Bounds are generous: the service's connect timeout is 3 s and its read/write timeout 5 s.
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "e2e/http_client.hpp"
+#include "e2e/service.hpp"
+
+using namespace ts::e2e;
+using nlohmann::json;
+
+namespace {
+
+using steady = std::chrono::steady_clock;
+
+const std::string past = "2000-01-01T00:00:00Z";
+// Not the user's or the database's name, so that finding it in output means a leak.
+const std::string secret = "Zq8-e2e-outage-S3cret";
+
+int64_t ms_since(steady::time_point t0) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
+}
+
+bool mariadb_tests_enabled() {
+  const char* dir = std::getenv("TS_TEST_MARIADB_DIR");
+  return dir != nullptr && *dir != '\0';
+}
+
+/// A loopback port with nobody listening at the moment.
+unsigned free_port() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+/// A private MariaDB server for one test case, in `dir`, with a user whose password is
+/// `secret`. Stopped at destruction (declare it after the temp_dir holding it).
+class private_server {
+public:
+  explicit private_server(std::string dir) : dir_(std::move(dir)) {
+    // A port can be taken between the probe and the start: try a few.
+    command_result started;
+    for (int attempt = 0; attempt < 3 && started.exit_code != 0; ++attempt) {
+      port_ = free_port();
+      started = script({"start", dir_, std::to_string(port_)});
+    }
+    INFO(started.output);
+    REQUIRE(started.exit_code == 0);
+    auto sql = "CREATE USER 'outage'@'127.0.0.1' IDENTIFIED BY '" + secret
+               + "'; GRANT ALL ON ts.* TO 'outage'@'127.0.0.1';";
+    auto created = run_command(
+      {"mariadb", "--no-defaults", "--socket=" + dir_ + "/mysqld.sock", "-uroot", "-e", sql},
+      {}, 30s);
+    INFO(created.output);
+    REQUIRE(created.exit_code == 0);
+  }
+
+  private_server(const private_server&) = delete;
+  private_server& operator=(const private_server&) = delete;
+
+  ~private_server() {
+    script({"stop", dir_});
+  }
+
+  std::string url() const {
+    return "mysql://outage:" + secret + "@" + where() + "/ts";
+  }
+  /// How the service's messages name the server.
+  std::string where() const {
+    return "127.0.0.1:" + std::to_string(port_);
+  }
+
+  void stop() {
+    run("stop");
+  }
+  /// Starts it again on the same data: what was committed is still there.
+  void restart() {
+    run("restart");
+  }
+  void pause() {
+    run("pause");
+  }
+  void resume() {
+    run("resume");
+  }
+
+private:
+  static command_result script(std::vector<std::string> args) {
+    args.insert(args.begin(), source_dir() + "/scripts/mariadb");
+    return run_command(args, {}, 90s);
+  }
+  void run(const char* cmd) {
+    auto r = script({cmd, dir_});
+    INFO("scripts/mariadb " << cmd << ": " << r.output);
+    REQUIRE(r.exit_code == 0);
+  }
+
+  std::string dir_;
+  unsigned port_ = 0;
+};
+
+/// Schedules a command; REQUIREs a 201 and returns the id.
+int64_t schedule(const http_client& client, const std::string& command,
+                 const std::string& time, header_list headers = {}) {
+  auto r = client.post("/taskschedulizer", task_body(command, time), std::move(headers));
+  INFO(r.describe());
+  REQUIRE(r.ok());
+  REQUIRE(r.status == 201);
+  json j = r.json();
+  REQUIRE(j["id"].is_number_integer());
+  return j["id"].get<int64_t>();
+}
+
+/// Polls until the task is done and returns its status body (REQUIREs that it finished).
+json wait_finished(const service& svc, int64_t id, std::chrono::milliseconds within = 30s) {
+  auto p = poll_status(svc.client(), id, is_finished, within);
+  INFO("task " << id << ": " << p.last_raw);
+  INFO(svc.diagnostics());
+  REQUIRE(p.met);
+  return p.last;
+}
+
+/// Waits until the task's run has started.
+void wait_running(const service& svc, int64_t id) {
+  auto p = poll_status(
+    svc.client(), id, [](const json& j) { return has_status(j, "running"); }, 20s);
+  INFO("task " << id << ": " << p.last_raw);
+  INFO(svc.diagnostics());
+  REQUIRE(p.met);
+}
+
+int64_t ms_field(const json& j, const char* key) {
+  auto v = parse_utc_ms(j.value(key, ""));
+  return v ? *v : -1;
+}
+
+/// A 503 with the JSON error `unavailable`.
+bool is_unavailable(const http_response& r) {
+  return r.ok() && r.status == 503 && r.error_code() == "unavailable";
+}
+
+/// Waits until `pred` holds, for at most `within`.
+template <class Pred>
+bool wait_until(Pred pred, std::chrono::milliseconds within) {
+  auto deadline = steady::now() + within;
+  for (int i = 0; i < 100000; ++i) {
+    if (pred())
+      return true;
+    if (steady::now() >= deadline)
+      return false;
+    pause_briefly(20ms);
+  }
+  return false;
+}
+
+void sleep_until_ms(int64_t ms) {
+  int64_t left = ms - now_ms();
+  if (left > 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(left));
+}
+
+/// A refused start: non-zero (never 0), a message naming the server on stderr, no
+/// password anywhere, no `listening on`.
+void check_refused_start(const service& svc, const std::optional<int>& code,
+                         const std::string& where) {
+  std::string out = svc.stdout_text();
+  std::string err = svc.stderr_text();
+  INFO("stdout:\n" << out << "\nstderr:\n" << err);
+  REQUIRE(code.has_value());
+  CHECK(*code != 0);
+  CHECK(*code < 128);  // it exited, it was not killed
+  CHECK(err.find("cannot open database") != std::string::npos);
+  CHECK(err.find(where) != std::string::npos);
+  CHECK(out.find("listening on") == std::string::npos);
+  CHECK(out.find(secret) == std::string::npos);
+  CHECK(err.find(secret) == std::string::npos);
+}
+
+size_t count_of(const std::string& text, const std::string& needle) {
+  size_t n = 0;
+  for (size_t at = text.find(needle); at != std::string::npos; at = text.find(needle, at + 1))
+    ++n;
+  return n;
+}
+
+/// Prints a measured figure (the report quotes these).
+void figure(const std::string& what, int64_t ms) {
+  std::cout << "[outage figure] " << what << ": " << ms << " ms" << std::endl;
+}
+
+} // namespace
+
+TEST_CASE("a stopped database: requests get 503 at once, results made meanwhile land and due "
+          "tasks run once it is back",
+          "[e2e][outage]") {
+  if (!mariadb_tests_enabled()) {
+    WARN("skipped: set TS_TEST_MARIADB_DIR (scripts/test does) to run MariaDB outage tests");
+    return;
+  }
+  temp_dir dir;
+  private_server server(dir.file("mariadb"));
+  service svc(dir.path(), server.url());
+  REQUIRE(svc.start() == "");
+  auto client = svc.client(15s);
+
+  int64_t far = schedule(client, "echo far", format_utc_ms(now_ms() + 3600 * 1000));
+  const std::string done_a = dir.file("a-done");
+  int64_t a = schedule(client, "sleep 3; echo done; : > " + sh_quote(done_a), past);
+  wait_running(svc, a);
+  // B is acknowledged now and comes due while the server is down.
+  const std::string ran_b = dir.file("b-ran");
+  int64_t due_b = now_ms() + 5000;
+  int64_t b = schedule(client, "echo B; echo B >> " + sh_quote(ran_b), format_utc_ms(due_b));
+
+  server.stop();
+  REQUIRE(now_ms() < due_b - 1000);  // B must come due during the outage
+  REQUIRE_FALSE(file_exists(done_a)); // A must still be running
+
+  // Schedules and reads are refused quickly with a JSON error; nothing is stored.
+  const std::string refused_body = task_body("echo refused", past);
+  auto t0 = steady::now();
+  auto post = client.post("/taskschedulizer", refused_body, {{"Idempotency-Key", "refused"}});
+  int64_t post_ms = ms_since(t0);
+  INFO(post.describe());
+  CHECK(is_unavailable(post));
+  CHECK(post_ms < 5000);
+  t0 = steady::now();
+  auto get = client.get("/status?id=" + std::to_string(a));
+  int64_t get_ms = ms_since(t0);
+  INFO(get.describe());
+  CHECK(is_unavailable(get));
+  CHECK(get_ms < 5000);
+  figure("stopped server: POST answered 503 in", post_ms);
+  figure("stopped server: GET /status answered 503 in", get_ms);
+
+  // A, running when the server stopped, finishes during the outage; B's time passes but it
+  // does not start, since a run must be recorded before it starts.
+  REQUIRE(wait_until([&] { return file_exists(done_a); }, 15s));
+  sleep_until_ms(due_b + 1500);
+  CHECK_FALSE(file_exists(ran_b));
+  CHECK(is_unavailable(client.post("/taskschedulizer", task_body("echo later", past))));
+  CHECK(is_unavailable(client.get("/status?id=" + std::to_string(b))));
+  CHECK_FALSE(svc.wait(0ms).has_value()); // still up
+  INFO(svc.diagnostics());
+  CHECK(svc.stderr_text().find("database_down") != std::string::npos);
+
+  int64_t back_wall = now_ms();
+  server.restart();
+  auto back = steady::now();
+  // A's result, kept in memory during the outage, lands with its real times.
+  json ja = wait_finished(svc, a, 20s);
+  figure("stopped server: from the server back to the outage's result readable", ms_since(back));
+  CHECK(has_status(ja, "success"));
+  CHECK(ja["output"] == "done\n");
+  CHECK(ja["exit_code"] == 0);
+  CHECK(ms_field(ja, "finished_at") > 0);
+  CHECK(ms_field(ja, "finished_at") < back_wall);
+  // B ran once the database was back, exactly once.
+  json jb = wait_finished(svc, b, 20s);
+  CHECK(has_status(jb, "success"));
+  CHECK(jb["output"] == "B\n");
+  CHECK(ms_field(jb, "started_at") >= back_wall);
+  CHECK(read_file(ran_b) == "B\n");
+  // The refused schedule was not stored: its key is fresh, and works now.
+  auto again = client.post("/taskschedulizer", refused_body, {{"Idempotency-Key", "refused"}});
+  INFO(again.describe());
+  REQUIRE(again.status == 201);
+  CHECK_FALSE(again.has_header("Idempotent-Replayed"));
+  json jr = wait_finished(svc, again.json()["id"].get<int64_t>());
+  CHECK(jr["output"] == "refused\n");
+  // New schedules work, and what was acknowledged before the outage is all there.
+  json jn = wait_finished(svc, schedule(client, "echo new", past));
+  CHECK(has_status(jn, "success"));
+  CHECK(jn["output"] == "new\n");
+  auto jf = client.get("/status?id=" + std::to_string(far));
+  INFO(jf.describe());
+  CHECK(has_status(jf.json(), "pending"));
+  CHECK(svc.stderr_text().find("database_up") != std::string::npos);
+  CHECK(svc.stderr_text().find(secret) == std::string::npos);
+}
+
+TEST_CASE("a frozen database (SIGSTOP): requests answer within the timeouts, nothing hangs, "
+          "and after SIGCONT everything lands",
+          "[e2e][outage]") {
+  if (!mariadb_tests_enabled()) {
+    WARN("skipped: set TS_TEST_MARIADB_DIR (scripts/test does) to run MariaDB outage tests");
+    return;
+  }
+  temp_dir dir;
+  private_server server(dir.file("mariadb"));
+  service svc(dir.path(), server.url());
+  REQUIRE(svc.start() == "");
+  // The client's own timeout (15 s) must never be what ends a request.
+  auto client = svc.client(15s);
+
+  const std::string done_a = dir.file("a-done");
+  int64_t a = schedule(client, "sleep 1; echo done; : > " + sh_quote(done_a), past);
+  wait_running(svc, a);
+  int64_t due_b = now_ms() + 3000;
+  int64_t b = schedule(client, "echo B", format_utc_ms(due_b));
+
+  server.pause();
+  auto frozen = steady::now();
+  // Requests until A has finished and B's time has passed, each within a bound well under
+  // the client's timeout. A schedule that committed before the freeze may still get 201.
+  std::vector<int64_t> acknowledged;
+  std::string times; // each request's, for the figures
+  int requests = 0;
+  for (; requests < 20 && ms_since(frozen) < 30000; ++requests) {
+    auto t0 = steady::now();
+    auto r = requests % 2 == 0
+               ? client.post("/taskschedulizer", task_body("echo during", past))
+               : client.get("/status?id=" + std::to_string(a));
+    int64_t took = ms_since(t0);
+    INFO("request " << requests << " after " << ms_since(frozen) << " ms: " << r.describe());
+    REQUIRE(r.ok()); // an answer, not a client timeout
+    CHECK(took < 12000);
+    CHECK((is_unavailable(r) || r.status == 201 || r.status == 200));
+    if (r.status == 201)
+      acknowledged.push_back(r.json()["id"].get<int64_t>());
+    times += (times.empty() ? "" : ", ") + std::to_string(took) + " ms ("
+             + std::to_string(r.status) + ")";
+    if (requests >= 3 && file_exists(done_a) && now_ms() > due_b + 500)
+      break;
+    pause_briefly(200ms);
+  }
+  std::cout << "[outage figure] frozen server: requests answered in " << times << std::endl;
+  CHECK(file_exists(done_a));
+  CHECK(now_ms() > due_b);
+  CHECK_FALSE(svc.wait(0ms).has_value()); // still up
+  INFO(svc.diagnostics());
+  CHECK(svc.stderr_text().find("database_down") != std::string::npos);
+
+  int64_t back_wall = now_ms();
+  server.resume();
+  auto back = steady::now();
+  json ja = wait_finished(svc, a, 30s);
+  figure("frozen server: from SIGCONT to the freeze's result readable", ms_since(back));
+  CHECK(has_status(ja, "success"));
+  CHECK(ja["output"] == "done\n");
+  CHECK(ms_field(ja, "finished_at") < back_wall);
+  json jb = wait_finished(svc, b, 30s);
+  CHECK(has_status(jb, "success"));
+  CHECK(jb["output"] == "B\n");
+  for (int64_t id : acknowledged) {
+    json j = wait_finished(svc, id, 30s);
+    CHECK(j["output"] == "during\n");
+  }
+  json jn = wait_finished(svc, schedule(client, "echo new", past));
+  CHECK(has_status(jn, "success"));
+  CHECK(jn["output"] == "new\n");
+  CHECK(svc.stderr_text().find(secret) == std::string::npos);
+}
+
+TEST_CASE("start-up with nothing listening at the database's port exits non-zero at once, or "
+          "after --db-wait",
+          "[e2e][outage]") {
+  temp_dir dir;
+  service svc(dir.path(), "");
+  auto help = svc.run_to_exit({"--help"});
+  REQUIRE(help.has_value());
+  CHECK(*help == 0);
+  CHECK(svc.stdout_text().find("db-wait") != std::string::npos);
+
+  const std::string where = "127.0.0.1:" + std::to_string(free_port());
+  const std::string url = "mysql://outage:" + secret + "@" + where + "/ts";
+
+  auto t0 = steady::now();
+  auto code = svc.run_to_exit({"--port=0", "--db=" + url}, {}, 30s);
+  int64_t took = ms_since(t0);
+  check_refused_start(svc, code, where);
+  CHECK(took < 10000);
+  figure("start-up, nothing listening: exit after", took);
+
+  // --db-wait (here from an INI file): tries again, logging each attempt, and gives up when
+  // the time is up.
+  REQUIRE(write_file(dir.file("wait.ini"),
+                     "[global]\nport=0\ndb=\"" + url + "\"\ndb-wait=2\n"));
+  t0 = steady::now();
+  code = svc.run_to_exit({"--config-file=" + dir.file("wait.ini")}, {}, 30s);
+  took = ms_since(t0);
+  check_refused_start(svc, code, where);
+  CHECK(took >= 1900);
+  CHECK(took < 15000);
+  CHECK(svc.stderr_text().find("database_unreachable") != std::string::npos);
+  CHECK(svc.stderr_text().find("--db-wait=2") != std::string::npos);
+  figure("start-up, nothing listening, --db-wait=2: exit after", took);
+
+  // SIGTERM ends the wait at once, still non-zero: the service never started.
+  REQUIRE(svc.launch({"--port=0", "--db=" + url, "--db-wait=60"}) == "");
+  REQUIRE(wait_until(
+    [&] { return svc.stderr_text().find("database_unreachable") != std::string::npos; }, 20s));
+  t0 = steady::now();
+  REQUIRE(svc.signal(SIGTERM));
+  code = svc.wait(20s);
+  took = ms_since(t0);
+  check_refused_start(svc, code, where);
+  CHECK(took < 5000);
+}
+
+TEST_CASE("start-up against a stopped or frozen database exits non-zero; with --db-wait it "
+          "waits until the database is back",
+          "[e2e][outage]") {
+  if (!mariadb_tests_enabled()) {
+    WARN("skipped: set TS_TEST_MARIADB_DIR (scripts/test does) to run MariaDB outage tests");
+    return;
+  }
+  temp_dir dir;
+  private_server server(dir.file("mariadb"));
+  service svc(dir.path(), server.url());
+  const std::vector<std::string> args{"--port=0", "--db=" + server.url()};
+
+  // Frozen: the kernel still accepts the connection; the connect timeout ends the wait.
+  server.pause();
+  auto t0 = steady::now();
+  auto code = svc.run_to_exit(args, {}, 60s);
+  int64_t took = ms_since(t0);
+  server.resume();
+  check_refused_start(svc, code, server.where());
+  CHECK(took < 15000);
+  figure("start-up, frozen server: exit after", took);
+
+  server.stop();
+  t0 = steady::now();
+  code = svc.run_to_exit(args, {}, 60s);
+  took = ms_since(t0);
+  check_refused_start(svc, code, server.where());
+  CHECK(took < 10000);
+  figure("start-up, stopped server: exit after", took);
+
+  // --db-wait: the binary waits for the server started a little later, then serves.
+  auto with_wait = args;
+  with_wait.emplace_back("--db-wait=30");
+  REQUIRE(svc.launch(with_wait) == "");
+  auto launched = steady::now();
+  REQUIRE(wait_until(
+    [&] { return svc.stderr_text().find("database_unreachable") != std::string::npos; }, 20s));
+  pause_briefly(2000ms); // a few failed attempts
+  server.restart();
+  auto back = steady::now();
+  INFO(svc.diagnostics());
+  REQUIRE(svc.wait_listening(40s) == "");
+  figure("start-up, --db-wait=30: from the server back to `listening on`", ms_since(back));
+  CHECK(ms_since(launched) < 40000);
+  std::string err = svc.stderr_text();
+  CHECK(count_of(err, "database_unreachable") >= 3); // one line per failed attempt
+  CHECK(err.find(server.where()) != std::string::npos);
+  CHECK(err.find(secret) == std::string::npos);
+  auto client = svc.client();
+  json j = wait_finished(svc, schedule(client, "echo served", past));
+  CHECK(has_status(j, "success"));
+  CHECK(j["output"] == "served\n");
+  REQUIRE(svc.signal(SIGTERM));
+  code = svc.wait(40s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+
+  // Waiting cannot fix a wrong password: refused at once, not after the wait.
+  auto wrong = server.url();
+  wrong.replace(wrong.find(secret), secret.size(), "not-it");
+  t0 = steady::now();
+  code = svc.run_to_exit({"--port=0", "--db=" + wrong, "--db-wait=30"}, {}, 60s);
+  took = ms_since(t0);
+  INFO(svc.stderr_text());
+  REQUIRE(code.has_value());
+  CHECK(*code != 0);
+  CHECK(took < 10000);
+  CHECK(svc.stderr_text().find("not-it") == std::string::npos);
+}
