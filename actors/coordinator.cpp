@@ -211,7 +211,9 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
           [=](task_record& r) mutable {
             // A replay names a task that is already armed, running or done.
             if (!r.replayed) {
-              log::debug("task_scheduled", {{"task", r.id}, {"due", r.due}});
+              // Guarded: the fields would be formatted even with debug off.
+              if (log::enabled(log::level::debug))
+                log::debug("task_scheduled", {{"task", r.id}, {"due", r.due}});
               if (auto& m = self->state.opts.metrics)
                 m->task_scheduled();
               arm(self, r.id, r.due);
