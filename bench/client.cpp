@@ -10,20 +10,28 @@
 //       service recorded it (started_at - time, ms) and as the command saw it (its printed
 //       clock - time): count=… failed=… recorded_p50=… … command_p50=… … post_s=…
 //   bench_client burst --port=P [--count=10000] [--lead-ms=…] [--command=true]
-//                [--connections=16] [--timeout-s=120]
+//                [--connections=16] [--timeout-s=120] [--pid=SERVICE_PID]
 //       schedules COUNT tasks for the same instant (a whole second), waits until all are
-//       finished, and prints drain_s (last finished_at - time), runs_per_s, first_start_ms
+//       finished, and prints drain_s (last finished_at - time), runs_per_s, first_start_ms;
+//       with --pid also the service's CPU time per run during the drain (self_cpu_us, of its
+//       own threads, and child_cpu_us, of the commands), from /proc/PID/stat
 //
 // Every wait is bounded; a task that does not finish in time makes the program fail.
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
 #include <functional>
 #include <iostream>
+#include <iterator>
+#include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
+
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -155,6 +163,27 @@ bool collect(uint16_t port, const std::vector<int64_t>& ids, size_t connections,
   }
 }
 
+/// CPU time of a process (its own threads) and of its reaped children, in microseconds;
+/// zeros when it cannot be read.
+std::pair<double, double> process_cpu_us(int64_t pid) {
+  if (pid <= 0)
+    return {0, 0};
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string line;
+  std::getline(in, line);
+  auto paren = line.rfind(')');
+  if (paren == std::string::npos)
+    return {0, 0};
+  std::istringstream fields{line.substr(paren + 2)};
+  std::vector<std::string> f{std::istream_iterator<std::string>{fields}, {}};
+  // Fields 3.. of proc(5) from here: utime, stime, cutime, cstime are fields 14 to 17.
+  if (f.size() < 15)
+    return {0, 0};
+  auto tick_us = 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+  auto at = [&](size_t field) { return std::stod(f[field - 3]); };
+  return {(at(14) + at(15)) * tick_us, (at(16) + at(17)) * tick_us};
+}
+
 int wait_ready(uint16_t port, int64_t timeout_ms) {
   auto deadline = ts::bench::mono_ns() + timeout_ms * 1000000;
   while (ts::bench::mono_ns() < deadline) {
@@ -223,6 +252,7 @@ int burst(uint16_t port, ts::bench::options& opts) {
   auto command = opts.str("command", "true");
   auto connections = static_cast<size_t>(opts.num("connections", 16));
   auto timeout_s = opts.num("timeout-s", 120);
+  auto pid = opts.num("pid", 0);
   if (!opts.check("bench_client burst"))
     return 2;
   // Everything due at one whole second.
@@ -242,7 +272,8 @@ int burst(uint16_t port, ts::bench::options& opts) {
   // The coordinator starts due tasks in (time, id) order: the highest id goes last. Polling
   // it alone keeps the client's own load off the machine while the burst drains.
   auto last = *std::max_element(ids.begin(), ids.end());
-  ts::bench::sleep_until_wall_ns(t0 * 1000000);
+  ts::bench::sleep_until_wall_ns((t0 - claim_lead_ms) * 1000000);
+  auto cpu_before = process_cpu_us(pid);
   for (http_conn c{port};;) {
     auto r = c.request("GET", "/status?id=" + std::to_string(last));
     auto status = nlohmann::json::parse(r.body, nullptr, false).value("status", "");
@@ -254,6 +285,7 @@ int burst(uint16_t port, ts::bench::options& opts) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  auto cpu_after = process_cpu_us(pid);
   std::vector<outcome> out;
   if (!collect(port, ids, connections, deadline, out))
     return 1;
@@ -267,10 +299,12 @@ int burst(uint16_t port, ts::bench::options& opts) {
       first_start = std::min(first_start, o.started);
   }
   auto drain_s = static_cast<double>(last_finish - t0) / 1000.0;
+  auto n = static_cast<double>(count);
   std::printf("count=%zu failed=%zu drain_s=%.3f runs_per_s=%.1f first_start_ms=%lld "
-              "post_s=%.3f\n",
-              count, failed, drain_s, static_cast<double>(count) / drain_s,
-              static_cast<long long>(first_start - t0), post_s);
+              "post_s=%.3f self_cpu_us=%.1f child_cpu_us=%.1f\n",
+              count, failed, drain_s, n / drain_s, static_cast<long long>(first_start - t0),
+              post_s, (cpu_after.first - cpu_before.first) / n,
+              (cpu_after.second - cpu_before.second) / n);
   return failed == 0 ? 0 : 1;
 }
 
