@@ -215,7 +215,7 @@ TEST_CASE("a command that cannot start ends as start_failed and frees its slot",
   CHECK(f.stats().running == 0);
 }
 
-TEST_CASE("no more than max_running run at once; the next in due order starts as one ends",
+TEST_CASE("no more than max_running run at once, and the next in due order starts as one ends",
           "[coordinator]") {
   coordinator_fixture f{2};
   auto t0 = f.now();

@@ -237,7 +237,7 @@ TEST_CASE("inserting an armed id moves it", "[timer_wheel]") {
   CHECK(w.contains(5));
 }
 
-TEST_CASE("a clock stepped back moves nothing; timers fire by wall time", "[timer_wheel]") {
+TEST_CASE("a clock stepped back moves nothing, and timers fire by wall time", "[timer_wheel]") {
   timer_wheel w{t2024};
   w.insert(1, t2024 + 1000);
   w.insert(2, t2024 + 5000);
