@@ -251,7 +251,7 @@ std::string wait_ready_status(const service& svc, int status, std::chrono::secon
 
 } // namespace
 
-TEST_CASE("metrics: values after five runs, two of them failing", "[e2e][metrics]") {
+TEST_CASE("metrics: values after five runs of which two fail", "[e2e][metrics]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
   auto started_at = now_ms() / 1000.0;
@@ -337,8 +337,11 @@ TEST_CASE("metrics: values after five runs, two of them failing", "[e2e][metrics
   for (auto* k : {"coordinator", "executor", "persistence", "http_gateway"}) {
     INFO(k);
     CHECK(value(after, kind("taskschedulizer_actor_messages_processed_total", k)) > 0);
-    CHECK(value(after, kind("taskschedulizer_actor_message_handling_seconds_count", k))
-          == value(after, kind("taskschedulizer_actor_messages_processed_total", k)));
+    // Both move per message (one may be a step ahead while a tick is being handled).
+    auto timed = value(after, kind("taskschedulizer_actor_message_handling_seconds_count", k));
+    auto processed = value(after, kind("taskschedulizer_actor_messages_processed_total", k));
+    CHECK(timed >= processed - 1);
+    CHECK(timed <= processed + 1);
     auto mailbox = value(after, kind("taskschedulizer_actor_mailbox_messages", k));
     CHECK(mailbox >= 0);
     CHECK(mailbox <= 2);  // a tick may be on its way
@@ -431,7 +434,7 @@ TEST_CASE("metrics: tasks waiting for a run slot", "[e2e][metrics]") {
   CHECK(value(text, "taskschedulizer_task_run_duration_seconds_bucket{le=\"5\"}") == 3);
 }
 
-TEST_CASE("metrics: the token guards /metrics, not the probes", "[e2e][metrics]") {
+TEST_CASE("metrics: the token guards /metrics but not the probes", "[e2e][metrics]") {
   temp_dir dir;
   const std::string token = "metrics-token-0123456789";
   REQUIRE(write_file(dir.file("token"), token));
@@ -459,7 +462,7 @@ TEST_CASE("metrics: the token guards /metrics, not the probes", "[e2e][metrics]"
   CHECK(client.post("/healthz", "{}").status == 405);
 }
 
-TEST_CASE("metrics: --metrics=off", "[e2e][metrics]") {
+TEST_CASE("metrics: with --metrics=off", "[e2e][metrics]") {
   temp_dir dir;
   service svc(dir.path(), "sqlite:" + dir.file("t.db"));
   REQUIRE(svc.start({"--metrics=off"}) == "");
@@ -485,7 +488,7 @@ TEST_CASE("metrics: --metrics=off", "[e2e][metrics]") {
   CHECK(bad.stderr_text().find("--metrics must be on or off") != std::string::npos);
 }
 
-TEST_CASE("readiness follows the database: stopped, restarted, frozen, thawed",
+TEST_CASE("readiness follows the database when stopped and restarted or frozen and thawed",
           "[e2e][metrics][mysql]") {
   if (!mariadb_tests_enabled()) {
     WARN("TS_TEST_MARIADB_DIR is not set: no private MariaDB server, readiness test skipped");
