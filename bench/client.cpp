@@ -10,11 +10,13 @@
 //       service recorded it (started_at - time, ms) and as the command saw it (its printed
 //       clock - time): count=… failed=… recorded_p50=… … command_p50=… … post_s=…
 //   bench_client burst --port=P [--count=10000] [--lead-ms=…] [--command=true]
-//                [--connections=16] [--timeout-s=120] [--pid=SERVICE_PID]
+//                [--connections=16] [--timeout-s=120] [--pid=SERVICE_PID] [--hold-ms=0]
 //       schedules COUNT tasks for the same instant (a whole second), waits until all are
 //       finished, and prints drain_s (last finished_at - time), runs_per_s, first_start_ms;
 //       with --pid also the service's CPU time per run during the drain (self_cpu_us, of its
-//       own threads, and child_cpu_us, of the commands), from /proc/PID/stat
+//       own threads, and child_cpu_us, of the commands), from /proc/PID/stat. --hold-ms
+//       prints `drained` on stderr when the last task has finished and waits that long before
+//       reading the outcomes, so that an outside tool can sample the process at that moment.
 //
 // Every wait is bounded; a task that does not finish in time makes the program fail.
 #include <algorithm>
@@ -253,6 +255,7 @@ int burst(uint16_t port, ts::bench::options& opts) {
   auto connections = static_cast<size_t>(opts.num("connections", 16));
   auto timeout_s = opts.num("timeout-s", 120);
   auto pid = opts.num("pid", 0);
+  auto hold_ms = opts.num("hold-ms", 0);
   if (!opts.check("bench_client burst"))
     return 2;
   // Everything due at one whole second.
@@ -286,6 +289,10 @@ int burst(uint16_t port, ts::bench::options& opts) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto cpu_after = process_cpu_us(pid);
+  if (hold_ms > 0) {
+    std::cerr << "drained" << std::endl;
+    std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
+  }
   std::vector<outcome> out;
   if (!collect(port, ids, connections, deadline, out))
     return 1;
