@@ -10,6 +10,7 @@
 #include <iostream>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
@@ -69,6 +70,15 @@ public:
       .add(metrics, "metrics",
            "on or off (default on): instrumentation and GET /metrics (docs/metrics.md)");
     ts::register_types(*this);
+    // CAF's scheduler defaults suit a machine given over to one actor system: at least 4
+    // workers that poll for ~25 ms (sleeping 50 us at a time) before they block. Here they
+    // share the cores with HTTP, the database and the commands, and that polling took ~15 %
+    // of the CPU per request (perf during bench/run): one worker per core, blocking soon.
+    // Still overridable (--scheduler.max-threads=N, [work-stealing] in the INI).
+    set("scheduler.max-threads",
+        std::max<size_t>(2, static_cast<size_t>(std::thread::hardware_concurrency())));
+    set("work-stealing.aggressive-poll-attempts", size_t{10});
+    set("work-stealing.moderate-poll-attempts", size_t{0});
   }
 
   // CAF prints options verbatim; the database URL may carry a password.
