@@ -4,11 +4,13 @@
 #pragma once
 
 #include <chrono>
+#include <deque>
 #include <functional>
 #include <memory>
 
 #include <caf/actor.hpp>
 #include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/actor_clock.hpp>
 #include <caf/fwd.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
@@ -30,11 +32,22 @@ constexpr auto ready_timeout = std::chrono::seconds(2);
 /// How long a scrape waits for the coordinator's gauges before it shows the last ones.
 constexpr auto scrape_timeout = std::chrono::seconds(2);
 
+struct reply_once; // gateway.cpp
+
+/// One schedule or status request in flight: answered once, by its reply or by the sweep.
+struct waiting_reply {
+  caf::actor_clock::time_point deadline;
+  std::shared_ptr<reply_once> reply;
+};
+
 struct gateway_state {
   static inline const char* name = "http_gateway";
   coordinator_actor coordinator;
   persistence_actor persistence;
   caf::timespan timeout{};
+  /// In arrival order, so deadlines only grow: the sweep looks at the front alone.
+  std::deque<waiting_reply> waiting;
+  bool sweeping = false;
   /// Null under --metrics=off.
   std::shared_ptr<ts::metrics> metrics;
 };
