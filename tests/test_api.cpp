@@ -1032,6 +1032,30 @@ TEST_CASE("server: an actor that does not answer gives 503 after the timeout", "
   CHECK(!res.header("retry-after").empty());
 }
 
+TEST_CASE("server: a timed-out request is answered once while others pass it", "[server]") {
+  fixture f{"", 300ms};
+  client slow{f.port()};
+  client quick{f.port()};
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(slow.send_all(schedule("slow")));
+  // Requests behind the waiting one are answered at once, not after its deadline.
+  for (int i = 0; i < 3; ++i)
+    CHECK(quick.exchange(schedule("fine")).status == 201);
+  CHECK(std::chrono::steady_clock::now() - start < 250ms);
+  auto res = slow.read_response();
+  auto waited = std::chrono::steady_clock::now() - start;
+  check_json_error(res, 503, "unavailable");
+  CHECK(waited >= 250ms);
+  CHECK(waited < 5s);
+  // The late answer must reach nobody: a second response would break the keep-alive
+  // framing of the next exchange on the same connection.
+  caf::anon_send(f.coordinator, ts::retry_atom::value);
+  std::this_thread::sleep_for(100ms);
+  auto next = slow.exchange(get("/status?id=1"));
+  CHECK(next.status == 200);
+  CHECK(next.body.find("\"id\":1") != std::string::npos);
+}
+
 TEST_CASE("server: a body over the hard cap is refused without a crash", "[server]") {
   fixture f;
   {
