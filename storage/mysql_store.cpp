@@ -713,7 +713,7 @@ public:
             o.process.pid = static_cast<int32_t>(r.integer(2, 0));
             o.process.pgid = static_cast<int32_t>(r.integer(3, 0));
             o.process.start_ticks = static_cast<uint64_t>(r.integer(4, 0));
-            o.process.started_at = r.integer(5, 0);
+            o.process.started_at = r.integer(5);  // null_value when never started, as in SQLite
             out.push_back(o);
           }))
         return err;

@@ -598,6 +598,7 @@ TEST_CASE("interrupt_running fails every running run and returns its process", "
   CHECK(orphans[1].run == c_unstarted.run);
   CHECK(orphans[1].task == unstarted);
   CHECK(orphans[1].process.pid == 0); // never recorded as started
+  CHECK(orphans[1].process.started_at == null_value); // alike on both backends
 
   auto v = ok(s->get_task(started));
   CHECK(v.status == task_status::failure);
