@@ -14,7 +14,8 @@
 //       schedules COUNT tasks for the same instant (a whole second), waits until all are
 //       finished, and prints drain_s (last finished_at - time), runs_per_s, first_start_ms;
 //       with --pid also the service's CPU time per run during the drain (self_cpu_us, of its
-//       own threads, and child_cpu_us, of the commands), from /proc/PID/stat. --hold-ms
+//       own threads, and child_cpu_us, of the commands), from /proc/PID/stat, and idle_pct,
+//       the machine's idle CPU share during the drain (/proc/stat). --hold-ms
 //       prints `drained` on stderr when the last task has finished and waits that long before
 //       reading the outcomes, so that an outside tool can sample the process at that moment.
 //
@@ -277,6 +278,7 @@ int burst(uint16_t port, ts::bench::options& opts) {
   auto last = *std::max_element(ids.begin(), ids.end());
   ts::bench::sleep_until_wall_ns((t0 - claim_lead_ms) * 1000000);
   auto cpu_before = process_cpu_us(pid);
+  auto machine_before = ts::bench::machine_cpu();
   for (http_conn c{port};;) {
     auto r = c.request("GET", "/status?id=" + std::to_string(last));
     auto status = nlohmann::json::parse(r.body, nullptr, false).value("status", "");
@@ -289,6 +291,7 @@ int burst(uint16_t port, ts::bench::options& opts) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   auto cpu_after = process_cpu_us(pid);
+  auto idle = ts::bench::idle_percent(machine_before, ts::bench::machine_cpu());
   if (hold_ms > 0) {
     std::cerr << "drained" << std::endl;
     std::this_thread::sleep_for(std::chrono::milliseconds(hold_ms));
@@ -308,10 +311,10 @@ int burst(uint16_t port, ts::bench::options& opts) {
   auto drain_s = static_cast<double>(last_finish - t0) / 1000.0;
   auto n = static_cast<double>(count);
   std::printf("count=%zu failed=%zu drain_s=%.3f runs_per_s=%.1f first_start_ms=%lld "
-              "post_s=%.3f self_cpu_us=%.1f child_cpu_us=%.1f\n",
+              "post_s=%.3f self_cpu_us=%.1f child_cpu_us=%.1f idle_pct=%.1f\n",
               count, failed, drain_s, n / drain_s, static_cast<long long>(first_start - t0),
               post_s, (cpu_after.first - cpu_before.first) / n,
-              (cpu_after.second - cpu_before.second) / n);
+              (cpu_after.second - cpu_before.second) / n, idle);
   return failed == 0 ? 0 : 1;
 }
 

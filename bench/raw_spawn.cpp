@@ -6,7 +6,8 @@
 //
 //   bench_raw_spawn --count=10000 --in-flight=64 [--threads=1] [--command=true]
 //   -> count=10000 failed=0 elapsed_s=… runs_per_s=… threads=1 self_cpu_us=… child_cpu_us=…
-//      (CPU time per run: of this program's own threads, and of the children)
+//      idle_pct=… (CPU time per run: of this program's own threads, and of the children; the
+//      machine's idle CPU share meanwhile)
 #include <sys/resource.h>
 #include <sys/wait.h>
 
@@ -69,6 +70,7 @@ int main(int argc, char** argv) {
   std::atomic<int64_t> budget{count};
   std::atomic<int64_t> failed{0};
   auto t0 = ts::bench::mono_ns();
+  auto machine_before = ts::bench::machine_cpu();
   std::vector<std::thread> loops;
   for (int64_t t = 0; t < threads; ++t) {
     // The in-flight bound split between the loops; the first ones take the remainder.
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   for (auto& t : loops)
     t.join();
   auto seconds = static_cast<double>(ts::bench::mono_ns() - t0) / 1e9;
+  auto idle = ts::bench::idle_percent(machine_before, ts::bench::machine_cpu());
   auto cpu_us = [](int who) {
     rusage ru{};
     getrusage(who, &ru);
@@ -87,9 +90,9 @@ int main(int argc, char** argv) {
   };
   auto n = static_cast<double>(count);
   std::printf("count=%lld failed=%lld elapsed_s=%.3f runs_per_s=%.1f threads=%lld "
-              "self_cpu_us=%.1f child_cpu_us=%.1f\n",
+              "self_cpu_us=%.1f child_cpu_us=%.1f idle_pct=%.1f\n",
               static_cast<long long>(count), static_cast<long long>(failed.load()), seconds,
               n / seconds, static_cast<long long>(threads), cpu_us(RUSAGE_SELF) / n,
-              cpu_us(RUSAGE_CHILDREN) / n);
+              cpu_us(RUSAGE_CHILDREN) / n, idle);
   return failed == 0 ? 0 : 1;
 }

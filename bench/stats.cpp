@@ -6,6 +6,9 @@
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
 
 namespace ts::bench {
 
@@ -45,6 +48,29 @@ int64_t wall_ms() {
 
 int64_t mono_ns() {
   return read_clock(CLOCK_MONOTONIC);
+}
+
+cpu_ticks machine_cpu() {
+  std::ifstream in{"/proc/stat"};
+  std::string line;
+  std::getline(in, line);
+  std::istringstream fields{line};
+  std::string label;
+  fields >> label;
+  cpu_ticks t;
+  double v = 0;
+  // user nice system idle iowait irq softirq steal: idle and iowait count as idle.
+  for (int i = 0; i < 8 && fields >> v; ++i) {
+    t.total += v;
+    if (i == 3 || i == 4)
+      t.idle += v;
+  }
+  return t;
+}
+
+double idle_percent(const cpu_ticks& before, const cpu_ticks& after) {
+  auto total = after.total - before.total;
+  return total > 0 ? 100.0 * (after.idle - before.idle) / total : 0;
 }
 
 void sleep_until_wall_ns(int64_t t) {

@@ -20,6 +20,16 @@ int64_t wall_ms();
 /// CLOCK_MONOTONIC, for durations.
 int64_t mono_ns();
 
+/// The machine's idle and total CPU time so far (the `cpu` line of /proc/stat, in clock
+/// ticks): the idle share between two readings tells whether a run was bound by the CPU.
+struct cpu_ticks {
+  double idle = 0;
+  double total = 0;
+};
+cpu_ticks machine_cpu();
+/// Percent of the machine's CPU time that was idle between two readings.
+double idle_percent(const cpu_ticks& before, const cpu_ticks& after);
+
 /// Sleeps until a CLOCK_REALTIME instant (absolute, so oversleeping never accumulates).
 void sleep_until_wall_ns(int64_t t);
 
