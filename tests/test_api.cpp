@@ -566,6 +566,54 @@ TEST_CASE("status renders the task with its latest run", "[api]") {
   }
 }
 
+TEST_CASE("status and created bodies are exactly nlohmann's compact form", "[api]") {
+  // The hot responses are written by appending; they must stay byte for byte what a
+  // JSON library makes of the same document, in the same key order, whatever the strings.
+  auto canonical = [](const std::string& body) {
+    return nlohmann::ordered_json::parse(body).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  for (std::string text : {std::string{"plain"}, std::string{"quote \" back \\ slash"},
+                           std::string{"line\nfeed\ttab\x01\x1f\x7f"},
+                           std::string{"unicode \xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80"},
+                           std::string{""}}) {
+    INFO(text);
+    ts::task_view v;
+    v.id = 12;
+    v.command = text;
+    v.due = example;
+    v.created_at = example;
+    v.status = ts::task_status::failure;
+    v.run = 3;
+    v.reason = ts::run_reason::signal;
+    v.signal = SIGTERM;
+    v.output = text;
+    v.started_at = example;
+    v.finished_at = example + 1;
+    auto body = api::status(v).body;
+    CHECK(body == canonical(body));
+    auto j = nlohmann::json::parse(body);
+    CHECK(j["task"] == text);
+    CHECK(j["output"] == text);
+    CHECK(j["exit_code"].is_null());
+    CHECK(body.rfind("{\"id\":12,\"task\":", 0) == 0);
+    ts::task_record rec;
+    rec.id = 12;
+    rec.command = text;
+    rec.due = example;
+    rec.created_at = example;
+    auto created = api::created(rec).body;
+    CHECK(created == canonical(created));
+    CHECK(nlohmann::json::parse(created)["task"] == text);
+  }
+  // Not UTF-8 (stored output is repaired, but never trust that): still valid JSON.
+  ts::task_view v;
+  v.run = 1;
+  v.output = "a\xff" "b";
+  auto body = api::status(v).body;
+  CHECK(nlohmann::json::parse(body)["output"] == "a\xef\xbf\xbd" "b");
+}
+
 TEST_CASE("signal names", "[api]") {
   CHECK(api::signal_name(SIGKILL) == "SIGKILL");
   CHECK(api::signal_name(SIGTERM) == "SIGTERM");
