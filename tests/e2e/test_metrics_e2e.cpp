@@ -9,11 +9,6 @@
 // missing linter fails the test.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <optional>
 #include <sstream>
@@ -21,6 +16,7 @@
 #include <vector>
 
 #include "e2e/http_client.hpp"
+#include "e2e/private_mariadb.hpp"
 #include "e2e/service.hpp"
 
 using namespace ts::e2e;
@@ -137,72 +133,6 @@ bool wait_until(Pred pred, std::chrono::milliseconds within) {
   }
   return false;
 }
-
-// -- a private MariaDB server -------------------------------------------------------------------
-
-bool mariadb_tests_enabled() {
-  const char* dir = std::getenv("TS_TEST_MARIADB_DIR");
-  return dir != nullptr && *dir != '\0';
-}
-
-unsigned free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// A MariaDB server of this test's own (stopping the shared one would break the suites
-/// running beside it), with a user whose password is `secret`. Stopped at destruction.
-class private_server {
-public:
-  explicit private_server(std::string dir) : dir_(std::move(dir)) {
-    command_result started;
-    for (int attempt = 0; attempt < 3 && started.exit_code != 0; ++attempt) {
-      port_ = free_port();
-      started = script({"start", dir_, std::to_string(port_)});
-    }
-    INFO(started.output);
-    REQUIRE(started.exit_code == 0);
-    auto sql = "CREATE USER 'metrics'@'127.0.0.1' IDENTIFIED BY '" + secret
-               + "'; GRANT ALL ON ts.* TO 'metrics'@'127.0.0.1';";
-    auto created = run_command(
-      {"mariadb", "--no-defaults", "--socket=" + dir_ + "/mysqld.sock", "-uroot", "-e", sql},
-      {}, 30s);
-    INFO(created.output);
-    REQUIRE(created.exit_code == 0);
-  }
-  private_server(const private_server&) = delete;
-  private_server& operator=(const private_server&) = delete;
-  ~private_server() {
-    script({"resume", dir_});
-    script({"stop", dir_});
-  }
-
-  std::string url() const {
-    return "mysql://metrics:" + secret + "@127.0.0.1:" + std::to_string(port_) + "/ts";
-  }
-  void run(const char* cmd) {
-    auto r = script({cmd, dir_});
-    INFO("scripts/mariadb " << cmd << ": " << r.output);
-    REQUIRE(r.exit_code == 0);
-  }
-
-private:
-  static command_result script(std::vector<std::string> args) {
-    args.insert(args.begin(), source_dir() + "/scripts/mariadb");
-    return run_command(args, {}, 90s);
-  }
-
-  std::string dir_;
-  unsigned port_ = 0;
-};
 
 /// One /readyz answer and how long it took.
 struct probe {
@@ -495,7 +425,7 @@ TEST_CASE("readiness follows the database when stopped and restarted or frozen a
     return;
   }
   temp_dir dir;
-  private_server server(dir.file("mariadb"));
+  private_mariadb server(dir.file("mariadb"), "metrics", secret);
   service svc(dir.path(), server.url());
   REQUIRE(svc.start() == "");
   auto client = svc.client(15s);
@@ -509,13 +439,13 @@ TEST_CASE("readiness follows the database when stopped and restarted or frozen a
   auto reconnects = value(text, "taskschedulizer_storage_reconnects_total{outcome=\"success\"}");
 
   SECTION("stopped, then restarted") {
-    server.run("stop");
+    server.stop();
     auto why = wait_ready_status(svc, 503, 20s);
     CHECK((why == "the database is unavailable" || why == "the database did not answer in time"));
     CHECK(client.get("/healthz").status == 200);
     CHECK(wait_until([&] { return sample(scrape(client), "taskschedulizer_storage_up") == 0.0; },
                      10s));
-    server.run("restart");
+    server.restart();
     wait_ready_status(svc, 200, 30s);
     text = scrape(client);
     CHECK(value(text, "taskschedulizer_storage_up") == 1);
@@ -526,7 +456,7 @@ TEST_CASE("readiness follows the database when stopped and restarted or frozen a
     CHECK(wait_finished(svc, id)["output"] == "back\n");
   }
   SECTION("frozen (SIGSTOP), then thawed") {
-    server.run("pause");
+    server.pause();
     auto t0 = steady::now();
     auto why = wait_ready_status(svc, 503, 20s);
     CHECK((why == "the database is unavailable" || why == "the database did not answer in time"));
@@ -535,7 +465,7 @@ TEST_CASE("readiness follows the database when stopped and restarted or frozen a
     auto s0 = steady::now();
     scrape(client);
     CHECK(std::chrono::duration<double>(steady::now() - s0).count() < 5);
-    server.run("resume");
+    server.resume();
     wait_ready_status(svc, 200, 30s);
   }
 

@@ -11,11 +11,7 @@
 // Bounds are generous: the service's connect timeout is 3 s and its read/write timeout 5 s.
 #include <catch2/catch.hpp>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -25,6 +21,7 @@
 #include <vector>
 
 #include "e2e/http_client.hpp"
+#include "e2e/private_mariadb.hpp"
 #include "e2e/service.hpp"
 
 using namespace ts::e2e;
@@ -41,92 +38,6 @@ const std::string secret = "Zq8-e2e-outage-S3cret";
 int64_t ms_since(steady::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
 }
-
-bool mariadb_tests_enabled() {
-  const char* dir = std::getenv("TS_TEST_MARIADB_DIR");
-  return dir != nullptr && *dir != '\0';
-}
-
-/// A loopback port with nobody listening at the moment.
-unsigned free_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  REQUIRE(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-/// A private MariaDB server for one test case, in `dir`, with a user whose password is
-/// `secret`. Stopped at destruction (declare it after the temp_dir holding it).
-class private_server {
-public:
-  explicit private_server(std::string dir) : dir_(std::move(dir)) {
-    // A port can be taken between the probe and the start: try a few.
-    command_result started;
-    for (int attempt = 0; attempt < 3 && started.exit_code != 0; ++attempt) {
-      port_ = free_port();
-      started = script({"start", dir_, std::to_string(port_)});
-    }
-    INFO(started.output);
-    REQUIRE(started.exit_code == 0);
-    auto sql = "CREATE USER 'outage'@'127.0.0.1' IDENTIFIED BY '" + secret
-               + "'; GRANT ALL ON ts.* TO 'outage'@'127.0.0.1';";
-    auto created = run_command(
-      {"mariadb", "--no-defaults", "--socket=" + dir_ + "/mysqld.sock", "-uroot", "-e", sql},
-      {}, 30s);
-    INFO(created.output);
-    REQUIRE(created.exit_code == 0);
-  }
-
-  private_server(const private_server&) = delete;
-  private_server& operator=(const private_server&) = delete;
-
-  ~private_server() {
-    script({"stop", dir_});
-  }
-
-  std::string url() const {
-    return "mysql://outage:" + secret + "@" + where() + "/ts";
-  }
-  /// How the service's messages name the server.
-  std::string where() const {
-    return "127.0.0.1:" + std::to_string(port_);
-  }
-
-  void stop() {
-    run("stop");
-  }
-  /// Starts it again on the same data: what was committed is still there.
-  void restart() {
-    run("restart");
-  }
-  void pause() {
-    run("pause");
-  }
-  void resume() {
-    run("resume");
-  }
-
-private:
-  static command_result script(std::vector<std::string> args) {
-    args.insert(args.begin(), source_dir() + "/scripts/mariadb");
-    return run_command(args, {}, 90s);
-  }
-  void run(const char* cmd) {
-    auto r = script({cmd, dir_});
-    INFO("scripts/mariadb " << cmd << ": " << r.output);
-    REQUIRE(r.exit_code == 0);
-  }
-
-  std::string dir_;
-  unsigned port_ = 0;
-};
 
 /// Schedules a command; REQUIREs a 201 and returns the id.
 int64_t schedule(const http_client& client, const std::string& command,
@@ -228,7 +139,7 @@ TEST_CASE("a stopped database answers 503 at once and the outage's results and d
     return;
   }
   temp_dir dir;
-  private_server server(dir.file("mariadb"));
+  private_mariadb server(dir.file("mariadb"), "outage", secret);
   service svc(dir.path(), server.url());
   REQUIRE(svc.start() == "");
   auto client = svc.client(15s);
@@ -317,7 +228,7 @@ TEST_CASE("a frozen database (SIGSTOP) answers within the timeouts and after SIG
     return;
   }
   temp_dir dir;
-  private_server server(dir.file("mariadb"));
+  private_mariadb server(dir.file("mariadb"), "outage", secret);
   service svc(dir.path(), server.url());
   REQUIRE(svc.start() == "");
   // The client's own timeout (15 s) must never be what ends a request.
@@ -436,7 +347,7 @@ TEST_CASE("start-up against a stopped or frozen database exits non-zero and --db
     return;
   }
   temp_dir dir;
-  private_server server(dir.file("mariadb"));
+  private_mariadb server(dir.file("mariadb"), "outage", secret);
   service svc(dir.path(), server.url());
   const std::vector<std::string> args{"--port=0", "--db=" + server.url()};
 
