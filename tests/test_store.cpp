@@ -31,7 +31,9 @@
 #include "tests/store_test_support.hpp"
 
 using namespace ts;
+using ts::test::backends;
 using ts::test::code_of;
+using ts::test::mysql_url;
 using ts::test::ok;
 using ts::storage::open_store;
 using ts::storage::store;
@@ -139,36 +141,16 @@ private:
 
 // -- backends ---------------------------------------------------------------------------------
 
-const char* mysql_url() {
-  const char* url = std::getenv("TS_TEST_MYSQL_URL");
-  return url && *url ? url : nullptr;
-}
-
-std::vector<std::string> backends() {
-  std::vector<std::string> out{"sqlite"};
-  if (mysql_url())
-    out.emplace_back("mysql");
-  return out;
-}
-
 /// A raw MariaDB connection for what the store interface does not offer: wiping the
 /// tables before a case and planting a future schema version.
 class mysql_raw {
 public:
   mysql_raw() {
-    auto url = ts::storage::parse_db_url(mysql_url());
-    REQUIRE(url);
     conn_ = mysql_init(nullptr);
     REQUIRE(conn_);
     unsigned timeout = 5;
     mysql_options(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
-    const char* password = url->has_password ? url->password.c_str()
-                                             : std::getenv("TASKSCHEDULIZER_DB_PASSWORD");
-    auto connected = mysql_real_connect(conn_, url->host.c_str(), url->user.c_str(), password,
-                                        url->database.c_str(), url->port,
-                                        url->socket.empty() ? nullptr : url->socket.c_str(), 0);
-    INFO(mysql_error(conn_));
-    REQUIRE(connected);
+    ts::test::connect_test_mysql(conn_, 0);
   }
   mysql_raw(const mysql_raw&) = delete;
   mysql_raw& operator=(const mysql_raw&) = delete;
