@@ -5,11 +5,11 @@
 
 #include <caf/system_messages.hpp>
 
-#include "actors/defaults.hpp"
-#include "actors/error.hpp"
+#include "core/defaults.hpp"
+#include "core/error.hpp"
 #include "actors/executor.hpp"
 #include "actors/instrumented_actor.hpp"
-#include "actors/log.hpp"
+#include "core/log.hpp"
 
 namespace ts {
 

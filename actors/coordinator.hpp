@@ -16,11 +16,11 @@
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
-#include "actors/process_runner.hpp"
-#include "actors/timer_wheel.hpp"
+#include "metrics/metrics.hpp"
+#include "process/process_runner.hpp"
+#include "core/timer_wheel.hpp"
 
 namespace ts {
 

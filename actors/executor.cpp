@@ -6,9 +6,9 @@
 
 #include <caf/send.hpp>
 
-#include "actors/defaults.hpp"
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "core/defaults.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace ts {
 

@@ -7,10 +7,10 @@
 
 #include <caf/typed_event_based_actor.hpp>
 
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
-#include "actors/process_runner.hpp"
+#include "metrics/metrics.hpp"
+#include "process/process_runner.hpp"
 
 namespace ts {
 

@@ -20,7 +20,7 @@
 #include <caf/mailbox_element.hpp>
 #include <caf/spawn_options.hpp>
 
-#include "actors/metrics.hpp"
+#include "metrics/metrics.hpp"
 
 namespace ts {
 

@@ -2,7 +2,7 @@
 
 #include <caf/actor_system_config.hpp>
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 
 namespace ts {
 

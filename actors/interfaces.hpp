@@ -10,8 +10,8 @@
 #include <caf/replies_to.hpp>
 #include <caf/typed_actor.hpp>
 
-#include "actors/process_runner.hpp"
-#include "actors/types.hpp"
+#include "process/process_runner.hpp"
+#include "core/types.hpp"
 
 namespace ts {
 

@@ -2,9 +2,9 @@
 
 #include <algorithm>
 
-#include "actors/defaults.hpp"
-#include "actors/error.hpp"
-#include "actors/log.hpp"
+#include "core/defaults.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
 
 namespace ts {
 

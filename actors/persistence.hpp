@@ -13,7 +13,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
+#include "metrics/metrics.hpp"
 #include "storage/store.hpp"
 
 namespace ts {

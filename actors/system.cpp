@@ -3,9 +3,9 @@
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 #include "actors/instrumented_actor.hpp"
-#include "actors/log.hpp"
+#include "core/log.hpp"
 
 namespace ts {
 

@@ -7,12 +7,12 @@
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/clock.hpp"
+#include "core/clock.hpp"
 #include "actors/coordinator.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
+#include "metrics/metrics.hpp"
 #include "actors/persistence.hpp"
-#include "actors/process_runner.hpp"
+#include "process/process_runner.hpp"
 #include "storage/store.hpp"
 
 namespace ts {

@@ -1,6 +1,6 @@
 #include "bench/raw_db.hpp"
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 #include "storage/db_url.hpp"
 #include "storage/store.hpp"
 

@@ -11,8 +11,8 @@
 #include <caf/sec.hpp>
 #include <nlohmann/json.hpp>
 
-#include "actors/error.hpp"
-#include "http/time_format.hpp"
+#include "core/error.hpp"
+#include "core/time_format.hpp"
 
 namespace ts {
 
@@ -464,11 +464,8 @@ caf::expected<new_task> parse_schedule_request(std::string_view body,
   if (!valid_utf8(*task))
     return invalid(http_ec::invalid_task, "task must be valid UTF-8");
   auto due = parse_time(*time);
-  if (!due) {
-    auto why = context_text(due.error(), 0);
-    return invalid(http_ec::invalid_time,
-                   why.empty() ? "time is not a valid time" : "invalid time: " + why);
-  }
+  if (!due)
+    return invalid(http_ec::invalid_time, "invalid time: " + due.error());
   new_task t;
   t.command = *task;
   t.due = *due;

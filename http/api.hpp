@@ -16,7 +16,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/types.hpp"
+#include "core/types.hpp"
 
 namespace ts {
 

@@ -7,7 +7,7 @@
 #include <caf/event_based_actor.hpp>
 #include <caf/sec.hpp>
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 #include "actors/instrumented_actor.hpp"
 
 namespace ts {

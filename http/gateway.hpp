@@ -15,9 +15,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/timespan.hpp>
 
-#include "actors/defaults.hpp"
+#include "core/defaults.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/metrics.hpp"
+#include "metrics/metrics.hpp"
 #include "http/api.hpp"
 
 namespace ts {

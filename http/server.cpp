@@ -13,9 +13,9 @@
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 #include "actors/interfaces.hpp"
-#include "actors/log.hpp"
+#include "core/log.hpp"
 #include "http/api.hpp"
 #include "http/gateway.hpp"
 

@@ -11,8 +11,8 @@
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
 
-#include "actors/defaults.hpp"
-#include "actors/metrics.hpp"
+#include "core/defaults.hpp"
+#include "metrics/metrics.hpp"
 
 namespace ts {
 

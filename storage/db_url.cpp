@@ -2,7 +2,7 @@
 
 #include <optional>
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 
 namespace ts::storage {
 

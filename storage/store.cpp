@@ -1,9 +1,9 @@
 #include "storage/store.hpp"
 
-#include "actors/error.hpp"
+#include "core/error.hpp"
 #include "storage/db_url.hpp"
-#include "storage/mysql_store.hpp"
-#include "storage/sqlite_store.hpp"
+#include "storage/mysql/mysql_store.hpp"
+#include "storage/sqlite/sqlite_store.hpp"
 
 namespace ts::storage {
 

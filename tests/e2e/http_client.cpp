@@ -1,4 +1,4 @@
-#include "e2e/http_client.hpp"
+#include "tests/e2e/http_client.hpp"
 
 #include <arpa/inet.h>
 #include <cerrno>

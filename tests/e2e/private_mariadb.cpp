@@ -1,4 +1,4 @@
-#include "e2e/private_mariadb.hpp"
+#include "tests/e2e/private_mariadb.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -10,7 +10,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "e2e/service.hpp"
+#include "tests/e2e/service.hpp"
 
 namespace ts::e2e {
 

@@ -1,4 +1,4 @@
-#include "e2e/service.hpp"
+#include "tests/e2e/service.hpp"
 
 #include <fcntl.h>
 #include <pwd.h>
@@ -577,11 +577,7 @@ std::string sh_quote(const std::string& word) {
 }
 
 std::string source_dir() {
-  std::string here = __FILE__;
-  const std::string tail = "/tests/e2e/service.cpp";
-  if (here.size() > tail.size() && here.compare(here.size() - tail.size(), tail.size(), tail) == 0)
-    return here.substr(0, here.size() - tail.size());
-  return ".";
+  return TS_SOURCE_DIR;
 }
 
 std::string current_user() {

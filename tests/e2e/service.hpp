@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "e2e/http_client.hpp"
+#include "tests/e2e/http_client.hpp"
 
 namespace ts::e2e {
 

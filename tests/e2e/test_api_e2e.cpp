@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "e2e/http_client.hpp"
-#include "e2e/service.hpp"
+#include "tests/e2e/http_client.hpp"
+#include "tests/e2e/service.hpp"
 
 using namespace ts::e2e;
 using nlohmann::json;

@@ -20,9 +20,9 @@
 #include <thread>
 #include <vector>
 
-#include "e2e/http_client.hpp"
-#include "e2e/private_mariadb.hpp"
-#include "e2e/service.hpp"
+#include "tests/e2e/http_client.hpp"
+#include "tests/e2e/private_mariadb.hpp"
+#include "tests/e2e/service.hpp"
 
 using namespace ts::e2e;
 using nlohmann::json;

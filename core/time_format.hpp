@@ -1,0 +1,24 @@
+// Parsing the times clients send and formatting the times the service writes.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "core/ids.hpp"
+#include "core/parsed.hpp"
+
+namespace ts {
+
+/// Parses a schedule time:
+/// - `YYYY-MM-DD HH:MM:SS[.fff]` or `YYYY-MM-DDTHH:MM:SS[.fff]` in the process's local zone
+///   (TZ, else the system zone). A local time that does not exist (DST gap) is an error; one
+///   that occurs twice (DST fold) means the earlier instant.
+/// - RFC 3339 with `Z`/`z` or a `+HH:MM`/`-HH:MM` offset.
+/// Fractions have 1 to 9 digits; digits past milliseconds are truncated. Years 1970-9999.
+/// Fails with a message that says what is wrong.
+parsed<millis> parse_time(std::string_view text);
+
+/// RFC 3339 UTC with milliseconds: `2024-09-22T17:00:00.000Z`.
+std::string format_time(millis t);
+
+} // namespace ts

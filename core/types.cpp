@@ -1,0 +1,26 @@
+#include "core/types.hpp"
+
+namespace ts {
+
+const char* to_string(task_status x) {
+  switch (x) {
+    case task_status::pending: return "pending";
+    case task_status::running: return "running";
+    case task_status::success: return "success";
+    case task_status::failure: return "failure";
+  }
+  return "unknown";
+}
+
+const char* to_string(run_reason x) {
+  switch (x) {
+    case run_reason::none: return "none";
+    case run_reason::exit: return "exit";
+    case run_reason::signal: return "signal";
+    case run_reason::start_failed: return "start_failed";
+    case run_reason::interrupted: return "interrupted";
+  }
+  return "unknown";
+}
+
+} // namespace ts

@@ -1,0 +1,533 @@
+#include "process/process_runner.hpp"
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+// glibc 2.36's header lacks __BEGIN_DECLS, so C++ would look for a mangled name.
+extern "C" {
+#include <sys/pidfd.h>
+}
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core/error.hpp"
+#include "process/output_buffer.hpp"
+
+extern char** environ;
+
+namespace ts {
+
+namespace {
+
+constexpr size_t read_chunk = 64 * 1024;
+// Reads per readiness event of a running child: level-triggered epoll comes back for the
+// rest, and one chatty child cannot starve the others.
+constexpr int reads_per_event = 4;
+// After the child exited, read what it left in the pipe (at most the pipe's capacity, 1 MiB
+// by default at most) but do not follow a background grandchild that keeps writing.
+constexpr size_t drain_after_exit = 1024 * 1024;
+
+millis wall_now() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string errno_text(const char* what, int err) {
+  std::string out{what};
+  out += ": ";
+  out += std::strerror(err);
+  return out;
+}
+
+void close_fd(int& fd) {
+  if (fd >= 0) {
+    ::close(fd);
+    fd = -1;
+  }
+}
+
+// The file actions reuse 0..2 for the child's stdio, so the pipe must not sit there (it
+// could, if the service was started with a closed stdin).
+int move_above_stdio(int fd) {
+  if (fd > 2)
+    return fd;
+  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  ::close(fd);
+  return moved;
+}
+
+struct child;
+
+// What an epoll event points at: the child, and which of its descriptors became ready.
+struct watch {
+  child* owner;
+  bool is_pidfd;
+};
+
+struct child {
+  child(int32_t pid, int pidfd, int out_fd, size_t limit, process_runner::exit_handler f)
+    : pid(pid), pidfd(pidfd), out_fd(out_fd), output(limit), on_exit(std::move(f)) {
+  }
+  child(const child&) = delete;
+  child& operator=(const child&) = delete;
+
+  int32_t pid;
+  int pidfd;
+  int out_fd;
+  output_buffer output;
+  process_runner::exit_handler on_exit;
+  watch pid_watch{this, true};
+  watch out_watch{this, false};
+  bool finished = false;
+  process_exit result;
+};
+
+// Everything the supervisor thread touches. The thread shares ownership, so that the runner
+// may even be destroyed from inside an exit handler (on the thread itself).
+class runner_core {
+public:
+  runner_core(size_t output_limit, std::string shell)
+    : output_limit_(output_limit), shell_(std::move(shell)) {
+    epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
+    if (epoll_fd_ < 0) {
+      init_error_ = errno_text("epoll_create1", errno);
+      return;
+    }
+    wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (wake_fd_ < 0) {
+      init_error_ = errno_text("eventfd", errno);
+      return;
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = nullptr;  // the wake-up descriptor
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev) != 0) {
+      init_error_ = errno_text("epoll_ctl", errno);
+      return;
+    }
+  }
+
+  ~runner_core() {
+    close_fd(wake_fd_);
+    close_fd(epoll_fd_);
+  }
+
+  bool ready() const {
+    return init_error_.empty();
+  }
+
+  // Asks the thread to kill what still runs and end.
+  void stop() {
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+    }
+    wake();
+  }
+
+  caf::expected<spawned_process> start(const std::string& command,
+                                       process_runner::exit_handler on_exit) {
+    if (!init_error_.empty())
+      return make_error(ec::start_failed, init_error_);
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0)
+      return make_error(ec::start_failed, errno_text("pipe2", errno));
+    int read_fd = move_above_stdio(fds[0]);
+    int write_fd = move_above_stdio(fds[1]);
+    if (read_fd < 0 || write_fd < 0) {
+      auto err = errno;
+      close_fd(read_fd);
+      close_fd(write_fd);
+      return make_error(ec::start_failed, errno_text("fcntl", err));
+    }
+    ::fcntl(read_fd, F_SETFL, O_NONBLOCK);
+    pid_t pid = 0;
+    int rc = spawn(command, write_fd, pid);
+    close_fd(write_fd);
+    if (rc != 0) {
+      close_fd(read_fd);
+      return make_error(ec::start_failed, errno_text("posix_spawn", rc));
+    }
+    auto started_at = wall_now();
+    // Nobody else reaps our children, so the pid still names this child, dead or alive.
+    int pidfd = ::pidfd_open(pid, 0);
+    if (pidfd < 0) {
+      auto err = errno;
+      ::kill(-pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      close_fd(read_fd);
+      return make_error(ec::start_failed, errno_text("pidfd_open", err));
+    }
+    spawned_process result;
+    result.pid = pid;
+    result.pgid = pid;  // POSIX_SPAWN_SETPGROUP with 0: the child leads its own group
+    result.start_ticks = process_start_ticks(pid);
+    result.started_at = started_at;
+    auto c = std::make_unique<child>(pid, pidfd, read_fd, output_limit_, std::move(on_exit));
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!stopping_) {
+        first = incoming_.empty();
+        incoming_.push_back(std::move(c));
+      }
+    }
+    if (c != nullptr) {
+      // The runner is being destroyed (start() from a handler during shutdown).
+      discard(*c);
+      return make_error(ec::start_failed, "the process runner is shutting down");
+    }
+    if (first)
+      wake();
+    return result;
+  }
+
+  void run() {
+    std::vector<epoll_event> events(64);
+    std::vector<std::unique_ptr<child>> done;
+    buffer_.resize(read_chunk);
+    for (;;) {
+      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), -1);
+      if (n < 0) {
+        if (errno == EINTR)
+          continue;
+        break; // cannot happen with valid descriptors
+      }
+      bool woken = false;
+      for (int i = 0; i < n; ++i) {
+        auto* w = static_cast<watch*>(events[i].data.ptr);
+        if (w == nullptr) {
+          woken = true;
+          continue;
+        }
+        auto& c = *w->owner;
+        if (c.finished) // an earlier event in this batch ended it
+          continue;
+        if (w->is_pidfd)
+          reap(c);
+        else
+          read_output(c, reads_per_event * read_chunk);
+        if (c.finished) {
+          auto it = children_.find(&c);
+          done.push_back(std::move(it->second));
+          children_.erase(it);
+        }
+      }
+      bool stop = false;
+      if (woken) {
+        uint64_t count = 0;
+        [[maybe_unused]] auto r = ::read(wake_fd_, &count, sizeof(count));
+        std::vector<std::unique_ptr<child>> fresh;
+        {
+          std::lock_guard<std::mutex> guard{mtx_};
+          fresh.swap(incoming_);
+          stop = stopping_;
+        }
+        for (auto& c : fresh)
+          add(std::move(c), done);
+      }
+      // No lock held here: a handler may call start().
+      for (auto& c : done) {
+        c->result.output = c->output.str();
+        c->result.output_truncated = c->output.truncated();
+        try {
+          c->on_exit(std::move(c->result));
+        } catch (...) {
+          // A throwing handler must not take the supervisor, and every other child, down.
+        }
+      }
+      done.clear();
+      if (stop)
+        break;
+    }
+    kill_all();
+  }
+
+private:
+  // Kills what still runs (the whole group) and reaps it, without calling handlers.
+  void kill_all() {
+    std::vector<std::unique_ptr<child>> rest;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      stopping_ = true;
+      rest.swap(incoming_);
+    }
+    for (auto& entry : children_)
+      rest.push_back(std::move(entry.second));
+    children_.clear();
+    for (auto& c : rest)
+      ::kill(-c->pid, SIGKILL); // unreaped, so the group id cannot have been reused
+    for (auto& c : rest)
+      discard(*c);
+  }
+
+  // Kills the child's group and reaps the child, dropping its output.
+  void discard(child& c) {
+    ::kill(-c.pid, SIGKILL);
+    siginfo_t info{};
+    while (::waitid(P_PIDFD, static_cast<id_t>(c.pidfd), &info, WEXITED) != 0
+           && errno == EINTR) {
+    }
+    unwatch(c.out_fd);
+    unwatch(c.pidfd);
+  }
+
+  int spawn(const std::string& command, int write_fd, pid_t& pid) {
+    posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attr;
+    int rc = posix_spawn_file_actions_init(&actions);
+    if (rc != 0)
+      return rc;
+    rc = posix_spawnattr_init(&attr);
+    if (rc != 0) {
+      posix_spawn_file_actions_destroy(&actions);
+      return rc;
+    }
+    sigset_t empty;
+    sigset_t defaults;
+    sigemptyset(&empty);
+    // The service blocks or ignores some signals (SIGPIPE, SIGINT, SIGTERM, ...); commands
+    // must start as they would from a shell.
+    sigfillset(&defaults);
+    if (rc == 0)
+      rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    if (rc == 0)
+      rc = posix_spawn_file_actions_adddup2(&actions, write_fd, 1);
+    if (rc == 0)
+      rc = posix_spawn_file_actions_adddup2(&actions, write_fd, 2);
+    if (rc == 0) // no descriptor of the service leaks into commands
+      rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+    if (rc == 0)
+      rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                             | POSIX_SPAWN_SETSIGDEF);
+    if (rc == 0)
+      rc = posix_spawnattr_setpgroup(&attr, 0);
+    if (rc == 0)
+      rc = posix_spawnattr_setsigmask(&attr, &empty);
+    if (rc == 0)
+      rc = posix_spawnattr_setsigdefault(&attr, &defaults);
+    if (rc == 0) {
+      char* argv[] = {const_cast<char*>(shell_.c_str()), const_cast<char*>("-c"),
+                      const_cast<char*>(command.c_str()), nullptr};
+      // glibc spawns with clone(CLONE_VM | CLONE_VFORK): no page-table copy of our heap.
+      rc = posix_spawn(&pid, shell_.c_str(), &actions, &attr, argv, environ);
+    }
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&actions);
+    return rc;
+  }
+
+  void wake() {
+    uint64_t one = 1;
+    // Fails only when the counter would overflow, and then the thread is awake anyway.
+    [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof(one));
+  }
+
+  void add(std::unique_ptr<child> c, std::vector<std::unique_ptr<child>>& done) {
+    epoll_event out{};
+    out.events = EPOLLIN;
+    out.data.ptr = &c->out_watch;
+    epoll_event pid{};
+    pid.events = EPOLLIN;
+    pid.data.ptr = &c->pid_watch;
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->out_fd, &out) != 0) {
+      // Cannot watch the output (out of memory): it is lost, the exit still counts.
+      close_fd(c->out_fd);
+    }
+    if (::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, c->pidfd, &pid) != 0) {
+      // Cannot wait for it without blocking: end it now rather than lose it.
+      ::kill(-c->pid, SIGKILL);
+      reap(*c, true);
+      done.push_back(std::move(c));
+      return;
+    }
+    auto* key = c.get();
+    children_.emplace(key, std::move(c));
+  }
+
+  // Reads what is in the pipe, at most `budget` bytes; closes it at end of file.
+  void read_output(child& c, size_t budget) {
+    while (c.out_fd >= 0 && budget > 0) {
+      auto n = ::read(c.out_fd, buffer_.data(), std::min(budget, buffer_.size()));
+      if (n > 0) {
+        c.output.append(buffer_.data(), static_cast<size_t>(n));
+        budget -= static_cast<size_t>(n);
+        continue;
+      }
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        return;
+      unwatch(c.out_fd); // end of file or a read error
+      return;
+    }
+  }
+
+  void reap(child& c, bool blocking = false) {
+    siginfo_t info{};
+    int options = WEXITED | (blocking ? 0 : WNOHANG);
+    int rc;
+    while ((rc = ::waitid(P_PIDFD, static_cast<id_t>(c.pidfd), &info, options)) != 0
+           && errno == EINTR) {
+    }
+    if (rc == 0 && info.si_pid == 0)
+      return; // not exited yet
+    c.result.finished_at = wall_now();
+    if (rc == 0) {
+      if (info.si_code == CLD_EXITED)
+        c.result.exit_code = info.si_status;
+      else
+        c.result.signal = info.si_status;  // CLD_KILLED or CLD_DUMPED
+    }
+    // rc != 0 (ECHILD) only when someone reaped it behind our back (SIGCHLD ignored):
+    // the status is lost, and the run reports neither an exit code nor a signal.
+    // Whatever the child wrote is in the pipe by now; a grandchild that still holds the
+    // pipe open does not hold back the report.
+    read_output(c, drain_after_exit);
+    unwatch(c.out_fd);
+    unwatch(c.pidfd);
+    c.finished = true;
+  }
+
+  // Removes a descriptor from epoll before closing it: a spawning thread's child may hold a
+  // copy for a moment, and epoll watches the open file, not the descriptor.
+  void unwatch(int& fd) {
+    if (fd < 0)
+      return;
+    ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr);
+    close_fd(fd);
+  }
+
+  const size_t output_limit_;
+  const std::string shell_;
+  std::string init_error_;
+  int epoll_fd_ = -1;
+  int wake_fd_ = -1;
+
+  // Guards the hand-over from start() to the thread; never held while a handler runs.
+  std::mutex mtx_;
+  std::vector<std::unique_ptr<child>> incoming_;
+  bool stopping_ = false;
+
+  // Owned by the supervisor thread.
+  std::unordered_map<child*, std::unique_ptr<child>> children_;
+  std::vector<char> buffer_;
+};
+
+class posix_process_runner final : public process_runner {
+public:
+  posix_process_runner(size_t output_limit, std::string shell)
+    : core_(std::make_shared<runner_core>(output_limit, std::move(shell))) {
+    if (!core_->ready())
+      return;
+    // The thread blocks every signal, so the service's own signal handling never lands on
+    // it; it inherits the mask of the thread that creates it.
+    sigset_t all;
+    sigset_t old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    supervisor_ = std::thread([core = core_] { core->run(); });
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  }
+
+  ~posix_process_runner() override {
+    if (!supervisor_.joinable())
+      return;
+    core_->stop();
+    if (supervisor_.get_id() == std::this_thread::get_id())
+      supervisor_.detach(); // destroyed by a handler: the thread finishes on its own
+    else
+      supervisor_.join();
+  }
+
+  caf::expected<spawned_process> start(const std::string& command,
+                                       exit_handler on_exit) override {
+    return core_->start(command, std::move(on_exit));
+  }
+
+  void signal_group(int32_t pgid, int sig) override {
+    // kill(0) or kill(-1) would hit our own group or every process.
+    if (pgid > 1)
+      ::kill(-pgid, sig);
+  }
+
+private:
+  std::shared_ptr<runner_core> core_;
+  std::thread supervisor_;
+};
+
+} // namespace
+
+std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit) {
+  return make_posix_process_runner(output_limit, "/bin/sh");
+}
+
+std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit,
+                                                          std::string shell) {
+  return std::make_shared<posix_process_runner>(output_limit, std::move(shell));
+}
+
+uint64_t process_start_ticks(int32_t pid) {
+  if (pid <= 0)
+    return 0;
+  char path[32];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
+  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return 0;
+  char buf[4096];
+  size_t size = 0;
+  while (size < sizeof(buf) - 1) {
+    auto n = ::read(fd, buf + size, sizeof(buf) - 1 - size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      break;
+    size += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  buf[size] = '\0';
+  // comm (field 2) may hold spaces and parentheses: fields 3.. start after the last ')'.
+  std::string_view line{buf, size};
+  auto paren = line.rfind(')');
+  if (paren == std::string_view::npos)
+    return 0;
+  const char* p = buf + paren + 1;
+  for (int field = 3; field < 22; ++field) {
+    while (*p == ' ')
+      ++p;
+    while (*p != ' ' && *p != '\0')
+      ++p;
+    if (*p == '\0')
+      return 0;
+  }
+  char* end = nullptr;
+  auto ticks = std::strtoull(p, &end, 10);
+  return end == p ? 0 : static_cast<uint64_t>(ticks);
+}
+
+bool kill_leftover(int32_t pid, int32_t pgid, uint64_t start_ticks) {
+  if (pid <= 0 || pgid <= 1 || start_ticks == 0)
+    return false;
+  if (process_start_ticks(pid) != start_ticks)
+    return false; // gone, or the pid now names another process
+  return ::kill(-pgid, SIGKILL) == 0;
+}
+
+} // namespace ts

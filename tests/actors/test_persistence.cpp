@@ -1,0 +1,523 @@
+// The persistence actor over a real SQLite file, on CAF's test scheduler. A decorator store
+// counts transactions (to see group commit) and can simulate an outage.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "actors/persistence.hpp"
+#include "storage/store.hpp"
+#include "tests/support/actor_fakes.hpp"
+
+using namespace ts;
+using namespace ts::test;
+
+namespace {
+
+/// Passes every call to a real store, counting transactions; `down` makes every call fail
+/// as an unreachable database would, `commit_fails` only the commit.
+class flaky_store final : public storage::store {
+public:
+  explicit flaky_store(std::unique_ptr<storage::store> inner) : inner_(std::move(inner)) {
+  }
+
+  std::atomic<bool> down{false};
+  std::atomic<bool> commit_fails{false};
+  std::atomic<int> begins{0};
+  std::atomic<int> commits{0};
+  std::atomic<int> reconnects{0};
+
+  const char* backend() const override {
+    return inner_->backend();
+  }
+  caf::error begin() override {
+    if (down)
+      return outage();
+    ++begins;
+    return inner_->begin();
+  }
+  caf::error commit() override {
+    if (down || commit_fails)
+      return outage();
+    ++commits;
+    return inner_->commit();
+  }
+  void rollback() override {
+    inner_->rollback();
+  }
+  caf::expected<task_record> insert_task(const new_task& t) override {
+    if (down)
+      return outage();
+    return inner_->insert_task(t);
+  }
+  caf::expected<claim> claim_run(task_id task, millis claimed_at) override {
+    if (down)
+      return outage();
+    return inner_->claim_run(task, claimed_at);
+  }
+  caf::error unclaim_run(run_id run) override {
+    if (down)
+      return outage();
+    return inner_->unclaim_run(run);
+  }
+  caf::error record_start(const process_start& p) override {
+    if (down)
+      return outage();
+    return inner_->record_start(p);
+  }
+  caf::error finish_run(const run_outcome& o) override {
+    if (down)
+      return outage();
+    return inner_->finish_run(o);
+  }
+  caf::expected<task_view> get_task(task_id id) override {
+    if (down)
+      return outage();
+    return inner_->get_task(id);
+  }
+  caf::error load_pending(const std::function<void(const pending_entry&)>& f) override {
+    if (down)
+      return outage();
+    return inner_->load_pending(f);
+  }
+  caf::expected<std::vector<orphan_run>> interrupt_running(millis now) override {
+    if (down)
+      return outage();
+    return inner_->interrupt_running(now);
+  }
+  caf::error ping() override {
+    if (down)
+      return outage();
+    return inner_->ping();
+  }
+  caf::error reconnect() override {
+    ++reconnects;
+    if (down)
+      return outage();
+    return inner_->reconnect();
+  }
+
+private:
+  static caf::error outage() {
+    return make_error(ec::unavailable, "simulated outage");
+  }
+  std::unique_ptr<storage::store> inner_;
+};
+
+constexpr auto reconnect_min = std::chrono::milliseconds(100);
+
+struct persistence_fixture : actor_harness {
+  std::filesystem::path dir;
+  std::string url;
+  std::shared_ptr<flaky_store> store;
+  persistence_actor db;
+
+  explicit persistence_fixture(size_t max_batch = 4096,
+                               size_t max_backlog_bytes = 64 * 1024 * 1024) {
+    char tmpl[] = "/tmp/ts-persistence-XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    dir = tmpl;
+    url = "sqlite:" + (dir / "t.db").string();
+    auto s = storage::open_store(url);
+    REQUIRE(s);
+    store = std::make_shared<flaky_store>(std::move(*s));
+    auto opts = default_persistence_options();
+    opts.max_batch = max_batch;
+    opts.max_backlog_bytes = max_backlog_bytes;
+    opts.reconnect_min = reconnect_min;
+    opts.reconnect_max = std::chrono::seconds(5);
+    // Detached in production; here the test scheduler must drive it.
+    db = sys.spawn(persistence, std::shared_ptr<storage::store>{store}, opts);
+    run();
+  }
+
+  ~persistence_fixture() {
+    self->send_exit(db, caf::exit_reason::user_shutdown);
+    drain();
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+
+  /// Another connection to the same file: sees only what was committed.
+  std::unique_ptr<storage::store> second_store() {
+    auto s = storage::open_store(url);
+    REQUIRE(s);
+    return std::move(*s);
+  }
+
+  static new_task task(const std::string& command, millis due, const std::string& key = {},
+                       const std::string& hash = {}) {
+    return new_task{command, due, due - 1000, key, hash};
+  }
+
+  caf::expected<task_record> schedule(const new_task& t) {
+    auto h = self->request(db, caf::infinite, schedule_atom::value, t);
+    run();
+    auto r = poll_reply<task_record>(self, h);
+    REQUIRE(r);
+    return std::move(*r);
+  }
+
+  caf::expected<claim> claim_task(task_id id, millis at) {
+    auto h = self->request(db, caf::infinite, claim_atom::value, id, at);
+    run();
+    auto r = poll_reply<claim>(self, h);
+    REQUIRE(r);
+    return std::move(*r);
+  }
+
+  caf::expected<task_view> get(task_id id) {
+    auto h = self->request(db, caf::infinite, caf::get_atom::value, id);
+    run();
+    auto r = poll_reply<task_view>(self, h);
+    REQUIRE(r);
+    return std::move(*r);
+  }
+
+  caf::expected<caf::ok_atom> ping() {
+    auto h = self->request(db, caf::infinite, ping_atom::value);
+    run();
+    auto r = poll_reply<caf::ok_atom>(self, h);
+    REQUIRE(r);
+    return std::move(*r);
+  }
+
+  caf::expected<caf::ok_atom> finish(const run_outcome& o) {
+    auto h = self->request(db, caf::infinite, finished_atom::value, o);
+    run();
+    auto r = poll_reply<caf::ok_atom>(self, h);
+    REQUIRE(r);
+    return std::move(*r);
+  }
+};
+
+run_outcome success_of(const claim& c, millis started, millis finished, std::string output) {
+  run_outcome o;
+  o.run = c.run;
+  o.task = c.task;
+  o.status = task_status::success;
+  o.reason = run_reason::none;
+  o.exit_code = 0;
+  o.output = std::move(output);
+  o.started_at = started;
+  o.finished_at = finished;
+  return o;
+}
+
+constexpr millis t0 = 1'700'000'000'000;
+
+} // namespace
+
+TEST_CASE("schedule requests that arrive together share one commit", "[persistence]") {
+  persistence_fixture f;
+  constexpr int n = 100;
+  using handle = decltype(f.self->request(f.db, caf::infinite, schedule_atom::value, new_task{}));
+  std::vector<handle> handles;
+  for (int i = 0; i < n; ++i)
+    handles.push_back(f.self->request(f.db, caf::infinite, schedule_atom::value,
+                                      f.task("echo " + std::to_string(i), t0 + i)));
+  // Nothing is answered before the scheduler runs: nothing was committed yet.
+  CHECK_FALSE(poll_reply<task_record>(f.self, handles.front()));
+  f.run();
+
+  std::set<task_id> ids;
+  std::vector<task_record> records;
+  for (auto& h : handles) {
+    auto r = poll_reply<task_record>(f.self, h);
+    REQUIRE(r);
+    REQUIRE(*r);
+    ids.insert((*r)->id);
+    records.push_back(**r);
+  }
+  CHECK(ids.size() == n);
+  CHECK(f.store->begins == 1);
+  CHECK(f.store->commits == 1);
+
+  // Acknowledged means committed: another connection reads every one of them.
+  auto other = f.second_store();
+  for (int i = 0; i < n; ++i) {
+    auto v = other->get_task(records[i].id);
+    REQUIRE(v);
+    CHECK(v->command == "echo " + std::to_string(i));
+    CHECK(v->due == t0 + i);
+    CHECK(v->status == task_status::pending);
+  }
+}
+
+TEST_CASE("a batch is never larger than max_batch", "[persistence]") {
+  persistence_fixture f{10};
+  using handle = decltype(f.self->request(f.db, caf::infinite, schedule_atom::value, new_task{}));
+  std::vector<handle> handles;
+  for (int i = 0; i < 25; ++i)
+    handles.push_back(f.self->request(f.db, caf::infinite, schedule_atom::value,
+                                      f.task("batch " + std::to_string(i), t0)));
+  f.run();
+  for (auto& h : handles) {
+    auto r = poll_reply<task_record>(f.self, h);
+    REQUIRE(r);
+    CHECK(*r);
+  }
+  CHECK(f.store->commits == 3);
+}
+
+TEST_CASE("an acknowledged task survives in the file, readable by another connection",
+          "[persistence]") {
+  persistence_fixture f;
+  auto r = f.schedule(f.task("echo durable", t0 + 5000));
+  REQUIRE(r);
+  CHECK(r->command == "echo durable");
+  CHECK(r->due == t0 + 5000);
+  CHECK(r->status == task_status::pending);
+  CHECK_FALSE(r->replayed);
+
+  auto other = f.second_store();
+  auto v = other->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->command == "echo durable");
+  CHECK(v->due == t0 + 5000);
+  std::vector<pending_entry> pending;
+  REQUIRE_FALSE(other->load_pending([&](const pending_entry& e) { pending.push_back(e); }));
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == r->id);
+  CHECK(pending[0].due == t0 + 5000);
+}
+
+TEST_CASE("claim, started and finished move a task through its states", "[persistence]") {
+  persistence_fixture f;
+  auto r = f.schedule(f.task("echo hi", t0));
+  REQUIRE(r);
+
+  auto c = f.claim_task(r->id, t0 - 50);
+  REQUIRE(c);
+  CHECK(c->task == r->id);
+  CHECK(c->command == "echo hi");
+  CHECK(c->due == t0);
+  auto v = f.get(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::running);
+  CHECK(v->run == c->run);
+
+  // At most once: a running task cannot be claimed again.
+  auto again = f.claim_task(r->id, t0);
+  REQUIRE_FALSE(again);
+  CHECK(again.error() == ec::not_pending);
+
+  f.self->send(f.db, started_atom::value, process_start{c->run, 4242, 4242, 777, t0 + 1});
+  f.run();
+  v = f.get(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::running);
+  CHECK(v->started_at == t0 + 1);
+
+  auto done = f.finish(success_of(*c, t0 + 1, t0 + 20, "hi\n"));
+  REQUIRE(done);
+  v = f.get(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+  CHECK(v->reason == run_reason::none);
+  CHECK(v->exit_code == 0);
+  CHECK(v->output == "hi\n");
+  CHECK(v->started_at == t0 + 1);
+  CHECK(v->finished_at == t0 + 20);
+
+  // Every transition was committed, not only answered.
+  auto w = f.second_store()->get_task(r->id);
+  REQUIRE(w);
+  CHECK(w->status == task_status::success);
+  CHECK(w->output == "hi\n");
+
+  auto missing = f.get(r->id + 1000);
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == ec::not_found);
+}
+
+TEST_CASE("an unclaimed run leaves its task pending and claimable", "[persistence]") {
+  persistence_fixture f;
+  auto r = f.schedule(f.task("echo later", t0));
+  REQUIRE(r);
+  auto c = f.claim_task(r->id, t0);
+  REQUIRE(c);
+  auto h = f.self->request(f.db, caf::infinite, unclaim_atom::value, c->run);
+  f.run();
+  auto u = poll_reply<caf::ok_atom>(f.self, h);
+  REQUIRE(u);
+  CHECK(*u);
+  auto v = f.get(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::pending);
+  std::vector<pending_entry> pending;
+  REQUIRE_FALSE(
+    f.second_store()->load_pending([&](const pending_entry& e) { pending.push_back(e); }));
+  CHECK(pending.size() == 1);
+  CHECK(f.claim_task(r->id, t0));
+}
+
+TEST_CASE("refusals inside a batch do not fail the other writes", "[persistence]") {
+  persistence_fixture f;
+  auto first = f.self->request(f.db, caf::infinite, schedule_atom::value,
+                               f.task("echo a", t0, "key", "hash-a"));
+  auto retry = f.self->request(f.db, caf::infinite, schedule_atom::value,
+                               f.task("echo a", t0, "key", "hash-a"));
+  auto conflict = f.self->request(f.db, caf::infinite, schedule_atom::value,
+                                  f.task("echo b", t0, "key", "hash-b"));
+  auto unknown = f.self->request(f.db, caf::infinite, claim_atom::value, task_id{9999}, t0);
+  auto other = f.self->request(f.db, caf::infinite, schedule_atom::value, f.task("echo c", t0));
+  f.run();
+  CHECK(f.store->commits == 1);
+
+  auto a = poll_reply<task_record>(f.self, first);
+  REQUIRE(a);
+  REQUIRE(*a);
+  CHECK_FALSE((*a)->replayed);
+  auto b = poll_reply<task_record>(f.self, retry);
+  REQUIRE(b);
+  REQUIRE(*b);
+  CHECK((*b)->replayed);
+  CHECK((*b)->id == (*a)->id);
+  CHECK(is_error(poll_reply<task_record>(f.self, conflict), ec::idempotency_conflict));
+  CHECK(is_error(poll_reply<claim>(f.self, unknown), ec::not_found));
+  auto c = poll_reply<task_record>(f.self, other);
+  REQUIRE(c);
+  REQUIRE(*c);
+  CHECK(f.second_store()->get_task((*c)->id));
+}
+
+TEST_CASE("ping answers while the database does, unavailable while it is down",
+          "[persistence]") {
+  persistence_fixture f;
+  CHECK(f.ping());
+  f.store->down = true;
+  auto p = f.ping();
+  REQUIRE_FALSE(p);
+  CHECK(p.error() == ec::unavailable);
+  f.store->down = false;
+  f.advance(reconnect_min.count());  // the reconnect loop notices
+  CHECK(f.ping());
+}
+
+TEST_CASE("during an outage inserts are refused, outcomes are kept and written once it ends",
+          "[persistence][outage]") {
+  persistence_fixture f;
+  auto r = f.schedule(f.task("echo kept", t0));
+  REQUIRE(r);
+  auto c = f.claim_task(r->id, t0);
+  REQUIRE(c);
+
+  f.store->down = true;
+  auto ins = f.self->request(f.db, caf::infinite, schedule_atom::value,
+                             f.task("echo during outage", t0));
+  f.self->send(f.db, started_atom::value, process_start{c->run, 555, 555, 99, t0 + 2});
+  auto fin = f.self->request(f.db, caf::infinite, finished_atom::value,
+                             success_of(*c, t0 + 2, t0 + 30, "kept\n"));
+  f.run();
+  // Never acknowledged without being stored...
+  CHECK(is_error(poll_reply<task_record>(f.self, ins), ec::unavailable));
+  // ...while the outcome of a process that already ran is kept for later.
+  auto kept = poll_reply<caf::ok_atom>(f.self, fin);
+  REQUIRE(kept);
+  CHECK(*kept);
+
+  CHECK(is_error(std::optional{f.ping()}, ec::unavailable));
+  CHECK(is_error(std::optional{f.get(r->id)}, ec::unavailable));
+  CHECK(is_error(std::optional{f.schedule(f.task("echo refused", t0))}, ec::unavailable));
+  CHECK(is_error(std::optional{f.claim_task(r->id, t0)}, ec::unavailable));
+
+  // Still down after several reconnect attempts: nothing reached the file.
+  f.advance(1000);
+  CHECK(f.store->reconnects >= 2);
+  auto v = f.second_store()->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::running);
+
+  // The database comes back; the backlog lands after the next reconnect attempt.
+  f.store->down = false;
+  f.advance(5000);
+  v = f.second_store()->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+  CHECK(v->output == "kept\n");
+  CHECK(v->started_at == t0 + 2);
+  CHECK(v->finished_at == t0 + 30);
+
+  CHECK(f.ping());
+  auto after = f.schedule(f.task("echo after", t0));
+  REQUIRE(after);
+  // The refused inserts left no trace.
+  std::vector<pending_entry> pending;
+  auto other = f.second_store();
+  REQUIRE_FALSE(other->load_pending([&](const pending_entry& e) { pending.push_back(e); }));
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == after->id);
+}
+
+TEST_CASE("a failed commit acknowledges nothing it held, and keeps outcomes",
+          "[persistence][outage]") {
+  persistence_fixture f;
+  auto r = f.schedule(f.task("echo first", t0));
+  REQUIRE(r);
+  auto c = f.claim_task(r->id, t0);
+  REQUIRE(c);
+
+  f.store->commit_fails = true;
+  auto ins = f.self->request(f.db, caf::infinite, schedule_atom::value,
+                             f.task("echo rolled back", t0));
+  auto fin = f.self->request(f.db, caf::infinite, finished_atom::value,
+                             success_of(*c, t0 + 1, t0 + 2, "done\n"));
+  f.run();
+  CHECK(is_error(poll_reply<task_record>(f.self, ins), ec::unavailable));
+  auto kept = poll_reply<caf::ok_atom>(f.self, fin);
+  REQUIRE(kept);
+  CHECK(*kept);
+  auto other = f.second_store();
+  std::vector<pending_entry> pending;
+  REQUIRE_FALSE(other->load_pending([&](const pending_entry& e) { pending.push_back(e); }));
+  CHECK(pending.empty());  // the insert was rolled back
+  auto v = other->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::running);
+
+  f.store->commit_fails = false;
+  f.advance(5000);
+  v = f.second_store()->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+  CHECK(v->output == "done\n");
+}
+
+TEST_CASE("outcomes kept during an outage are bounded in memory", "[persistence][outage]") {
+  persistence_fixture f{4096, 16 * 1024};
+  auto a = f.schedule(f.task("echo small", t0));
+  auto b = f.schedule(f.task("echo large", t0));
+  REQUIRE(a);
+  REQUIRE(b);
+  auto ca = f.claim_task(a->id, t0);
+  auto cb = f.claim_task(b->id, t0);
+  REQUIRE(ca);
+  REQUIRE(cb);
+  f.store->down = true;
+  CHECK(f.finish(success_of(*ca, t0, t0 + 1, std::string(1000, 's'))));
+  // Over the bound: refused, so the executor keeps it and tries again later.
+  auto refused = f.finish(success_of(*cb, t0, t0 + 1, std::string(20 * 1024, 'l')));
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == ec::unavailable);
+
+  f.store->down = false;
+  f.advance(5000);
+  auto other = f.second_store();
+  auto va = other->get_task(a->id);
+  REQUIRE(va);
+  CHECK(va->status == task_status::success);
+  CHECK(va->output.size() == 1000);
+  auto vb = other->get_task(b->id);
+  REQUIRE(vb);
+  CHECK(vb->status == task_status::running);
+  // Once the database is back, the retried outcome is taken.
+  CHECK(f.finish(success_of(*cb, t0, t0 + 1, std::string(20 * 1024, 'l'))));
+  vb = f.second_store()->get_task(b->id);
+  REQUIRE(vb);
+  CHECK(vb->status == task_status::success);
+}

@@ -1,0 +1,1219 @@
+// The HTTP API: validation, routing and rendering without a socket (every row of the error
+// table), then the real server on a loopback socket with fake coordinator and persistence
+// actors behind the real gateway.
+#include "http/api.hpp"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <caf/actor_system.hpp>
+#include <caf/actor_system_config.hpp>
+#include <caf/event_based_actor.hpp>
+#include <caf/send.hpp>
+#include <caf/typed_event_based_actor.hpp>
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/error.hpp"
+#include "actors/interfaces.hpp"
+#include "http/gateway.hpp"
+#include "http/server.hpp"
+#include "core/time_format.hpp"
+
+using nlohmann::json;
+using ts::http_response;
+using ts::millis;
+namespace api = ts::api;
+
+namespace {
+
+/// 2024-09-22T17:00:00Z.
+constexpr millis example = 1727024400000;
+constexpr millis now = 1700000000000;
+const std::string example_body = R"({"task":"whoami","time":"2024-09-22T17:00:00Z"})";
+
+json body_of(const http_response& res) {
+  return json::parse(res.body);
+}
+
+/// Checks the error shape of the issue: status, JSON content type, {"error":{code,message}}.
+void check_error(const http_response& res, int status, const std::string& code) {
+  CHECK(res.status == status);
+  REQUIRE(res.header("Content-Type") != nullptr);
+  CHECK(*res.header("Content-Type") == "application/json");
+  auto j = body_of(res);
+  REQUIRE(j.is_object());
+  CHECK(j.size() == 1);
+  REQUIRE(j.contains("error"));
+  CHECK(j["error"].size() == 2);
+  CHECK(j["error"]["code"] == code);
+  REQUIRE(j["error"]["message"].is_string());
+  CHECK(!j["error"]["message"].get<std::string>().empty());
+}
+
+/// The response for a failed schedule validation.
+http_response schedule_error(const std::string& body,
+                             std::optional<std::string_view> content_type = std::nullopt,
+                             std::optional<std::string_view> key = std::nullopt) {
+  auto t = api::parse_schedule_request(body, content_type, key, now);
+  REQUIRE_FALSE(t);
+  return api::error_response(t.error());
+}
+
+std::string task_body(const std::string& task) {
+  return json{{"task", task}, {"time", "2024-09-22T17:00:00Z"}}.dump();
+}
+
+api::request_view request(std::string_view method, std::string_view path,
+                          std::string_view query = {}, std::string_view body = {}) {
+  api::request_view r;
+  r.method = method;
+  r.path = path;
+  r.query = query;
+  r.body = body;
+  return r;
+}
+
+http_response immediate(const api::action& a) {
+  auto res = std::get_if<http_response>(&a);
+  REQUIRE(res != nullptr);
+  return *res;
+}
+
+} // namespace
+
+// -- schedule validation --------------------------------------------------------------------
+
+TEST_CASE("a valid schedule request becomes a new task", "[api]") {
+  SECTION("application/json") {
+    auto t = api::parse_schedule_request(example_body, std::string_view{"application/json"},
+                                         std::nullopt, now);
+    REQUIRE(t);
+    CHECK(t->command == "whoami");
+    CHECK(t->due == example);
+    CHECK(t->created_at == now);
+    CHECK(t->idempotency_key.empty());
+    CHECK(t->request_hash == api::request_digest("whoami", "2024-09-22T17:00:00Z"));
+  }
+  SECTION("content types read as JSON") {
+    for (std::string_view ct : {"application/json; charset=utf-8", "APPLICATION/JSON",
+                                " application/json ;charset=UTF-8",
+                                "application/x-www-form-urlencoded"}) {
+      INFO(ct);
+      CHECK(api::parse_schedule_request(example_body, ct, std::nullopt, now));
+    }
+    CHECK(api::parse_schedule_request(example_body, std::nullopt, std::nullopt, now));
+  }
+  SECTION("the issue's local time form") {
+    auto body = R"({"task":"whoami", "time":"2024-09-22 17:00:00"})";
+    auto t = api::parse_schedule_request(body, std::nullopt, std::nullopt, now);
+    REQUIRE(t);
+    auto expected = ts::parse_time("2024-09-22 17:00:00");
+    REQUIRE(expected);
+    CHECK(t->due == *expected);
+  }
+  SECTION("unknown fields are ignored") {
+    auto body = R"({"task":"ls","time":"2024-09-22T17:00:00+05:30","x":[1],"retries":3})";
+    auto t = api::parse_schedule_request(body, std::nullopt, std::nullopt, now);
+    REQUIRE(t);
+    CHECK(t->command == "ls");
+    CHECK(t->due == example - (5 * 60 + 30) * 60 * 1000);
+  }
+  SECTION("a time in the past is accepted (run now)") {
+    auto body = R"({"task":"ls","time":"1999-01-01T00:00:00Z"})";
+    CHECK(api::parse_schedule_request(body, std::nullopt, std::nullopt, now));
+  }
+  SECTION("idempotency key and request hash") {
+    auto t = api::parse_schedule_request(example_body, std::nullopt,
+                                         std::string_view{"key-1"}, now);
+    REQUIRE(t);
+    CHECK(t->idempotency_key == "key-1");
+    CHECK(t->request_hash.size() == 64);
+    // Formatting of the body does not matter; the fields do.
+    auto spaced = R"({ "time" : "2024-09-22T17:00:00Z", "task" : "whoami", "other": 1 })";
+    auto same = api::parse_schedule_request(spaced, std::nullopt, std::nullopt, now);
+    REQUIRE(same);
+    CHECK(same->request_hash == t->request_hash);
+    auto other = api::parse_schedule_request(task_body("whoami "), std::nullopt,
+                                             std::nullopt, now);
+    REQUIRE(other);
+    CHECK(other->request_hash != t->request_hash);
+    std::string key(255, 'k');
+    CHECK(api::parse_schedule_request(example_body, std::nullopt, std::string_view{key}, now));
+  }
+  SECTION("a task of exactly 64 KiB, and multi-byte UTF-8") {
+    CHECK(api::parse_schedule_request(task_body(std::string(65536, 'a')), std::nullopt,
+                                      std::nullopt, now));
+    auto t = api::parse_schedule_request(task_body("echo h\xc3\xa9llo \xe2\x9c\x93"),
+                                         std::nullopt, std::nullopt, now);
+    REQUIRE(t);
+    CHECK(t->command == "echo h\xc3\xa9llo \xe2\x9c\x93");
+  }
+}
+
+TEST_CASE("invalid_json: not JSON or not an object", "[api]") {
+  for (std::string body : {"", "not json", "{\"task\":", "[1,2]", "\"whoami\"", "42", "null",
+                           "{\"task\":\"a\",\"time\":\"b\"} trailing",
+                           "{\"task\":\"\xff\xfe\",\"time\":\"2024-09-22T17:00:00Z\"}"}) {
+    INFO(body);
+    check_error(schedule_error(body), 400, "invalid_json");
+  }
+}
+
+TEST_CASE("invalid_field: task or time missing or not a string", "[api]") {
+  for (std::string body : {R"({})", R"({"time":"2024-09-22T17:00:00Z"})",
+                           R"({"task":1,"time":"2024-09-22T17:00:00Z"})",
+                           R"({"task":null,"time":"2024-09-22T17:00:00Z"})",
+                           R"({"task":["ls"],"time":"2024-09-22T17:00:00Z"})",
+                           R"({"task":"ls"})", R"({"task":"ls","time":1727024400})",
+                           R"({"task":"ls","time":{}})"}) {
+    INFO(body);
+    auto res = schedule_error(body);
+    check_error(res, 400, "invalid_field");
+    // The message names the field.
+    auto message = body_of(res)["error"]["message"].get<std::string>();
+    bool names_field = message.find("task") != std::string::npos
+                       || message.find("time") != std::string::npos;
+    CHECK(names_field);
+  }
+}
+
+TEST_CASE("invalid_field: a malformed Idempotency-Key", "[api]") {
+  std::string long_key(256, 'k');
+  for (std::string key : {std::string{}, long_key, std::string{"a\tb"}, std::string{"caf\xc3\xa9"},
+                          std::string{"a\nb"}}) {
+    INFO(key);
+    check_error(schedule_error(example_body, std::nullopt, std::string_view{key}), 400,
+                "invalid_field");
+  }
+}
+
+TEST_CASE("invalid_time: unparseable or impossible times", "[api]") {
+  for (std::string time : {"2024-02-30 10:00:00", "2024-09-22 25:00:00", "tomorrow", "",
+                           "1969-12-31T23:59:59Z", "10000-01-01T00:00:00Z",
+                           "2024-09-22T17:00:00+25:00"}) {
+    INFO(time);
+    auto res = schedule_error(json{{"task", "ls"}, {"time", time}}.dump());
+    check_error(res, 400, "invalid_time");
+  }
+  // The message says what is wrong (it comes from parse_time).
+  auto res = schedule_error(R"({"task":"ls","time":"2024-09-22 25:00:00"})");
+  CHECK(body_of(res)["error"]["message"].get<std::string>().find("hour")
+        != std::string::npos);
+}
+
+TEST_CASE("invalid_task: empty, blank, NUL, too long", "[api]") {
+  for (std::string task : {std::string{}, std::string{"   "}, std::string{" \t\n\r "},
+                           std::string{"ls\0-la", 6}, std::string(65537, 'a')}) {
+    INFO(task.size());
+    check_error(schedule_error(task_body(task)), 400, "invalid_task");
+  }
+}
+
+TEST_CASE("unsupported_media_type: anything but JSON", "[api]") {
+  for (std::string_view ct : {"text/plain", "application/xml", "multipart/form-data; b=x",
+                              "application/jsonx", "json", ""}) {
+    INFO(ct);
+    check_error(schedule_error(example_body, ct), 415, "unsupported_media_type");
+  }
+}
+
+// -- ids ------------------------------------------------------------------------------------
+
+TEST_CASE("parse_id accepts 1 .. 2^63-1 in decimal only", "[api]") {
+  CHECK(api::parse_id(std::string_view{"1"}).value() == 1);
+  CHECK(api::parse_id(std::string_view{"42"}).value() == 42);
+  CHECK(api::parse_id(std::string_view{"9223372036854775807"}).value()
+        == 9223372036854775807LL);
+  for (std::string_view bad : {"", "0", "00", "-1", "+1", " 1", "1 ", "1.0", "0x10", "abc",
+                               "1e3", "9223372036854775808", "18446744073709551616",
+                               "99999999999999999999999"}) {
+    INFO(bad);
+    auto id = api::parse_id(bad);
+    REQUIRE_FALSE(id);
+    check_error(api::error_response(id.error()), 400, "invalid_id");
+  }
+  auto missing = api::parse_id(std::nullopt);
+  REQUIRE_FALSE(missing);
+  check_error(api::error_response(missing.error()), 400, "invalid_id");
+}
+
+TEST_CASE("parse_id_query finds id in a query string", "[api]") {
+  CHECK(api::parse_id_query("id=5").value() == 5);
+  CHECK(api::parse_id_query("x=1&id=7&y").value() == 7);
+  CHECK(api::parse_id_query("id=%31%32").value() == 12);
+  for (std::string_view bad : {"", "id", "id=", "x=1", "id=1&id=2", "id=%3", "id=%zz",
+                               "id=+1", "id=%2B1", "id=1+"}) {
+    INFO(bad);
+    auto id = api::parse_id_query(bad);
+    REQUIRE_FALSE(id);
+    check_error(api::error_response(id.error()), 400, "invalid_id");
+  }
+}
+
+// -- digest and auth ------------------------------------------------------------------------
+
+TEST_CASE("request_digest is SHA-256 of the canonical JSON", "[api]") {
+  // Expected values from Python's hashlib over json.dumps(sort_keys=True) of the same
+  // fields; the lengths cover SHA-256's padding boundaries (55, 56, 64 bytes, two blocks).
+  CHECK(api::request_digest("whoami", "2024-09-22 17:00:00")
+        == "14fae28e125be231d48947a5b26045b9bb5a7d3dd07545df1088a38b6f176735");
+  CHECK(api::request_digest("a", "b")
+        == "7467e8a430943f3f49d42cace549b0c1806d14ffd2a2b2a5401b9bcabd877233");
+  CHECK(api::request_digest(std::string(33, 'x'), "y")
+        == "d26db7a0a15bde2916e069d7132c2e20bc819c190f7e8be102fc4ddb82008b84");
+  CHECK(api::request_digest(std::string(34, 'x'), "y")
+        == "83ce11ea5888faafc8a63f936e0c960a2271e8f80bb64d5341d006e3dcf1b760");
+  CHECK(api::request_digest(std::string(42, 'x'), "y")
+        == "311ea6130222ba77924e377dac1341c2a278857c875ff443a9d68db0f9090eb0");
+  CHECK(api::request_digest(std::string(98, 'x'), "y")
+        == "c7e2d6aa7e1fce3d3b046c2d5069e3c4bb97c0d05b7c171e96c1f20a250fd0c3");
+  CHECK(api::request_digest("echo \"hi\"\n", "t")
+        == "c5c47ac122ff199f944b2b92494516895a756adb16ebae4de27f5294482c14b2");
+  CHECK(api::request_digest("h\xc3\xa9llo \xe2\x9c\x93", "2024-09-22T17:00:00+05:30")
+        == "d5bbf14b4bc3427e65149abfe5319604348c9d929a4045f29725a3358822e7dd");
+}
+
+TEST_CASE("authorized compares the bearer token exactly", "[api]") {
+  const std::string token = "s3cret-token";
+  CHECK(api::authorized(std::nullopt, ""));
+  CHECK(api::authorized(std::string_view{"anything"}, ""));
+  CHECK(api::authorized(std::string_view{"Bearer s3cret-token"}, token));
+  CHECK(api::authorized(std::string_view{"bearer s3cret-token"}, token));
+  CHECK(api::authorized(std::string_view{"Bearer  s3cret-token "}, token));
+  CHECK_FALSE(api::authorized(std::nullopt, token));
+  for (std::string_view bad : {"", "Bearer", "Bearer ", "s3cret-token", "Basic s3cret-token",
+                               "Bearer s3cret-tokeN", "Bearer s3cret-toke",
+                               "Bearer s3cret-token2", "Bearers3cret-token",
+                               "Bearer x", "Bearer s3cret-token s3cret-token"}) {
+    INFO(bad);
+    CHECK_FALSE(api::authorized(bad, token));
+  }
+  // A NUL-padded guess must not pass (the shorter side is compared as zeros).
+  CHECK_FALSE(api::authorized(std::string_view{"Bearer s3cret-token\0\0", 22}, token));
+}
+
+// -- the error table ------------------------------------------------------------------------
+
+TEST_CASE("error_response maps every error to its row", "[api]") {
+  using api::http_ec;
+  auto http = [](http_ec code) { return api::error_response(api::make_http_error(code, "m")); };
+  check_error(http(http_ec::invalid_json), 400, "invalid_json");
+  check_error(http(http_ec::invalid_field), 400, "invalid_field");
+  check_error(http(http_ec::invalid_time), 400, "invalid_time");
+  check_error(http(http_ec::invalid_task), 400, "invalid_task");
+  check_error(http(http_ec::invalid_id), 400, "invalid_id");
+  check_error(http(http_ec::unknown_path), 404, "not_found");
+  check_error(http(http_ec::payload_too_large), 413, "payload_too_large");
+  check_error(http(http_ec::unsupported_media_type), 415, "unsupported_media_type");
+
+  auto unauth = api::unauthorized();
+  check_error(unauth, 401, "unauthorized");
+  REQUIRE(unauth.header("WWW-Authenticate"));
+  CHECK(*unauth.header("www-authenticate") == "Bearer");
+
+  auto wrong_method = api::method_not_allowed("GET");
+  check_error(wrong_method, 405, "method_not_allowed");
+  REQUIRE(wrong_method.header("Allow"));
+  CHECK(*wrong_method.header("Allow") == "GET");
+
+  check_error(api::error_response(ts::make_error(ts::ec::not_found)), 404, "not_found");
+  check_error(api::error_response(ts::make_error(ts::ec::idempotency_conflict)), 409,
+              "idempotency_conflict");
+  for (auto err : {ts::make_error(ts::ec::unavailable), ts::make_error(ts::ec::shutting_down),
+                   caf::make_error(caf::sec::request_timeout),
+                   caf::make_error(caf::sec::request_receiver_down)}) {
+    INFO(ts::render(err));
+    auto res = api::error_response(err);
+    check_error(res, 503, "unavailable");
+    REQUIRE(res.header("Retry-After"));
+    CHECK(std::stoi(*res.header("Retry-After")) >= 1);
+  }
+  check_error(api::shutting_down(), 503, "unavailable");
+}
+
+TEST_CASE("unexpected errors are a 500 that shows nothing internal", "[api]") {
+  for (auto err : {ts::make_error(ts::ec::storage_failure, "UNIQUE failed; password=hunter2"),
+                   ts::make_error(ts::ec::schema_too_new, "password=hunter2"),
+                   ts::make_error(ts::ec::invalid_argument, "password=hunter2"),
+                   caf::make_error(caf::sec::unexpected_message), caf::error{}}) {
+    INFO(ts::render(err));
+    auto res = api::error_response(err);
+    check_error(res, 500, "internal_error");
+    CHECK(res.body.find("hunter2") == std::string::npos);
+    CHECK(res.body.find("storage_failure") == std::string::npos);
+  }
+}
+
+// -- routing --------------------------------------------------------------------------------
+
+TEST_CASE("route: paths, methods, sizes, auth and shutdown", "[api]") {
+  SECTION("schedule") {
+    auto a = api::route(request("POST", "/taskschedulizer", "", example_body), "", false, now);
+    auto s = std::get_if<api::schedule_action>(&a);
+    REQUIRE(s);
+    CHECK(s->task.command == "whoami");
+    CHECK(s->task.created_at == now);
+  }
+  SECTION("status") {
+    auto a = api::route(request("GET", "/status", "id=17"), "", false, now);
+    auto s = std::get_if<api::status_action>(&a);
+    REQUIRE(s);
+    CHECK(s->id == 17);
+    check_error(immediate(api::route(request("GET", "/status", "id=x"), "", false, now)), 400,
+                "invalid_id");
+    check_error(immediate(api::route(request("GET", "/status"), "", false, now)), 400,
+                "invalid_id");
+  }
+  SECTION("unknown paths") {
+    for (std::string_view path : {"/", "/nope", "/status/", "/taskschedulizer/x", "/STATUS"}) {
+      INFO(path);
+      check_error(immediate(api::route(request("GET", path), "", false, now)), 404,
+                  "not_found");
+    }
+  }
+  SECTION("wrong methods") {
+    for (auto [method, path, allow] :
+         std::vector<std::tuple<std::string_view, std::string_view, std::string>>{
+           {"GET", "/taskschedulizer", "POST"}, {"PUT", "/taskschedulizer", "POST"},
+           {"DELETE", "/taskschedulizer", "POST"}, {"POST", "/status", "GET"},
+           {"HEAD", "/status", "GET"}}) {
+      INFO(method << " " << path);
+      auto res = immediate(api::route(request(method, path, "id=1"), "", false, now));
+      check_error(res, 405, "method_not_allowed");
+      REQUIRE(res.header("Allow"));
+      CHECK(*res.header("Allow") == allow);
+    }
+  }
+  SECTION("body size") {
+    std::string big(api::max_body_bytes + 1, ' ');
+    check_error(immediate(api::route(request("POST", "/taskschedulizer", "", big), "", false,
+                                     now)),
+                413, "payload_too_large");
+    // Exactly 1 MiB is read (and here is not JSON).
+    std::string limit(api::max_body_bytes, ' ');
+    check_error(immediate(api::route(request("POST", "/taskschedulizer", "", limit), "",
+                                     false, now)),
+                400, "invalid_json");
+  }
+  SECTION("content type") {
+    auto r = request("POST", "/taskschedulizer", "", example_body);
+    r.content_type = "text/plain";
+    check_error(immediate(api::route(r, "", false, now)), 415, "unsupported_media_type");
+  }
+  SECTION("authentication comes first") {
+    auto r = request("GET", "/nope");
+    auto res = immediate(api::route(r, "tok", false, now));
+    check_error(res, 401, "unauthorized");
+    CHECK(res.header("WWW-Authenticate"));
+    r.authorization = "Bearer wrong";
+    check_error(immediate(api::route(r, "tok", false, now)), 401, "unauthorized");
+    r.authorization = "Bearer tok";
+    check_error(immediate(api::route(r, "tok", false, now)), 404, "not_found");
+    auto s = request("GET", "/status", "id=1");
+    s.authorization = "Bearer tok";
+    CHECK(std::holds_alternative<api::status_action>(api::route(s, "tok", false, now)));
+  }
+  SECTION("shutting down") {
+    check_error(immediate(api::route(request("POST", "/taskschedulizer", "", example_body), "",
+                                     true, now)),
+                503, "unavailable");
+  }
+}
+
+// -- rendering ------------------------------------------------------------------------------
+
+TEST_CASE("created renders 201 with Location and the task", "[api]") {
+  ts::task_record rec;
+  rec.id = 42;
+  rec.command = "whoami";
+  rec.due = example;
+  rec.created_at = example - 1500;
+  auto res = api::created(rec);
+  CHECK(res.status == 201);
+  REQUIRE(res.header("Location"));
+  CHECK(*res.header("Location") == "/status?id=42");
+  CHECK(*res.header("Content-Type") == "application/json");
+  CHECK_FALSE(res.header("Idempotent-Replayed"));
+  auto j = body_of(res);
+  CHECK(j == json{{"id", 42}, {"task", "whoami"}, {"time", "2024-09-22T17:00:00.000Z"},
+                  {"status", "pending"}, {"created_at", "2024-09-22T16:59:58.500Z"}});
+  // Key order: id first, for people reading curl output.
+  CHECK(res.body.rfind("{\"id\":42,", 0) == 0);
+
+  rec.replayed = true;
+  auto replay = api::created(rec);
+  CHECK(replay.status == 201);
+  REQUIRE(replay.header("Idempotent-Replayed"));
+  CHECK(*replay.header("Idempotent-Replayed") == "true");
+  CHECK(body_of(replay) == j);
+}
+
+TEST_CASE("status renders the task with its latest run", "[api]") {
+  ts::task_view v;
+  v.id = 7;
+  v.command = "sleep 1";
+  v.due = example;
+  v.created_at = example - 1000;
+  SECTION("pending: no run, everything about the run is null") {
+    auto res = api::status(v);
+    CHECK(res.status == 200);
+    CHECK(*res.header("Content-Type") == "application/json");
+    auto j = body_of(res);
+    CHECK(j["id"] == 7);
+    CHECK(j["task"] == "sleep 1");
+    CHECK(j["time"] == "2024-09-22T17:00:00.000Z");
+    CHECK(j["created_at"] == "2024-09-22T16:59:59.000Z");
+    CHECK(j["status"] == "pending");
+    for (auto key : {"exit_code", "signal", "reason", "output", "started_at", "finished_at",
+                     "run_id"}) {
+      INFO(key);
+      REQUIRE(j.contains(key));
+      CHECK(j[key].is_null());
+    }
+    CHECK(j["output_truncated"] == false);
+  }
+  SECTION("running") {
+    v.status = ts::task_status::running;
+    v.run = 3;
+    v.started_at = example + 2;
+    auto j = body_of(api::status(v));
+    CHECK(j["status"] == "running");
+    CHECK(j["run_id"] == 3);
+    CHECK(j["started_at"] == "2024-09-22T17:00:00.002Z");
+    CHECK(j["finished_at"].is_null());
+    CHECK(j["reason"].is_null());
+    CHECK(j["exit_code"].is_null());
+    CHECK(j["output"] == "");
+  }
+  SECTION("success") {
+    v.status = ts::task_status::success;
+    v.run = 3;
+    v.exit_code = 0;
+    v.output = "root\n";
+    v.started_at = example;
+    v.finished_at = example + 15;
+    auto j = body_of(api::status(v));
+    CHECK(j["status"] == "success");
+    CHECK(j["exit_code"] == 0);
+    CHECK(j["signal"].is_null());
+    CHECK(j["reason"].is_null());
+    CHECK(j["output"] == "root\n");
+    CHECK(j["finished_at"] == "2024-09-22T17:00:00.015Z");
+  }
+  SECTION("failure by exit code, output truncated") {
+    v.status = ts::task_status::failure;
+    v.run = 4;
+    v.reason = ts::run_reason::exit;
+    v.exit_code = 3;
+    v.output = "x";
+    v.output_truncated = true;
+    v.started_at = example;
+    v.finished_at = example + 1;
+    auto j = body_of(api::status(v));
+    CHECK(j["status"] == "failure");
+    CHECK(j["reason"] == "exit");
+    CHECK(j["exit_code"] == 3);
+    CHECK(j["signal"].is_null());
+    CHECK(j["output_truncated"] == true);
+  }
+  SECTION("killed by a signal") {
+    v.status = ts::task_status::failure;
+    v.run = 5;
+    v.reason = ts::run_reason::signal;
+    v.signal = SIGKILL;
+    v.started_at = example;
+    v.finished_at = example + 1;
+    auto j = body_of(api::status(v));
+    CHECK(j["reason"] == "signal");
+    CHECK(j["signal"] == "SIGKILL");
+    CHECK(j["exit_code"].is_null());
+  }
+  SECTION("start_failed and interrupted") {
+    v.status = ts::task_status::failure;
+    v.run = 6;
+    v.reason = ts::run_reason::start_failed;
+    auto j = body_of(api::status(v));
+    CHECK(j["reason"] == "start_failed");
+    CHECK(j["started_at"].is_null());
+    v.reason = ts::run_reason::interrupted;
+    CHECK(body_of(api::status(v))["reason"] == "interrupted");
+  }
+  SECTION("output that is not valid UTF-8 still renders") {
+    v.run = 1;
+    v.output = "a\xff" "b";
+    auto res = api::status(v);
+    CHECK(res.status == 200);
+    CHECK(body_of(res)["output"].is_string());
+  }
+}
+
+TEST_CASE("status and created bodies are exactly nlohmann's compact form", "[api]") {
+  // The hot responses are written by appending; they must stay byte for byte what a
+  // JSON library makes of the same document, in the same key order, whatever the strings.
+  auto canonical = [](const std::string& body) {
+    return nlohmann::ordered_json::parse(body).dump(
+      -1, ' ', false, nlohmann::json::error_handler_t::replace);
+  };
+  for (std::string text : {std::string{"plain"}, std::string{"quote \" back \\ slash"},
+                           std::string{"line\nfeed\ttab\x01\x1f\x7f"},
+                           std::string{"unicode \xc3\xa9 \xe2\x9c\x93 \xf0\x9f\x9a\x80"},
+                           std::string{""}}) {
+    INFO(text);
+    ts::task_view v;
+    v.id = 12;
+    v.command = text;
+    v.due = example;
+    v.created_at = example;
+    v.status = ts::task_status::failure;
+    v.run = 3;
+    v.reason = ts::run_reason::signal;
+    v.signal = SIGTERM;
+    v.output = text;
+    v.started_at = example;
+    v.finished_at = example + 1;
+    auto body = api::status(v).body;
+    CHECK(body == canonical(body));
+    auto j = nlohmann::json::parse(body);
+    CHECK(j["task"] == text);
+    CHECK(j["output"] == text);
+    CHECK(j["exit_code"].is_null());
+    CHECK(body.rfind("{\"id\":12,\"task\":", 0) == 0);
+    ts::task_record rec;
+    rec.id = 12;
+    rec.command = text;
+    rec.due = example;
+    rec.created_at = example;
+    auto created = api::created(rec).body;
+    CHECK(created == canonical(created));
+    CHECK(nlohmann::json::parse(created)["task"] == text);
+  }
+  // Not UTF-8 (stored output is repaired, but never trust that): still valid JSON.
+  ts::task_view v;
+  v.run = 1;
+  v.output = "a\xff" "b";
+  auto body = api::status(v).body;
+  CHECK(nlohmann::json::parse(body)["output"] == "a\xef\xbf\xbd" "b");
+}
+
+TEST_CASE("signal names", "[api]") {
+  CHECK(api::signal_name(SIGKILL) == "SIGKILL");
+  CHECK(api::signal_name(SIGTERM) == "SIGTERM");
+  CHECK(api::signal_name(SIGSEGV) == "SIGSEGV");
+  CHECK(api::signal_name(SIGRTMIN + 2) == "SIGRTMIN+2");
+  CHECK(api::signal_name(200) == "SIG200");
+}
+
+// -- the real server on a loopback socket ------------------------------------------------------
+
+namespace {
+
+using namespace std::chrono_literals;
+
+/// A response as read off the socket; `status` is 0 when none came (connection closed).
+struct raw_response {
+  int status = 0;
+  std::map<std::string, std::string> headers; // lower-case names
+  std::string body;
+
+  std::string header(const std::string& name) const {
+    auto i = headers.find(name);
+    return i == headers.end() ? std::string{} : i->second;
+  }
+  json body_json() const {
+    return json::parse(body);
+  }
+};
+
+/// A blocking HTTP/1.1 client for one connection, bounded by socket timeouts.
+class client {
+public:
+  // No Catch2 assertions in here: clients also run on other threads.
+  explicit client(uint16_t port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd_ < 0)
+      return;
+    timeval tv{10, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
+  }
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  ~client() {
+    if (fd_ >= 0)
+      ::close(fd_);
+  }
+
+  bool connected() const {
+    return connected_;
+  }
+
+  /// Sends all of `data`; false when the peer closed or reset the connection.
+  bool send_all(std::string_view data) {
+    if (!connected_)
+      return false;
+    while (!data.empty()) {
+      auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
+      if (n <= 0)
+        return false;
+      data.remove_prefix(static_cast<size_t>(n));
+    }
+    return true;
+  }
+
+  /// Reads one response (Content-Length framed); status 0 if the connection closed first.
+  raw_response read_response() {
+    raw_response res;
+    size_t header_end;
+    while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos)
+      if (!fill())
+        return res;
+    auto head = buf_.substr(0, header_end);
+    buf_.erase(0, header_end + 4);
+    auto line_end = head.find("\r\n");
+    auto status_line = head.substr(0, line_end);
+    if (status_line.rfind("HTTP/1.1 ", 0) != 0 || status_line.size() < 12)
+      return res;
+    res.status = std::atoi(status_line.substr(9, 3).c_str());
+    size_t pos = line_end;
+    while (pos != std::string::npos && pos < head.size()) {
+      auto next = head.find("\r\n", pos + 2);
+      auto line = head.substr(pos + 2, next == std::string::npos ? std::string::npos
+                                                                 : next - pos - 2);
+      auto colon = line.find(':');
+      if (colon != std::string::npos) {
+        auto name = line.substr(0, colon);
+        std::transform(name.begin(), name.end(), name.begin(),
+                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+        auto value = line.substr(colon + 1);
+        while (!value.empty() && value.front() == ' ')
+          value.erase(0, 1);
+        res.headers[name] = value;
+      }
+      pos = next;
+    }
+    auto length = static_cast<size_t>(std::strtoul(res.header("content-length").c_str(),
+                                                   nullptr, 10));
+    while (buf_.size() < length)
+      if (!fill())
+        return raw_response{};
+    res.body = buf_.substr(0, length);
+    buf_.erase(0, length);
+    return res;
+  }
+
+  raw_response exchange(const std::string& request) {
+    if (!send_all(request))
+      return raw_response{};
+    return read_response();
+  }
+
+  /// True when the server has closed the connection (EOF or reset) with nothing to read.
+  bool closed_by_peer() {
+    char c;
+    auto n = ::recv(fd_, &c, 1, 0);
+    return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE));
+  }
+
+private:
+  bool fill() {
+    if (!connected_)
+      return false;
+    char chunk[16384];
+    auto n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    if (n <= 0)
+      return false;
+    buf_.append(chunk, static_cast<size_t>(n));
+    return true;
+  }
+
+  int fd_ = -1;
+  bool connected_ = false;
+  std::string buf_;
+};
+
+std::string post(const std::string& body, const std::string& extra_headers = {},
+                 const std::string& path = "/taskschedulizer") {
+  return "POST " + path + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers
+         + "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+std::string schedule(const std::string& task, const std::string& extra_headers = {}) {
+  return post(task_body(task), "Content-Type: application/json\r\n" + extra_headers);
+}
+
+std::string get(const std::string& target, const std::string& extra_headers = {}) {
+  return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n";
+}
+
+void check_json_error(const raw_response& res, int status, const std::string& code) {
+  CHECK(res.status == status);
+  CHECK(res.header("content-type") == "application/json");
+  auto j = res.body_json();
+  CHECK(j["error"]["code"] == code);
+  CHECK(j["error"]["message"].is_string());
+}
+
+/// What the fake coordinator saw and holds.
+struct fake_coordinator_state {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<ts::new_task> scheduled;
+  std::vector<caf::typed_response_promise<ts::task_record>> held; // never answered
+  bool delayed_seen = false;
+};
+
+ts::task_record record_of(const ts::new_task& t, ts::task_id id) {
+  ts::task_record rec;
+  rec.id = id;
+  rec.command = t.command;
+  rec.due = t.due;
+  rec.created_at = t.created_at;
+  return rec;
+}
+
+/// Canned answers chosen by the command text.
+ts::coordinator_actor::behavior_type
+fake_coordinator(ts::coordinator_actor::pointer self,
+                 std::shared_ptr<fake_coordinator_state> st) {
+  using namespace ts;
+  return {
+    [=](schedule_atom, new_task& t) -> caf::result<task_record> {
+      auto rp = self->make_response_promise<task_record>();
+      std::unique_lock<std::mutex> guard{st->mtx};
+      st->scheduled.push_back(t);
+      if (t.command == "conflict") {
+        rp.deliver(make_error(ec::idempotency_conflict));
+      } else if (t.command == "outage") {
+        rp.deliver(make_error(ec::unavailable, "db down"));
+      } else if (t.command == "stopping") {
+        rp.deliver(make_error(ec::shutting_down));
+      } else if (t.command == "boom") {
+        rp.deliver(make_error(ec::storage_failure, "disk I/O error at /secret/path"));
+      } else if (t.command == "replay") {
+        auto rec = record_of(t, 9);
+        rec.replayed = true;
+        rp.deliver(rec);
+      } else if (t.command == "slow") {
+        st->held.push_back(rp);
+      } else if (t.command == "delayed") {
+        // Answered later, from a message to itself: the request is in flight meanwhile.
+        st->delayed_seen = true;
+        st->cv.notify_all();
+        self->delayed_send(self, 300ms, retry_atom::value);
+        st->held.push_back(rp);
+      } else {
+        rp.deliver(record_of(t, 1));
+      }
+      return rp;
+    },
+    [=](load_atom, std::vector<pending_entry>&) {},
+    [=](tick_atom) {},
+    [=](done_atom, run_id) {},
+    [=](stats_atom) { return coordinator_stats{}; },
+    [=](shutdown_atom, int64_t) { return caf::ok_atom::value; },
+    [=](kill_atom) {},
+    [=](retry_atom) {
+      std::unique_lock<std::mutex> guard{st->mtx};
+      for (auto& rp : st->held)
+        if (rp.pending())
+          rp.deliver(record_of(st->scheduled.back(), 5));
+    },
+  };
+}
+
+ts::persistence_actor::behavior_type fake_persistence() {
+  using namespace ts;
+  return {
+    [](schedule_atom, new_task&) -> caf::result<task_record> {
+      return make_error(ec::storage_failure);
+    },
+    [](caf::get_atom, task_id id) -> caf::result<task_view> {
+      if (id == 1) {
+        task_view v;
+        v.id = 1;
+        v.command = "whoami";
+        v.due = example;
+        v.created_at = example - 1000;
+        v.status = task_status::success;
+        v.run = 11;
+        v.exit_code = 0;
+        v.output = "root\n";
+        v.started_at = example;
+        v.finished_at = example + 20;
+        return v;
+      }
+      if (id == 3) {
+        task_view v;
+        v.id = 3;
+        v.command = "sleep 100";
+        v.due = example;
+        v.created_at = example;
+        v.status = task_status::failure;
+        v.run = 12;
+        v.reason = run_reason::signal;
+        v.signal = SIGKILL;
+        v.started_at = example;
+        v.finished_at = example + 5;
+        return v;
+      }
+      return make_error(ec::not_found);
+    },
+    [](claim_atom, task_id, millis) -> caf::result<claim> { return make_error(ec::not_found); },
+    [](unclaim_atom, run_id) { return caf::ok_atom::value; },
+    [](started_atom, process_start&) {},
+    [](finished_atom, run_outcome&) { return caf::ok_atom::value; },
+    [](ping_atom) { return caf::ok_atom::value; },
+    [](flush_atom) {},
+    [](retry_atom) {},
+  };
+}
+
+struct test_config : caf::actor_system_config {
+  test_config() {
+    ts::register_types(*this);
+  }
+};
+
+/// An actor system with fakes, the real gateway, and the real server on 127.0.0.1:0.
+struct fixture {
+  explicit fixture(std::string token = {}, caf::timespan gateway_timeout = 5s) {
+    coord_state = std::make_shared<fake_coordinator_state>();
+    coordinator = sys.spawn(fake_coordinator, coord_state);
+    persistence = sys.spawn(fake_persistence);
+    gateway = ts::spawn_gateway(sys, coordinator, persistence, gateway_timeout);
+    ts::server_options opts;
+    opts.bind = "127.0.0.1";
+    opts.port = 0;
+    opts.api_token = std::move(token);
+    opts.threads = 2;
+    auto s = ts::start_http_server(opts, gateway);
+    REQUIRE(s);
+    server = std::move(*s);
+  }
+
+  ~fixture() {
+    server->stop();
+    {
+      // Promises still held would answer nobody; drop them before the actors go.
+      std::lock_guard<std::mutex> guard{coord_state->mtx};
+      coord_state->held.clear();
+    }
+    caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(coordinator, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(persistence, caf::exit_reason::user_shutdown);
+  }
+
+  uint16_t port() const {
+    return server->port();
+  }
+
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  std::shared_ptr<fake_coordinator_state> coord_state;
+  ts::coordinator_actor coordinator;
+  ts::persistence_actor persistence;
+  caf::actor gateway;
+  std::unique_ptr<ts::http_server> server;
+};
+
+} // namespace
+
+TEST_CASE("server: binds port 0 to a real port", "[server]") {
+  fixture f;
+  REQUIRE(f.port() != 0);
+  client c{f.port()};
+  CHECK(c.exchange(get("/status?id=1")).status == 200);
+}
+
+TEST_CASE("server: a busy port is an error, not an exception", "[server]") {
+  fixture f;
+  ts::server_options opts;
+  opts.bind = "127.0.0.1";
+  opts.port = f.port();
+  // RESTinio sets SO_REUSEADDR, which does not allow two listeners on one port.
+  auto second = ts::start_http_server(opts, f.gateway);
+  CHECK_FALSE(second);
+  opts.port = 0;
+  opts.bind = "not-an-address";
+  CHECK_FALSE(ts::start_http_server(opts, f.gateway));
+}
+
+TEST_CASE("server: schedule and status over HTTP", "[server]") {
+  fixture f;
+  client c{f.port()};
+  SECTION("the README's curl example") {
+    auto res = c.exchange(post(R"({"task":"whoami", "time":"2024-09-22 17:00:00"})",
+                               "Content-Type: application/json\r\n"));
+    CHECK(res.status == 201);
+    CHECK(res.header("location") == "/status?id=1");
+    CHECK(res.header("content-type") == "application/json");
+    auto j = res.body_json();
+    CHECK(j["id"] == 1);
+    CHECK(j["task"] == "whoami");
+    CHECK(j["status"] == "pending");
+    CHECK(j["time"].get<std::string>().size() == 24);
+    // What the coordinator got: validated, with created_at close to now.
+    std::lock_guard<std::mutex> guard{f.coord_state->mtx};
+    REQUIRE(f.coord_state->scheduled.size() == 1);
+    auto& t = f.coord_state->scheduled[0];
+    CHECK(t.command == "whoami");
+    CHECK(t.request_hash == api::request_digest("whoami", "2024-09-22 17:00:00"));
+    auto wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                  std::chrono::system_clock::now().time_since_epoch())
+                  .count();
+    CHECK(std::abs(wall - t.created_at) < 60000);
+  }
+  SECTION("curl -d without a content type (form-urlencoded) is read as JSON") {
+    auto res = c.exchange(post(example_body,
+                               "Content-Type: application/x-www-form-urlencoded\r\n"));
+    CHECK(res.status == 201);
+  }
+  SECTION("keep-alive: several requests on one connection") {
+    for (int i = 0; i < 5; ++i) {
+      CHECK(c.exchange(schedule("echo " + std::to_string(i))).status == 201);
+      CHECK(c.exchange(get("/status?id=1")).status == 200);
+    }
+  }
+  SECTION("status of a finished task") {
+    auto res = c.exchange(get("/status?id=1"));
+    CHECK(res.status == 200);
+    CHECK(res.header("content-type") == "application/json");
+    auto j = res.body_json();
+    CHECK(j["id"] == 1);
+    CHECK(j["status"] == "success");
+    CHECK(j["exit_code"] == 0);
+    CHECK(j["signal"].is_null());
+    CHECK(j["reason"].is_null());
+    CHECK(j["output"] == "root\n");
+    CHECK(j["output_truncated"] == false);
+    CHECK(j["started_at"] == "2024-09-22T17:00:00.000Z");
+    CHECK(j["finished_at"] == "2024-09-22T17:00:00.020Z");
+    CHECK(j["run_id"] == 11);
+  }
+  SECTION("status of a killed task") {
+    auto j = c.exchange(get("/status?id=3")).body_json();
+    CHECK(j["signal"] == "SIGKILL");
+    CHECK(j["reason"] == "signal");
+  }
+  SECTION("idempotent replay") {
+    auto res = c.exchange(schedule("replay", "Idempotency-Key: abc\r\n"));
+    CHECK(res.status == 201);
+    CHECK(res.header("idempotent-replayed") == "true");
+    CHECK(res.header("location") == "/status?id=9");
+    std::lock_guard<std::mutex> guard{f.coord_state->mtx};
+    REQUIRE(f.coord_state->scheduled.size() == 1);
+    CHECK(f.coord_state->scheduled[0].idempotency_key == "abc");
+  }
+}
+
+TEST_CASE("server: every error row over HTTP", "[server]") {
+  fixture f;
+  client c{f.port()};
+  check_json_error(c.exchange(post("nope", "Content-Type: application/json\r\n")), 400,
+                   "invalid_json");
+  check_json_error(c.exchange(post(R"({"task":"ls"})")), 400, "invalid_field");
+  check_json_error(c.exchange(post(R"({"task":"ls","time":"2024-02-30 10:00:00"})")), 400,
+                   "invalid_time");
+  check_json_error(c.exchange(schedule("   ")), 400, "invalid_task");
+  check_json_error(c.exchange(get("/status?id=0")), 400, "invalid_id");
+  check_json_error(c.exchange(get("/status")), 400, "invalid_id");
+  check_json_error(c.exchange(get("/status?id=2")), 404, "not_found");
+  check_json_error(c.exchange(get("/nope")), 404, "not_found");
+  auto wrong = c.exchange(post(example_body, "", "/status"));
+  check_json_error(wrong, 405, "method_not_allowed");
+  CHECK(wrong.header("allow") == "GET");
+  wrong = c.exchange(get("/taskschedulizer"));
+  check_json_error(wrong, 405, "method_not_allowed");
+  CHECK(wrong.header("allow") == "POST");
+  // HEAD gets its 405 without a body, so the next response on the connection is intact.
+  auto head = c.exchange("HEAD /status?id=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(head.status == 405);
+  CHECK(head.header("allow") == "GET");
+  CHECK(head.body.empty());
+  CHECK(c.exchange(get("/status?id=1")).status == 200);
+  check_json_error(c.exchange(schedule("conflict", "Idempotency-Key: k\r\n")), 409,
+                   "idempotency_conflict");
+  check_json_error(c.exchange(post(std::string(api::max_body_bytes + 1, ' '))), 413,
+                   "payload_too_large");
+  check_json_error(c.exchange(post(example_body, "Content-Type: text/plain\r\n")), 415,
+                   "unsupported_media_type");
+  auto outage = c.exchange(schedule("outage"));
+  check_json_error(outage, 503, "unavailable");
+  CHECK(!outage.header("retry-after").empty());
+  check_json_error(c.exchange(schedule("stopping")), 503, "unavailable");
+  auto boom = c.exchange(schedule("boom"));
+  check_json_error(boom, 500, "internal_error");
+  CHECK(boom.body.find("secret") == std::string::npos);
+  // The connection survived all of them.
+  CHECK(c.exchange(get("/status?id=1")).status == 200);
+}
+
+TEST_CASE("server: an actor that does not answer gives 503 after the timeout", "[server]") {
+  fixture f{"", 300ms};
+  client c{f.port()};
+  auto res = c.exchange(schedule("slow"));
+  check_json_error(res, 503, "unavailable");
+  CHECK(!res.header("retry-after").empty());
+}
+
+TEST_CASE("server: a timed-out request is answered once while others pass it", "[server]") {
+  fixture f{"", 300ms};
+  client slow{f.port()};
+  client quick{f.port()};
+  auto start = std::chrono::steady_clock::now();
+  REQUIRE(slow.send_all(schedule("slow")));
+  // Requests behind the waiting one are answered at once, not after its deadline.
+  for (int i = 0; i < 3; ++i)
+    CHECK(quick.exchange(schedule("fine")).status == 201);
+  CHECK(std::chrono::steady_clock::now() - start < 250ms);
+  auto res = slow.read_response();
+  auto waited = std::chrono::steady_clock::now() - start;
+  check_json_error(res, 503, "unavailable");
+  CHECK(waited >= 250ms);
+  CHECK(waited < 5s);
+  // The late answer must reach nobody: a second response would break the keep-alive
+  // framing of the next exchange on the same connection.
+  caf::anon_send(f.coordinator, ts::retry_atom::value);
+  std::this_thread::sleep_for(100ms);
+  auto next = slow.exchange(get("/status?id=1"));
+  CHECK(next.status == 200);
+  CHECK(next.body.find("\"id\":1") != std::string::npos);
+}
+
+TEST_CASE("server: a body over the hard cap is refused without a crash", "[server]") {
+  fixture f;
+  {
+    client c{f.port()};
+    // 9 MiB announced: RESTinio closes the connection as soon as it reads the headers.
+    std::string head = "POST /taskschedulizer HTTP/1.1\r\nHost: x\r\n"
+                       "Content-Type: application/json\r\nContent-Length: 9437184\r\n\r\n";
+    REQUIRE(c.send_all(head));
+    std::string chunk(64 * 1024, 'a');
+    bool refused = false;
+    for (int i = 0; i < 144 && !refused; ++i)
+      refused = !c.send_all(chunk);
+    if (!refused) {
+      auto res = c.read_response();
+      CHECK(res.status == 0);
+    }
+    CHECK(c.closed_by_peer());
+  }
+  // And the server still serves.
+  client c{f.port()};
+  CHECK(c.exchange(get("/status?id=1")).status == 200);
+}
+
+TEST_CASE("server: bearer token", "[server]") {
+  fixture f{"s3cret"};
+  client c{f.port()};
+  for (std::string auth : {std::string{}, std::string{"Authorization: Bearer wrong\r\n"},
+                           std::string{"Authorization: Basic s3cret\r\n"},
+                           std::string{"Authorization: Bearer s3cre\r\n"}}) {
+    INFO(auth);
+    auto res = c.exchange(get("/status?id=1", auth));
+    check_json_error(res, 401, "unauthorized");
+    CHECK(res.header("www-authenticate") == "Bearer");
+    check_json_error(c.exchange(schedule("whoami", auth)), 401, "unauthorized");
+    check_json_error(c.exchange(get("/nope", auth)), 401, "unauthorized");
+  }
+  auto ok = "Authorization: Bearer s3cret\r\n";
+  CHECK(c.exchange(get("/status?id=1", ok)).status == 200);
+  CHECK(c.exchange(schedule("whoami", ok)).status == 201);
+  check_json_error(c.exchange(get("/nope", ok)), 404, "not_found");
+}
+
+TEST_CASE("server: without a token no header is needed", "[server]") {
+  fixture f;
+  client c{f.port()};
+  CHECK(c.exchange(get("/status?id=1", "Authorization: Bearer anything\r\n")).status == 200);
+  CHECK(c.exchange(get("/status?id=1")).status == 200);
+}
+
+TEST_CASE("server: shutdown rejects new requests and finishes those in flight",
+          "[server]") {
+  fixture f;
+  client busy{f.port()};
+  REQUIRE(busy.send_all(schedule("delayed")));
+  {
+    std::unique_lock<std::mutex> guard{f.coord_state->mtx};
+    REQUIRE(f.coord_state->cv.wait_for(guard, 10s, [&] { return f.coord_state->delayed_seen; }));
+  }
+  f.server->reject_new_requests();
+  client late{f.port()};
+  auto rejected = late.exchange(schedule("whoami"));
+  check_json_error(rejected, 503, "unavailable");
+  CHECK(rejected.header("connection") == "close");
+  // stop() returns only once the request in flight has its answer written.
+  f.server->stop();
+  auto res = busy.read_response();
+  CHECK(res.status == 201);
+  CHECK(res.header("location") == "/status?id=5");
+  // Nothing listens any more.
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(f.port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0);
+  ::close(fd);
+}
+
+TEST_CASE("server: a request whose gateway is gone still gets an answer", "[server]") {
+  fixture f;
+  caf::anon_send_exit(f.gateway, caf::exit_reason::user_shutdown);
+  client c{f.port()};
+  // The message to the dead gateway is dropped with its responder, which answers 503.
+  bool answered = false;
+  for (int i = 0; i < 100 && !answered; ++i) {
+    auto res = c.exchange(get("/status?id=1"));
+    REQUIRE(res.status != 0);
+    if (res.status == 503) {
+      answered = true;
+      check_json_error(res, 503, "unavailable");
+    } else {
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+  CHECK(answered);
+}
+
+TEST_CASE("server: concurrent clients", "[server]") {
+  fixture f;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < 8; ++i)
+    results.push_back(std::async(std::launch::async, [&f] {
+      client c{f.port()};
+      int ok = 0;
+      for (int k = 0; k < 25; ++k)
+        ok += c.exchange(schedule("echo hi")).status == 201;
+      return ok;
+    }));
+  int total = 0;
+  for (auto& r : results)
+    total += r.get();
+  CHECK(total == 200);
+}

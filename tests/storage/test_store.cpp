@@ -1,0 +1,1028 @@
+// The storage conformance suite: every case in the first part runs unchanged against each
+// backend, a fresh SQLite file always and MariaDB when TS_TEST_MYSQL_URL names one
+// (mysql://USER:PASSWORD@HOST:PORT/DATABASE). For MariaDB each case starts by dropping the
+// schema's tables (runs, tasks, schema_version) through a raw client connection, so the
+// store creates them again: the user only needs rights on that one database, and cases stay
+// independent. The second part covers what only SQLite has (files, folders, locks).
+#include "storage/store.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <mysql.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/error.hpp"
+#include "storage/db_url.hpp"
+#include "tests/support/store_test_support.hpp"
+
+using namespace ts;
+using ts::test::backends;
+using ts::test::code_of;
+using ts::test::mysql_url;
+using ts::test::ok;
+using ts::storage::open_store;
+using ts::storage::store;
+
+namespace fs = std::filesystem;
+
+namespace {
+
+// -- helpers ----------------------------------------------------------------------------------
+
+new_task make_task(std::string command, millis due, std::string key = "",
+                   std::string hash = "") {
+  new_task t;
+  t.command = std::move(command);
+  t.due = due;
+  t.created_at = due - 1000;
+  t.idempotency_key = std::move(key);
+  t.request_hash = std::move(hash);
+  return t;
+}
+
+/// Inserts in a transaction of its own.
+task_record insert(store& s, const new_task& t) {
+  ok(s.begin());
+  auto r = s.insert_task(t);
+  if (!r)
+    s.rollback();
+  auto rec = ok(std::move(r));
+  ok(s.commit());
+  return rec;
+}
+
+claim claim_one(store& s, task_id id, millis at) {
+  ok(s.begin());
+  auto c = s.claim_run(id, at);
+  if (!c)
+    s.rollback();
+  auto out = ok(std::move(c));
+  ok(s.commit());
+  return out;
+}
+
+void in_tx(store& s, const caf::error& err) {
+  if (err) {
+    s.rollback();
+    ok(err);
+  }
+}
+
+/// Runs one write in its own transaction.
+template <class F>
+void write_tx(store& s, F&& f) {
+  ok(s.begin());
+  caf::error err = f();
+  in_tx(s, err);
+  ok(s.commit());
+}
+
+std::vector<pending_entry> pending_of(store& s) {
+  std::vector<pending_entry> out;
+  ok(s.load_pending([&](const pending_entry& e) { out.push_back(e); }));
+  std::sort(out.begin(), out.end(),
+            [](const pending_entry& a, const pending_entry& b) { return a.id < b.id; });
+  return out;
+}
+
+void check_same(const task_view& a, const task_view& b) {
+  CHECK(a.id == b.id);
+  CHECK(a.command == b.command);
+  CHECK(a.due == b.due);
+  CHECK(a.created_at == b.created_at);
+  CHECK(a.status == b.status);
+  CHECK(a.run == b.run);
+  CHECK(a.reason == b.reason);
+  CHECK(a.exit_code == b.exit_code);
+  CHECK(a.signal == b.signal);
+  CHECK(a.output == b.output);
+  CHECK(a.output_truncated == b.output_truncated);
+  CHECK(a.started_at == b.started_at);
+  CHECK(a.finished_at == b.finished_at);
+}
+
+/// A fresh folder under $TMPDIR, removed with everything in it.
+class temp_dir {
+public:
+  temp_dir() {
+    const char* base = std::getenv("TMPDIR");
+    std::string tmpl = std::string(base && *base ? base : "/tmp") + "/ts-store-XXXXXX";
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path_ = tmpl;
+  }
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir() {
+    std::error_code err;
+    fs::remove_all(path_, err);
+  }
+  const std::string& path() const {
+    return path_;
+  }
+
+private:
+  std::string path_;
+};
+
+// -- backends ---------------------------------------------------------------------------------
+
+/// A raw MariaDB connection for what the store interface does not offer: wiping the
+/// tables before a case and planting a future schema version.
+class mysql_raw {
+public:
+  mysql_raw() {
+    conn_ = mysql_init(nullptr);
+    REQUIRE(conn_);
+    unsigned timeout = 5;
+    mysql_options(conn_, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+    ts::test::connect_test_mysql(conn_, 0);
+  }
+  mysql_raw(const mysql_raw&) = delete;
+  mysql_raw& operator=(const mysql_raw&) = delete;
+  ~mysql_raw() {
+    mysql_close(conn_);
+  }
+
+  void exec(const std::string& sql) {
+    auto rc = mysql_query(conn_, sql.c_str());
+    INFO(sql << ": " << mysql_error(conn_));
+    REQUIRE(rc == 0);
+  }
+
+private:
+  MYSQL* conn_ = nullptr;
+};
+
+/// An empty database of one backend for one test case.
+class backend_db {
+public:
+  explicit backend_db(std::string kind) : kind_(std::move(kind)) {
+    if (kind_ == "sqlite") {
+      url_ = "sqlite:" + dir_.path() + "/store.db";
+    } else {
+      url_ = mysql_url();
+      mysql_raw raw;
+      raw.exec("SET FOREIGN_KEY_CHECKS = 0");
+      raw.exec("DROP TABLE IF EXISTS runs, tasks, schema_version");
+    }
+  }
+
+  const std::string& kind() const {
+    return kind_;
+  }
+  const std::string& url() const {
+    return url_;
+  }
+
+  caf::expected<std::unique_ptr<store>> try_open() const {
+    return open_store(url_);
+  }
+
+  std::unique_ptr<store> open() const {
+    return ok(try_open());
+  }
+
+  /// Plants a schema version behind the store's back.
+  void set_schema_version(int v) {
+    auto sql = "UPDATE schema_version SET version = " + std::to_string(v);
+    if (kind_ == "sqlite") {
+      sqlite3* db = nullptr;
+      REQUIRE(sqlite3_open((dir_.path() + "/store.db").c_str(), &db) == SQLITE_OK);
+      auto rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, nullptr);
+      sqlite3_close(db);
+      REQUIRE(rc == SQLITE_OK);
+    } else {
+      mysql_raw raw;
+      raw.exec(sql);
+    }
+  }
+
+private:
+  std::string kind_;
+  temp_dir dir_;
+  std::string url_;
+};
+
+} // namespace
+
+// Each case runs once per backend; CAPTURE names the backend in any failure.
+#define WITH_EACH_BACKEND(db)                                                                 \
+  auto db##_kind = GENERATE(from_range(backends()));                                          \
+  CAPTURE(db##_kind);                                                                         \
+  backend_db db{db##_kind}
+
+// -- the conformance suite --------------------------------------------------------------------
+
+TEST_CASE("a new store answers ping and names its backend", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  CHECK(std::string{s->backend()} == db.kind());
+  ok(s->ping());
+  ok(s->reconnect());
+  ok(s->ping());
+  CHECK(pending_of(*s).empty());
+}
+
+TEST_CASE("an inserted task reads back with every field", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  new_task t;
+  t.command = "echo hello";
+  t.due = 1727024400123;        // 2024-09-22T17:00:00.123Z
+  t.created_at = 1727020000457; // milliseconds survive
+  auto rec = insert(*s, t);
+  CHECK(rec.id > 0);
+  CHECK(rec.command == t.command);
+  CHECK(rec.due == t.due);
+  CHECK(rec.created_at == t.created_at);
+  CHECK(rec.status == task_status::pending);
+  CHECK_FALSE(rec.replayed);
+
+  auto v = ok(s->get_task(rec.id));
+  CHECK(v.id == rec.id);
+  CHECK(v.command == "echo hello");
+  CHECK(v.due == 1727024400123);
+  CHECK(v.created_at == 1727020000457);
+  CHECK(v.status == task_status::pending);
+  CHECK(v.run == 0);
+  CHECK(v.reason == run_reason::none);
+  CHECK(v.exit_code == null_value);
+  CHECK(v.signal == 0);
+  CHECK(v.output.empty());
+  CHECK_FALSE(v.output_truncated);
+  CHECK(v.started_at == null_value);
+  CHECK(v.finished_at == null_value);
+
+  // The extremes of the accepted range: 1970 and the last millisecond of 9999.
+  auto early = insert(*s, make_task("true", 0));
+  auto late = insert(*s, make_task("true", 253402300799999));
+  CHECK(ok(s->get_task(early.id)).due == 0);
+  CHECK(ok(s->get_task(late.id)).due == 253402300799999);
+  CHECK(ok(s->get_task(late.id)).created_at == 253402300798999);
+}
+
+TEST_CASE("ids increase", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  std::vector<task_id> ids;
+  ok(s->begin());
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(ok(s->insert_task(make_task("true", 1000 + i))).id);
+  ok(s->commit());
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(insert(*s, make_task("true", 2000 + i)).id);
+  for (size_t i = 1; i < ids.size(); ++i)
+    CHECK(ids[i] > ids[i - 1]);
+}
+
+TEST_CASE("unknown ids are not found", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("true", 1000)).id;
+  CHECK(code_of(s->get_task(id + 1000).error()) == ec::not_found);
+  CHECK(code_of(s->get_task(0).error()) == ec::not_found);
+  CHECK(code_of(s->get_task(-5).error()) == ec::not_found);
+
+  ok(s->begin());
+  CHECK(code_of(s->claim_run(id + 1000, 5).error()) == ec::not_found);
+  CHECK(code_of(s->unclaim_run(424242)) == ec::not_found);
+  process_start p;
+  p.run = 424242;
+  p.pid = 1;
+  CHECK(code_of(s->record_start(p)) == ec::not_found);
+  run_outcome o;
+  o.run = 424242;
+  o.task = id;
+  o.status = task_status::success;
+  CHECK(code_of(s->finish_run(o)) == ec::not_found);
+  // Refusals leave the transaction usable.
+  auto other = ok(s->insert_task(make_task("true", 2000)));
+  ok(s->commit());
+  CHECK(ok(s->get_task(other.id)).status == task_status::pending);
+  CHECK(ok(s->get_task(id)).status == task_status::pending);
+}
+
+TEST_CASE("a run goes pending -> running -> success", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = make_task("echo hi", 1727024400000);
+  auto id = insert(*s, t).id;
+
+  auto c = claim_one(*s, id, 1727024399990);
+  CHECK(c.run > 0);
+  CHECK(c.task == id);
+  CHECK(c.command == "echo hi");
+  CHECK(c.due == 1727024400000);
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::running);
+  CHECK(v.run == c.run);
+  CHECK(v.reason == run_reason::none);
+  CHECK(v.started_at == null_value);
+  CHECK(v.finished_at == null_value);
+  CHECK(v.exit_code == null_value);
+
+  process_start p{c.run, 4242, 4242, 123456789012ull, 1727024400002};
+  write_tx(*s, [&] { return s->record_start(p); });
+  v = ok(s->get_task(id));
+  CHECK(v.status == task_status::running);
+  CHECK(v.started_at == 1727024400002);
+
+  run_outcome o;
+  o.run = c.run;
+  o.task = id;
+  o.status = task_status::success;
+  o.reason = run_reason::none;
+  o.exit_code = 0;
+  o.output = "hi\n";
+  o.started_at = 1727024400002;
+  o.finished_at = 1727024400015;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  v = ok(s->get_task(id));
+  CHECK(v.status == task_status::success);
+  CHECK(v.run == c.run);
+  CHECK(v.reason == run_reason::none);
+  CHECK(v.exit_code == 0);
+  CHECK(v.signal == 0);
+  CHECK(v.output == "hi\n");
+  CHECK_FALSE(v.output_truncated);
+  CHECK(v.started_at == 1727024400002);
+  CHECK(v.finished_at == 1727024400015);
+  CHECK(pending_of(*s).empty());
+}
+
+TEST_CASE("failures record exit code, signal, reason, truncation and times", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto exit_id = insert(*s, make_task("exit 3", 10000)).id;
+  auto signal_id = insert(*s, make_task("kill -9 $$", 10000)).id;
+  auto nostart_id = insert(*s, make_task("/nonexistent", 10000)).id;
+  auto late_start_id = insert(*s, make_task("true", 10000)).id;
+
+  SECTION("exit code") {
+    auto c = claim_one(*s, exit_id, 10000);
+    write_tx(*s, [&] { return s->record_start({c.run, 100, 100, 5, 10001}); });
+    run_outcome o;
+    o.run = c.run;
+    o.task = exit_id;
+    o.status = task_status::failure;
+    o.reason = run_reason::exit;
+    o.exit_code = 3;
+    o.output = "oops\n";
+    o.finished_at = 10050;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    auto v = ok(s->get_task(exit_id));
+    CHECK(v.status == task_status::failure);
+    CHECK(v.reason == run_reason::exit);
+    CHECK(v.exit_code == 3);
+    CHECK(v.signal == 0);
+    CHECK(v.output == "oops\n");
+    CHECK(v.started_at == 10001); // kept from record_start: the outcome had none
+    CHECK(v.finished_at == 10050);
+  }
+  SECTION("signal, truncated output") {
+    auto c = claim_one(*s, signal_id, 10000);
+    write_tx(*s, [&] { return s->record_start({c.run, 101, 101, 6, 10002}); });
+    run_outcome o;
+    o.run = c.run;
+    o.task = signal_id;
+    o.status = task_status::failure;
+    o.reason = run_reason::signal;
+    o.signal = 9;
+    o.output = "tail of a long output";
+    o.output_truncated = true;
+    o.started_at = 10002;
+    o.finished_at = 10060;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    auto v = ok(s->get_task(signal_id));
+    CHECK(v.status == task_status::failure);
+    CHECK(v.reason == run_reason::signal);
+    CHECK(v.exit_code == null_value);
+    CHECK(v.signal == 9);
+    CHECK(v.output_truncated);
+    CHECK(v.output == "tail of a long output");
+    CHECK(v.started_at == 10002);
+    CHECK(v.finished_at == 10060);
+  }
+  SECTION("start failed: never started") {
+    auto c = claim_one(*s, nostart_id, 10000);
+    run_outcome o;
+    o.run = c.run;
+    o.task = nostart_id;
+    o.status = task_status::failure;
+    o.reason = run_reason::start_failed;
+    o.output = "cannot start";
+    o.finished_at = 10003;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    auto v = ok(s->get_task(nostart_id));
+    CHECK(v.status == task_status::failure);
+    CHECK(v.reason == run_reason::start_failed);
+    CHECK(v.exit_code == null_value);
+    CHECK(v.signal == 0);
+    CHECK(v.started_at == null_value);
+    CHECK(v.finished_at == 10003);
+  }
+  SECTION("the start time can come with the outcome") {
+    auto c = claim_one(*s, late_start_id, 10000);
+    run_outcome o;
+    o.run = c.run;
+    o.task = late_start_id;
+    o.status = task_status::success;
+    o.exit_code = 0;
+    o.started_at = 10004;
+    o.finished_at = 10005;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    auto v = ok(s->get_task(late_start_id));
+    CHECK(v.status == task_status::success);
+    CHECK(v.started_at == 10004);
+    CHECK(v.finished_at == 10005);
+  }
+  // The other tasks were untouched.
+  CHECK(pending_of(*s).size() == 3);
+}
+
+TEST_CASE("a task is claimed at most once", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("true", 1000)).id;
+  auto first = claim_one(*s, id, 1000);
+
+  ok(s->begin());
+  CHECK(code_of(s->claim_run(id, 1001).error()) == ec::not_pending);
+  // Both claims in one transaction: the second still fails.
+  auto other = ok(s->insert_task(make_task("true", 1000))).id;
+  ok(s->claim_run(other, 1002));
+  CHECK(code_of(s->claim_run(other, 1003).error()) == ec::not_pending);
+  ok(s->commit());
+
+  run_outcome o;
+  o.run = first.run;
+  o.task = id;
+  o.status = task_status::success;
+  o.exit_code = 0;
+  o.finished_at = 1010;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  ok(s->begin());
+  CHECK(code_of(s->claim_run(id, 1020).error()) == ec::not_pending);
+  s->rollback();
+  CHECK(ok(s->get_task(id)).run == first.run);
+}
+
+TEST_CASE("unclaim restores pending and the latest run", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("true", 5000)).id;
+  auto c = claim_one(*s, id, 4990);
+  CHECK(pending_of(*s).empty());
+
+  write_tx(*s, [&] { return s->unclaim_run(c.run); });
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.run == 0);
+  CHECK(v.reason == run_reason::none);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == id);
+  CHECK(pending[0].due == 5000);
+
+  // The run is gone, and a new claim gets a new run id.
+  ok(s->begin());
+  CHECK(code_of(s->unclaim_run(c.run)) == ec::not_found);
+  s->rollback();
+  auto again = claim_one(*s, id, 5000);
+  CHECK(again.run != c.run);
+  CHECK(ok(s->get_task(id)).run == again.run);
+
+  // Once the process started, the claim cannot be undone: it would run twice.
+  write_tx(*s, [&] { return s->record_start({again.run, 77, 77, 1, 5001}); });
+  ok(s->begin());
+  CHECK(code_of(s->unclaim_run(again.run)) == ec::not_pending);
+  s->rollback();
+  v = ok(s->get_task(id));
+  CHECK(v.status == task_status::running);
+  CHECK(v.run == again.run);
+}
+
+TEST_CASE("load_pending lists exactly the pending tasks", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  std::vector<task_id> ids;
+  for (int i = 0; i < 8; ++i)
+    ids.push_back(insert(*s, make_task("true", 100000 - i * 7)).id);
+  auto c1 = claim_one(*s, ids[1], 1);
+  claim_one(*s, ids[4], 1);
+  auto c6 = claim_one(*s, ids[6], 1);
+  run_outcome o;
+  o.run = c1.run;
+  o.task = ids[1];
+  o.status = task_status::success;
+  o.exit_code = 0;
+  o.finished_at = 2;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  write_tx(*s, [&] { return s->unclaim_run(c6.run); });
+
+  auto pending = pending_of(*s);
+  std::vector<task_id> expected{ids[0], ids[2], ids[3], ids[5], ids[6], ids[7]};
+  REQUIRE(pending.size() == expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    CHECK(pending[i].id == expected[i]);
+    auto index = std::find(ids.begin(), ids.end(), expected[i]) - ids.begin();
+    CHECK(pending[i].due == 100000 - index * 7);
+  }
+}
+
+TEST_CASE("interrupt_running fails every running run and returns its process", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto started = insert(*s, make_task("sleep 100", 1000)).id;
+  auto unstarted = insert(*s, make_task("sleep 100", 1000)).id;
+  auto done = insert(*s, make_task("true", 1000)).id;
+  auto waiting = insert(*s, make_task("true", 99999)).id;
+  auto c_started = claim_one(*s, started, 1000);
+  auto c_unstarted = claim_one(*s, unstarted, 1000);
+  auto c_done = claim_one(*s, done, 1000);
+  // 2^40 ticks: more than 32 bits survive.
+  write_tx(*s, [&] { return s->record_start({c_started.run, 31337, 31330, 1099511627776ull, 1001}); });
+  write_tx(*s, [&] { return s->record_start({c_done.run, 31338, 31338, 17, 1001}); });
+  run_outcome o;
+  o.run = c_done.run;
+  o.task = done;
+  o.status = task_status::success;
+  o.exit_code = 0;
+  o.finished_at = 1002;
+  write_tx(*s, [&] { return s->finish_run(o); });
+
+  auto orphans = ok(s->interrupt_running(5000));
+  REQUIRE(orphans.size() == 2);
+  std::sort(orphans.begin(), orphans.end(),
+            [](const orphan_run& a, const orphan_run& b) { return a.run < b.run; });
+  CHECK(orphans[0].run == c_started.run);
+  CHECK(orphans[0].task == started);
+  CHECK(orphans[0].process.run == c_started.run);
+  CHECK(orphans[0].process.pid == 31337);
+  CHECK(orphans[0].process.pgid == 31330);
+  CHECK(orphans[0].process.start_ticks == 1099511627776ull);
+  CHECK(orphans[0].process.started_at == 1001);
+  CHECK(orphans[1].run == c_unstarted.run);
+  CHECK(orphans[1].task == unstarted);
+  CHECK(orphans[1].process.pid == 0); // never recorded as started
+  CHECK(orphans[1].process.started_at == null_value); // alike on both backends
+
+  auto v = ok(s->get_task(started));
+  CHECK(v.status == task_status::failure);
+  CHECK(v.reason == run_reason::interrupted);
+  CHECK(v.run == c_started.run);
+  CHECK(v.started_at == 1001);
+  CHECK(v.finished_at == 5000);
+  CHECK(v.exit_code == null_value);
+  v = ok(s->get_task(unstarted));
+  CHECK(v.status == task_status::failure);
+  CHECK(v.reason == run_reason::interrupted);
+  CHECK(v.started_at == null_value);
+  CHECK(v.finished_at == 5000);
+  v = ok(s->get_task(done));
+  CHECK(v.status == task_status::success);
+  CHECK(v.finished_at == 1002);
+  CHECK(ok(s->get_task(waiting)).status == task_status::pending);
+
+  // Nothing is left running; an interrupted task is not claimable again.
+  CHECK(ok(s->interrupt_running(6000)).empty());
+  ok(s->begin());
+  CHECK(code_of(s->claim_run(started, 7000).error()) == ec::not_pending);
+  s->rollback();
+}
+
+TEST_CASE("a large multibyte output round-trips byte for byte", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  // 64 KiB plus a little (the output bound keeps whole characters), 1- to 4-byte sequences.
+  std::string output;
+  const std::string pieces[] = {"a", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\n",
+                                "\t\r\x1b[31m"};
+  for (size_t i = 0; output.size() < 65536 + 100; ++i)
+    output += pieces[i % 6];
+  auto id = insert(*s, make_task("yes | head -c 100000", 1000)).id;
+  auto c = claim_one(*s, id, 1000);
+  run_outcome o;
+  o.run = c.run;
+  o.task = id;
+  o.status = task_status::success;
+  o.exit_code = 0;
+  o.output = output;
+  o.output_truncated = true;
+  o.started_at = 1000;
+  o.finished_at = 2000;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  auto v = ok(s->get_task(id));
+  CHECK(v.output.size() == output.size());
+  CHECK(v.output == output);
+  CHECK(v.output_truncated);
+}
+
+TEST_CASE("unicode and SQL-like commands round-trip", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  const std::string commands[] = {
+    "echo \xF0\x9F\x98\x80 \xF0\x9F\x8E\x89",                      // emoji
+    "echo \xF0\x9F\x91\xA8\xE2\x80\x8D\xF0\x9F\x91\xA9\xE2\x80\x8D\xF0\x9F\x91\xA7", // ZWJ
+    "echo \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E \xE4\xB8\xAD\xE6\x96\x87",  // CJK
+    "echo e\xCC\x81 n\xCC\x83 a\xCC\x8A\xCC\x81",                  // combining marks
+    "echo \xD7\xA9\xD7\x9C\xD7\x95\xD7\x9D",                       // right to left
+    "echo 'it''s' \"quoted\" back\\slash \\\\ \\' \\\"",
+    "'; DROP TABLE tasks; --",
+    "\"); DELETE FROM runs; /*",
+    "echo %s %d %% _ ? ?1 :name $1 @x",
+    "printf 'a\\tb\\n'\nsecond line\r\nthird",
+  };
+  std::vector<task_id> ids;
+  for (auto& cmd : commands)
+    ids.push_back(insert(*s, make_task(cmd, 1000)).id);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    CAPTURE(i);
+    CHECK(ok(s->get_task(ids[i])).command == commands[i]);
+    CHECK(claim_one(*s, ids[i], 1000).command == commands[i]);
+  }
+  // The tables are all still there.
+  auto after = insert(*s, make_task("true", 1000)).id;
+  CHECK(ok(s->get_task(after)).status == task_status::pending);
+}
+
+TEST_CASE("idempotency keys replay or conflict", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = make_task("echo once", 5000, "key-1", "hash-a");
+  auto changed = make_task("echo other", 6000, "key-1", "hash-b");
+
+  SECTION("inside one transaction") {
+    ok(s->begin());
+    auto first = ok(s->insert_task(t));
+    CHECK_FALSE(first.replayed);
+    auto again = ok(s->insert_task(t));
+    CHECK(again.replayed);
+    CHECK(again.id == first.id);
+    CHECK(again.command == "echo once");
+    CHECK(again.due == 5000);
+    CHECK(again.created_at == t.created_at);
+    CHECK(code_of(s->insert_task(changed).error()) == ec::idempotency_conflict);
+    // The refusal did not spoil the transaction.
+    auto other = ok(s->insert_task(make_task("echo next", 7000, "key-2", "hash-a")));
+    CHECK(other.id != first.id);
+    ok(s->commit());
+    CHECK(ok(s->get_task(first.id)).command == "echo once");
+    CHECK(ok(s->get_task(other.id)).command == "echo next");
+    CHECK(pending_of(*s).size() == 2);
+  }
+  SECTION("across transactions, after the task ran") {
+    auto first = insert(*s, t);
+    auto c = claim_one(*s, first.id, 5000);
+    auto again = insert(*s, t);
+    CHECK(again.replayed);
+    CHECK(again.id == first.id);
+    CHECK(again.status == task_status::running);
+    ok(s->begin());
+    CHECK(code_of(s->insert_task(changed).error()) == ec::idempotency_conflict);
+    s->rollback();
+    CHECK(pending_of(*s).empty());
+    CHECK(ok(s->get_task(first.id)).run == c.run);
+  }
+  SECTION("without a key, every insert is a new task") {
+    auto a = insert(*s, make_task("true", 1000));
+    auto b = insert(*s, make_task("true", 1000));
+    CHECK(a.id != b.id);
+    CHECK_FALSE(b.replayed);
+    // An empty hash is a hash like any other.
+    auto k1 = insert(*s, make_task("true", 1000, "k", ""));
+    auto k2 = insert(*s, make_task("true", 1000, "k", ""));
+    CHECK(k2.replayed);
+    CHECK(k2.id == k1.id);
+  }
+}
+
+TEST_CASE("rollback discards a transaction", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  s->rollback(); // safe without a transaction
+  auto kept = insert(*s, make_task("true", 1000)).id;
+
+  ok(s->begin());
+  auto dropped = ok(s->insert_task(make_task("echo gone", 1000, "key", "h1")));
+  ok(s->claim_run(kept, 1000));
+  s->rollback();
+  s->rollback();
+  CHECK(code_of(s->get_task(dropped.id).error()) == ec::not_found);
+  CHECK(ok(s->get_task(kept)).status == task_status::pending);
+  CHECK(ok(s->get_task(kept)).run == 0);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == kept);
+  // The key was never used.
+  auto fresh = insert(*s, make_task("echo new", 1000, "key", "h2"));
+  CHECK_FALSE(fresh.replayed);
+}
+
+TEST_CASE("a database with a newer schema is refused", "[store]") {
+  WITH_EACH_BACKEND(db);
+  db.open().reset(); // creates the schema
+  db.set_schema_version(99);
+  auto s = db.try_open();
+  REQUIRE_FALSE(s);
+  CHECK(code_of(s.error()) == ec::schema_too_new);
+  CHECK(render(s.error())
+        == "schema_too_new: database schema version 99 is newer than this binary supports ("
+             + std::to_string(storage::schema_version) + ")");
+  // The current version opens again.
+  db.set_schema_version(storage::schema_version);
+  ok(db.open()->ping());
+}
+
+TEST_CASE("everything survives closing and reopening", "[store]") {
+  WITH_EACH_BACKEND(db);
+  std::vector<task_view> before;
+  std::vector<task_id> ids;
+  {
+    auto s = db.open();
+    for (int i = 0; i < 4; ++i)
+      ids.push_back(insert(*s, make_task("echo " + std::to_string(i), 1000 + i,
+                                         "k" + std::to_string(i), "h"))
+                      .id);
+    auto c0 = claim_one(*s, ids[0], 1000);
+    auto c1 = claim_one(*s, ids[1], 1001);
+    write_tx(*s, [&] { return s->record_start({c0.run, 900, 900, 12, 1002}); });
+    write_tx(*s, [&] { return s->record_start({c1.run, 901, 901, 13, 1003}); });
+    run_outcome o;
+    o.run = c0.run;
+    o.task = ids[0];
+    o.status = task_status::failure;
+    o.reason = run_reason::exit;
+    o.exit_code = 1;
+    o.output = "out";
+    o.finished_at = 1100;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    for (auto id : ids)
+      before.push_back(ok(s->get_task(id)));
+  }
+  auto s = db.open();
+  for (size_t i = 0; i < ids.size(); ++i)
+    check_same(ok(s->get_task(ids[i])), before[i]);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 2);
+  CHECK(pending[0].id == ids[2]);
+  CHECK(pending[1].id == ids[3]);
+  // Keys and the running run survive too.
+  CHECK(insert(*s, make_task("echo 2", 1002, "k2", "h")).replayed);
+  auto orphans = ok(s->interrupt_running(2000));
+  REQUIRE(orphans.size() == 1);
+  CHECK(orphans[0].process.pid == 901);
+  // New ids continue after the old ones.
+  CHECK(insert(*s, make_task("true", 1)).id > ids.back());
+}
+
+TEST_CASE("a committed task survives the writer being killed", "[store]") {
+  WITH_EACH_BACKEND(db);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  auto child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    // No Catch2 in the child: report through the pipe, then die without any cleanup.
+    close(fds[0]);
+    auto s = open_store(db.url());
+    task_id id = -1;
+    if (s && !(*s)->begin()) {
+      auto rec = (*s)->insert_task(make_task("echo durable", 4242));
+      if (rec && !(*s)->commit())
+        id = rec->id;
+    }
+    if (write(fds[1], &id, sizeof id) != sizeof id)
+      _exit(3);
+    // An open transaction that must not land.
+    if (s && !(*s)->begin())
+      (void) (*s)->insert_task(make_task("echo lost", 4243));
+    raise(SIGKILL);
+    _exit(4);
+  }
+  close(fds[1]);
+  task_id id = 0;
+  auto n = read(fds[0], &id, sizeof id);
+  close(fds[0]);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  CHECK(WIFSIGNALED(status));
+  REQUIRE(n == sizeof id);
+  REQUIRE(id > 0);
+  auto s = db.open();
+  auto v = ok(s->get_task(id));
+  CHECK(v.command == "echo durable");
+  CHECK(v.due == 4242);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == id);
+}
+
+TEST_CASE("concurrent writers on two connections all land", "[store]") {
+  WITH_EACH_BACKEND(db);
+  constexpr int per_writer = 500;
+  constexpr int batch = 10;
+  auto a = db.open();
+  auto b = db.open();
+  struct result {
+    std::vector<task_id> ids;
+    std::string error;
+  };
+  // Catch2 assertions are not thread-safe: writers only collect, the main thread checks.
+  auto writer = [&](store& s, int who, result& out) {
+    for (int i = 0; i < per_writer && out.error.empty(); i += batch) {
+      if (auto err = s.begin()) {
+        out.error = render(err);
+        break;
+      }
+      for (int j = 0; j < batch; ++j) {
+        auto rec = s.insert_task(
+          make_task("echo " + std::to_string(who) + "-" + std::to_string(i + j), 1000 + i + j));
+        if (!rec) {
+          out.error = render(rec.error());
+          break;
+        }
+        out.ids.push_back(rec->id);
+      }
+      if (!out.error.empty()) {
+        s.rollback();
+        break;
+      }
+      if (auto err = s.commit())
+        out.error = render(err);
+    }
+  };
+  result ra, rb;
+  std::thread ta{writer, std::ref(*a), 1, std::ref(ra)};
+  std::thread tb{writer, std::ref(*b), 2, std::ref(rb)};
+  ta.join();
+  tb.join();
+  CHECK(ra.error == "");
+  CHECK(rb.error == "");
+  REQUIRE(ra.ids.size() == per_writer);
+  REQUIRE(rb.ids.size() == per_writer);
+  std::set<task_id> all(ra.ids.begin(), ra.ids.end());
+  all.insert(rb.ids.begin(), rb.ids.end());
+  CHECK(all.size() == 2 * per_writer);
+  auto pending = pending_of(*a);
+  CHECK(pending.size() == 2 * per_writer);
+  CHECK(ok(a->get_task(rb.ids.back())).command == "echo 2-" + std::to_string(per_writer - 1));
+  CHECK(ok(b->get_task(ra.ids.back())).command == "echo 1-" + std::to_string(per_writer - 1));
+}
+
+TEST_CASE("load_pending over a million pending tasks", "[.bench]") {
+  WITH_EACH_BACKEND(db);
+  constexpr int total = 1000000;
+  constexpr int batch = 10000;
+  auto s = db.open();
+  using clock = std::chrono::steady_clock;
+  auto t0 = clock::now();
+  for (int i = 0; i < total; i += batch) {
+    ok(s->begin());
+    for (int j = 0; j < batch; ++j)
+      ok(s->insert_task(make_task("true", 1727024400000 + (i + j) % 86400000)));
+    ok(s->commit());
+  }
+  auto t1 = clock::now();
+  int64_t count = 0;
+  int64_t sum = 0;
+  ok(s->load_pending([&](const pending_entry& e) {
+    ++count;
+    sum += e.id;
+  }));
+  auto t2 = clock::now();
+  auto ms = [](auto d) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+  };
+  std::cout << db.kind() << ": inserted " << total << " tasks in " << ms(t1 - t0)
+            << " ms; load_pending took " << ms(t2 - t1) << " ms\n";
+  CHECK(count == total);
+  CHECK(sum > 0);
+}
+
+// -- SQLite only ------------------------------------------------------------------------------
+
+TEST_CASE("sqlite creates missing folders, relative to the working directory", "[store][sqlite]") {
+  temp_dir dir;
+  auto absolute = dir.path() + "/a/b/c/tasks.db";
+  ok(ok(open_store("sqlite:" + absolute))->ping());
+  CHECK(fs::is_regular_file(absolute));
+
+  auto cwd = fs::current_path();
+  REQUIRE(chdir(dir.path().c_str()) == 0);
+  auto s = open_store("sqlite:data/nested/rel.db");
+  REQUIRE(chdir(cwd.c_str()) == 0);
+  ok(ok(std::move(s))->ping());
+  CHECK(fs::is_regular_file(dir.path() + "/data/nested/rel.db"));
+}
+
+TEST_CASE("sqlite uses WAL and keeps its files from child processes", "[store][sqlite]") {
+  temp_dir dir;
+  auto path = dir.path() + "/wal.db";
+  auto s = ok(open_store("sqlite:" + path));
+  insert(*s, make_task("true", 1));
+
+  // WAL is a property of the file, visible to any connection.
+  sqlite3* raw = nullptr;
+  REQUIRE(sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  sqlite3_stmt* stmt = nullptr;
+  REQUIRE(sqlite3_prepare_v2(raw, "PRAGMA journal_mode", -1, &stmt, nullptr) == SQLITE_OK);
+  REQUIRE(sqlite3_step(stmt) == SQLITE_ROW);
+  CHECK(std::string{reinterpret_cast<const char*>(sqlite3_column_text(stmt, 0))} == "wal");
+  sqlite3_finalize(stmt);
+  sqlite3_close(raw);
+
+  // Every descriptor on the database's files is close-on-exec.
+  int seen = 0;
+  for (auto& entry : fs::directory_iterator("/proc/self/fd")) {
+    std::error_code err;
+    auto target = fs::read_symlink(entry.path(), err);
+    if (err || target.string().rfind(dir.path(), 0) != 0)
+      continue;
+    auto fd = std::stoi(entry.path().filename().string());
+    CAPTURE(target.string());
+    auto flags = fcntl(fd, F_GETFD);
+    REQUIRE(flags >= 0);
+    CHECK((flags & FD_CLOEXEC) != 0);
+    ++seen;
+  }
+  CHECK(seen >= 2); // the database and its WAL at least
+  CHECK(fs::exists(path + "-wal"));
+}
+
+TEST_CASE("sqlite open errors map to error codes", "[store][sqlite]") {
+  temp_dir dir;
+  // A folder where the file should be: cannot open.
+  fs::create_directories(dir.path() + "/is_a_dir.db");
+  auto r = open_store("sqlite:" + dir.path() + "/is_a_dir.db");
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == ec::unavailable);
+  // A file where a folder should be.
+  { std::ofstream{dir.path() + "/file"} << "x"; }
+  r = open_store("sqlite:" + dir.path() + "/file/x.db");
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == ec::unavailable);
+  // Not a database.
+  { std::ofstream{dir.path() + "/junk.db"} << std::string(4096, 'j'); }
+  r = open_store("sqlite:" + dir.path() + "/junk.db");
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == ec::storage_failure);
+  CHECK(render(r.error()).find("not a database") != std::string::npos);
+  // Bad URLs never reach a backend.
+  r = open_store("sqlite:");
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == ec::invalid_argument);
+  r = open_store("mysql://u:topsecret@h:0/d");
+  REQUIRE_FALSE(r);
+  CHECK(code_of(r.error()) == ec::invalid_argument);
+  CHECK(render(r.error()).find("topsecret") == std::string::npos);
+}
+
+TEST_CASE("sqlite writers wait for a lock, then report unavailable", "[store][sqlite]") {
+  temp_dir dir;
+  auto path = dir.path() + "/busy.db";
+  auto s = ok(open_store("sqlite:" + path));
+  sqlite3* other = nullptr;
+  REQUIRE(sqlite3_open(path.c_str(), &other) == SQLITE_OK);
+
+  SECTION("a lock released in time: the writer waits and succeeds") {
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    std::atomic<int> commit_rc{-1};
+    std::thread releaser{[&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(300));
+      commit_rc = sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr);
+    }};
+    auto err = s->begin();
+    releaser.join();
+    CHECK(commit_rc == SQLITE_OK);
+    ok(err);
+    ok(s->insert_task(make_task("true", 1)));
+    ok(s->commit());
+    CHECK(pending_of(*s).size() == 1);
+  }
+  SECTION("a lock held past the busy timeout: unavailable, nothing written") {
+    REQUIRE(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK);
+    auto err = s->begin();
+    CHECK(code_of(err) == ec::unavailable);
+    s->rollback();
+    REQUIRE(sqlite3_exec(other, "COMMIT", nullptr, nullptr, nullptr) == SQLITE_OK);
+    CHECK(pending_of(*s).empty());
+    ok(s->ping());
+  }
+  sqlite3_close(other);
+}
