@@ -6,7 +6,7 @@
 #include <chrono>
 #include <cstdint>
 
-#include "core/types.hpp"
+#include "core/ids.hpp"
 
 namespace ts {
 
@@ -21,11 +21,20 @@ public:
   }
 };
 
+/// The system's wall clock, for what is not scheduling time (log stamps, a process's start
+/// and end, a request's arrival): the one place that reads it.
+inline int64_t system_now_us() {
+  using namespace std::chrono;
+  return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+}
+inline millis system_now_ms() {
+  return system_now_us() / 1000;
+}
+
 class system_wall_clock final : public wall_clock {
 public:
   int64_t now_us() const override {
-    using namespace std::chrono;
-    return duration_cast<microseconds>(system_clock::now().time_since_epoch()).count();
+    return system_now_us();
   }
 };
 

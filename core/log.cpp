@@ -6,6 +6,9 @@
 #include <ctime>
 #include <unistd.h>
 
+#include "core/clock.hpp"
+#include "core/time_format.hpp"
+
 namespace ts::log {
 
 namespace {
@@ -14,15 +17,7 @@ std::atomic<level> current_level{level::info};
 std::atomic<bool> json_lines{false};
 
 void append_timestamp(std::string& out) {
-  using namespace std::chrono;
-  auto now = duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-  time_t secs = static_cast<time_t>(now / 1000);
-  tm t{};
-  gmtime_r(&secs, &t);
-  char buf[40];
-  auto n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &t);
-  snprintf(buf + n, sizeof(buf) - n, ".%03dZ", static_cast<int>(now % 1000));
-  out += buf;
+  out += format_time(system_now_ms());
 }
 
 void append_json_string(std::string& out, std::string_view s) {

@@ -13,6 +13,7 @@
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "actors/interfaces.hpp"
 #include "core/log.hpp"
@@ -150,11 +151,6 @@ std::optional<std::string_view> field(const restinio::http_request_header_t& h,
   return std::nullopt;
 }
 
-millis now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& st,
                                            const std::weak_ptr<asio::io_context>& weak_io,
                                            restinio::request_handle_t req) noexcept {
@@ -172,7 +168,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.content_type = field(h, "Content-Type");
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
-    auto act = api::route(v, st->token, stopping, now_ms(), st->metrics != nullptr);
+    auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr);
     if (auto res = std::get_if<http_response>(&act)) {
       r->reply(std::move(*res));
     } else {

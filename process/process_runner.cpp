@@ -25,6 +25,7 @@ extern "C" {
 #include <utility>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "process/output_buffer.hpp"
 
@@ -41,11 +42,6 @@ constexpr int reads_per_event = 4;
 // After the child exited, read what it left in the pipe (at most the pipe's capacity, 1 MiB
 // by default at most) but do not follow a background grandchild that keeps writing.
 constexpr size_t drain_after_exit = 1024 * 1024;
-
-millis wall_now() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
 
 std::string errno_text(const char* what, int err) {
   std::string out{what};
@@ -163,7 +159,7 @@ public:
       close_fd(read_fd);
       return make_error(ec::start_failed, errno_text("posix_spawn", rc));
     }
-    auto started_at = wall_now();
+    auto started_at = system_now_ms();
     // Nobody else reaps our children, so the pid still names this child, dead or alive.
     int pidfd = ::pidfd_open(pid, 0);
     if (pidfd < 0) {
@@ -388,7 +384,7 @@ private:
     }
     if (rc == 0 && info.si_pid == 0)
       return; // not exited yet
-    c.result.finished_at = wall_now();
+    c.result.finished_at = system_now_ms();
     if (rc == 0) {
       if (info.si_code == CLD_EXITED)
         c.result.exit_code = info.si_status;
