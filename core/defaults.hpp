@@ -1,4 +1,6 @@
-// Every tunable default in one place; configs/taskschedulizer.ini documents the options.
+// Every tunable default in one place. The options' defaults are what --help shows (its text
+// is built from them); configs/taskschedulizer.ini and scripts/run repeat them for users,
+// and tests/app/test_defaults.cpp fails when either, or --help, disagrees with this file.
 #pragma once
 
 #include <chrono>
@@ -7,12 +9,25 @@
 
 namespace ts::defaults {
 
+// -- options (an option that may be absent, such as --api-token-file, has no default) ---
+
 constexpr uint16_t port = 8081;
 constexpr const char* bind = "127.0.0.1";
 constexpr const char* db = "sqlite:data/taskschedulizer.db";
+/// Seconds to retry an unreachable database at start-up; 0 fails at once.
+constexpr size_t db_wait_s = 0;
 /// Most scheduled commands wait on I/O rather than CPU, so more than the core count.
 constexpr size_t max_running = 64;
 constexpr int64_t shutdown_grace_s = 30;
+/// Threads serving HTTP.
+constexpr size_t http_threads = 2;
+constexpr const char* log_level = "info";
+constexpr const char* log_format = "text";
+/// "on" or "off".
+constexpr const char* metrics = "on";
+
+// -- tunables without an option ----------------------------------------------------------
+
 /// Between SIGTERM and SIGKILL of a run's process group at shutdown.
 constexpr auto kill_escalation = std::chrono::seconds(5);
 /// Tasks due this soon are claimed (committed as started) ahead of their time, so the
@@ -24,10 +39,27 @@ constexpr int64_t max_sleep_ms = 1000;
 constexpr size_t max_batch = 4096;
 /// Outcomes kept in memory while the database is away, in bytes of output.
 constexpr size_t max_backlog_bytes = 64 * 1024 * 1024;
-/// Reconnect backoff while the database is away.
+/// Reconnect backoff while the database is away (also between --db-wait attempts).
 constexpr auto reconnect_min = std::chrono::milliseconds(100);
 constexpr auto reconnect_max = std::chrono::seconds(5);
+/// MySQL connect, read and write timeouts, so a hung server cannot freeze the caller.
+constexpr int db_connect_timeout_s = 3;
+constexpr int db_io_timeout_s = 5;
 /// How long the front end waits for an actor's answer before a 503.
 constexpr auto request_timeout = std::chrono::seconds(20);
+/// How long /readyz waits for persistence and the coordinator: a hung database must turn
+/// a probe into a 503 within seconds, never hold it.
+constexpr auto ready_timeout = std::chrono::seconds(2);
+/// How long a scrape waits for the coordinator's gauges before it shows the last ones.
+constexpr auto scrape_timeout = std::chrono::seconds(2);
+/// How long stopping the HTTP server waits for requests in flight.
+constexpr auto drain_timeout = std::chrono::seconds(30);
+/// An accepted request left unanswered this long is dropped by RESTinio (a safety net only).
+constexpr auto handle_request_timeout = std::chrono::seconds(60);
+
+// Every accepted request gets its answer (the gateway's 503 at the latest) before the
+// server gives up on it.
+static_assert(drain_timeout > request_timeout);
+static_assert(handle_request_timeout > request_timeout);
 
 } // namespace ts::defaults

@@ -27,10 +27,10 @@ using reply_fn = std::function<void(http_response)>;
 
 /// How long /readyz waits for persistence and the coordinator: a hung database must turn
 /// a probe into a 503 within seconds, never hold it.
-constexpr auto ready_timeout = std::chrono::seconds(2);
+constexpr auto ready_timeout = defaults::ready_timeout;
 
 /// How long a scrape waits for the coordinator's gauges before it shows the last ones.
-constexpr auto scrape_timeout = std::chrono::seconds(2);
+constexpr auto scrape_timeout = defaults::scrape_timeout;
 
 struct reply_once; // gateway.cpp
 

@@ -24,13 +24,13 @@ struct server_options {
   /// When not empty, every request must carry `Authorization: Bearer <api_token>`.
   std::string api_token;
   /// Threads serving HTTP.
-  size_t threads = 2;
+  size_t threads = defaults::http_threads;
   /// How long stop() waits for requests in flight; above the gateway's timeout, so that
   /// every accepted request gets its answer.
-  std::chrono::milliseconds drain_timeout = std::chrono::seconds(30);
+  std::chrono::milliseconds drain_timeout = defaults::drain_timeout;
   /// An accepted request left unanswered this long is dropped by RESTinio (a safety net
   /// only: the gateway answers within its own, shorter timeout).
-  std::chrono::milliseconds handle_request_timeout = std::chrono::seconds(60);
+  std::chrono::milliseconds handle_request_timeout = defaults::handle_request_timeout;
   /// Counts requests by route and status, and enables /metrics; null under --metrics=off.
   std::shared_ptr<ts::metrics> metrics = nullptr;
 };

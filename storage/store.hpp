@@ -16,6 +16,7 @@
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
 
+#include "core/defaults.hpp"
 #include "core/types.hpp"
 
 namespace ts::storage {
@@ -28,8 +29,8 @@ struct store_options {
   /// MySQL: password when not in the URL (from --db-password-file or the environment).
   std::string password;
   /// MySQL: connect, read and write timeouts, so a hung server cannot freeze the caller.
-  int connect_timeout_s = 3;
-  int io_timeout_s = 5;
+  int connect_timeout_s = defaults::db_connect_timeout_s;
+  int io_timeout_s = defaults::db_io_timeout_s;
 };
 
 class store {
