@@ -1,0 +1,134 @@
+#include "core/text.hpp"
+
+#include <cctype>
+
+namespace ts {
+
+namespace {
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+} // namespace
+
+std::optional<std::string> percent_decode(std::string_view text, percent_mode mode) {
+  std::string out;
+  out.reserve(text.size());
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c == '+' && mode == percent_mode::form) {
+      out += ' ';
+      continue;
+    }
+    if (c != '%') {
+      out += c;
+      continue;
+    }
+    if (i + 2 >= text.size())
+      return std::nullopt;
+    int hi = hex_value(text[i + 1]);
+    int lo = hex_value(text[i + 2]);
+    if (hi < 0 || lo < 0)
+      return std::nullopt;
+    int byte = hi * 16 + lo;
+    if (byte == 0 && mode == percent_mode::strict)
+      return std::nullopt;
+    out += static_cast<char>(byte);
+    i += 2;
+  }
+  return out;
+}
+
+utf8_step decode_utf8(std::string_view bytes) {
+  const auto* s = reinterpret_cast<const unsigned char*>(bytes.data());
+  const size_t n = bytes.size();
+  const auto lead = s[0];
+  if (lead < 0x80)
+    return {1, true, lead};
+  // Unicode Table 3-7: the length of a well-formed sequence and the range allowed for its
+  // second byte (later bytes are always 80..BF).
+  size_t len = 0;
+  unsigned char lo = 0x80;
+  unsigned char hi = 0xBF;
+  char32_t cp = 0;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    len = 2;
+    cp = lead & 0x1F;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    len = 3;
+    cp = lead & 0x0F;
+    if (lead == 0xE0)
+      lo = 0xA0; // overlong below
+    else if (lead == 0xED)
+      hi = 0x9F; // surrogates above
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    len = 4;
+    cp = lead & 0x07;
+    if (lead == 0xF0)
+      lo = 0x90; // overlong below
+    else if (lead == 0xF4)
+      hi = 0x8F; // above U+10FFFF
+  } else {
+    // 80..C1 and F5..FF never start a character: each is its own maximal subpart.
+    return {1, false, 0};
+  }
+  size_t j = 1;
+  for (; j < len && j < n; ++j) {
+    auto min = j == 1 ? lo : static_cast<unsigned char>(0x80);
+    auto max = j == 1 ? hi : static_cast<unsigned char>(0xBF);
+    if (s[j] < min || s[j] > max)
+      return {j, false, 0};
+    cp = (cp << 6) | (s[j] & 0x3F);
+  }
+  if (j < len)
+    return {j, false, 0}; // truncated by the end of the input
+  return {len, true, cp};
+}
+
+bool valid_utf8(std::string_view bytes) {
+  size_t i = 0;
+  while (i < bytes.size()) {
+    if (static_cast<unsigned char>(bytes[i]) < 0x80) {
+      ++i;
+      continue;
+    }
+    auto step = decode_utf8(bytes.substr(i));
+    if (!step.valid)
+      return false;
+    i += step.length;
+  }
+  return true;
+}
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front()))
+    s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back()))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    auto x = static_cast<unsigned char>(a[i]);
+    auto y = static_cast<unsigned char>(b[i]);
+    if (std::tolower(x) != std::tolower(y))
+      return false;
+  }
+  return true;
+}
+
+} // namespace ts

@@ -1,0 +1,52 @@
+// Byte-level text helpers with one home each: percent-decoding (the query string and the
+// database URL), UTF-8 decoding (request validation and output repair), ASCII case and
+// space. Pure: nothing of CAF (ts_core_pure).
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace ts {
+
+/// How percent_decode treats what is not a plain %XX escape.
+enum class percent_mode {
+  /// application/x-www-form-urlencoded (a query string): '+' is a space; %00 is a NUL byte.
+  form,
+  /// A URL component (a database URL): '+' stays '+'; %00 is refused, since no C client
+  /// API can carry a NUL byte.
+  strict,
+};
+
+/// Decodes %XX escapes (either case of hex digit); nullopt on a malformed or truncated
+/// escape, and in strict mode on %00. Other bytes, a raw NUL included, pass unchanged.
+std::optional<std::string> percent_decode(std::string_view text, percent_mode mode);
+
+/// One step of UTF-8 decoding (Unicode Table 3-7: no overlong forms, no surrogates,
+/// nothing above U+10FFFF).
+struct utf8_step {
+  /// Bytes taken: the whole sequence when valid, else its maximal invalid subpart (at
+  /// least 1), which is what one U+FFFD replaces under Unicode's "maximal subpart" practice.
+  size_t length = 0;
+  bool valid = false;
+  /// The code point when valid, else 0.
+  char32_t code_point = 0;
+};
+
+/// Decodes the sequence that starts `bytes`, which must not be empty.
+utf8_step decode_utf8(std::string_view bytes);
+
+/// True when every sequence of `bytes` is valid UTF-8 (a NUL byte is valid).
+bool valid_utf8(std::string_view bytes);
+
+/// The ASCII whitespace of the C locale: space, \t, \n, \v, \f, \r.
+bool is_space(char c);
+
+/// `s` without leading and trailing is_space characters.
+std::string_view trim(std::string_view s);
+
+/// Case-insensitive equality, byte by byte with std::tolower (ASCII in the C locale).
+bool iequals(std::string_view a, std::string_view b);
+
+} // namespace ts
