@@ -23,4 +23,20 @@ const char* to_string(run_reason x) {
   return "unknown";
 }
 
+std::optional<task_status> parse_task_status(std::string_view s) {
+  for (auto x : {task_status::pending, task_status::running, task_status::success,
+                 task_status::failure})
+    if (s == to_string(x))
+      return x;
+  return std::nullopt;
+}
+
+std::optional<run_reason> parse_run_reason(std::string_view s) {
+  for (auto x : {run_reason::none, run_reason::exit, run_reason::signal,
+                 run_reason::start_failed, run_reason::interrupted})
+    if (s == to_string(x))
+      return x;
+  return std::nullopt;
+}
+
 } // namespace ts

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <caf/meta/type_name.hpp>
@@ -22,6 +24,10 @@ enum class run_reason : uint8_t { none, exit, signal, start_failed, interrupted 
 
 const char* to_string(task_status);
 const char* to_string(run_reason);
+
+/// The inverses of to_string (stored and sent as these names); nullopt for any other text.
+std::optional<task_status> parse_task_status(std::string_view);
+std::optional<run_reason> parse_run_reason(std::string_view);
 
 /// A schedule request, validated by the front end.
 struct new_task {
