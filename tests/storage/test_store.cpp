@@ -33,6 +33,7 @@
 using namespace ts;
 using ts::test::backends;
 using ts::test::code_of;
+using ts::test::error_of;
 using ts::test::mysql_url;
 using ts::test::ok;
 using ts::storage::open_store;
@@ -90,6 +91,20 @@ void write_tx(store& s, F&& f) {
   caf::error err = f();
   in_tx(s, err);
   ok(s.commit());
+}
+
+/// A task that ran once and failed with exit code 3.
+claim failed_by_exit(store& s) {
+  auto c = claim_one(s, insert(s, make_task("exit 3", 1000)).id, 1000);
+  run_outcome o;
+  o.run = c.run;
+  o.task = c.task;
+  o.status = task_status::failure;
+  o.reason = run_reason::exit;
+  o.exit_code = 3;
+  o.finished_at = 1010;
+  write_tx(s, [&] { return s.finish_run(o); });
+  return c;
 }
 
 std::vector<pending_entry> pending_of(store& s) {
@@ -199,7 +214,11 @@ public:
 
   /// Plants a schema version behind the store's back.
   void set_schema_version(int v) {
-    auto sql = "UPDATE schema_version SET version = " + std::to_string(v);
+    exec("UPDATE schema_version SET version = " + std::to_string(v));
+  }
+
+  /// Runs one statement on a connection of its own, behind the store's back.
+  void exec(const std::string& sql) {
     if (kind_ == "sqlite") {
       sqlite3* db = nullptr;
       REQUIRE(sqlite3_open((dir_.path() + "/store.db").c_str(), &db) == SQLITE_OK);
@@ -453,6 +472,55 @@ TEST_CASE("failures record exit code, signal, reason, truncation and times", "[s
   }
   // The other tasks were untouched.
   CHECK(pending_of(*s).size() == 3);
+}
+
+TEST_CASE("a run ends only as success or failure", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("true", 1000)).id;
+  auto c = claim_one(*s, id, 1000);
+  ok(s->begin());
+  for (auto status : {task_status::pending, task_status::running}) {
+    CAPTURE(to_string(status));
+    run_outcome o;
+    o.run = c.run;
+    o.task = id;
+    o.status = status;
+    o.finished_at = 1001;
+    CHECK(code_of(s->finish_run(o)) == ec::invalid_argument);
+  }
+  ok(s->commit());
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::running);
+  CHECK(v.finished_at == null_value);
+}
+
+TEST_CASE("a task shows its latest run's reason where the task's copy disagrees",
+          "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto c = failed_by_exit(*s);
+  auto id = c.task;
+  CHECK(ok(s->get_task(id)).reason == run_reason::exit);
+  // tasks.reason is a copy (SCHEMA.md); the run's row records what happened.
+  db.exec("UPDATE tasks SET reason = 'signal' WHERE id = " + std::to_string(id));
+  CHECK(ok(s->get_task(id)).reason == run_reason::exit);
+  // A run without a reason leaves the task's.
+  db.exec("UPDATE runs SET reason = NULL WHERE id = " + std::to_string(c.run));
+  CHECK(ok(s->get_task(id)).reason == run_reason::signal);
+}
+
+TEST_CASE("a status or reason the store does not know is a storage failure", "[store]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto c = failed_by_exit(*s);
+  auto id = c.task;
+  // Never read as "none": a reader must not mistake damage for a clean run.
+  db.exec("UPDATE runs SET reason = 'bogus' WHERE id = " + std::to_string(c.run));
+  CHECK(code_of(error_of(s->get_task(id))) == ec::storage_failure);
+  db.exec("UPDATE runs SET reason = 'exit' WHERE id = " + std::to_string(c.run));
+  db.exec("UPDATE tasks SET status = 'bogus' WHERE id = " + std::to_string(id));
+  CHECK(code_of(error_of(s->get_task(id))) == ec::storage_failure);
 }
 
 TEST_CASE("a task is claimed at most once", "[store]") {

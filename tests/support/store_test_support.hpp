@@ -37,6 +37,13 @@ inline void ok(const caf::error& err) {
     FAIL("unexpected error: " << render(err));
 }
 
+/// The error of an expected that must hold one (calling error() on a value is undefined).
+template <class T>
+caf::error error_of(const caf::expected<T>& x) {
+  REQUIRE_FALSE(x);
+  return x.error();
+}
+
 /// The test MariaDB database (TS_TEST_MYSQL_URL); null where none is set.
 inline const char* mysql_url() {
   const char* url = std::getenv("TS_TEST_MYSQL_URL");
