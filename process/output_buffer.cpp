@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/text.hpp"
+
 namespace ts {
 
 namespace {
@@ -78,48 +80,12 @@ std::string repair_utf8(std::string_view bytes) {
       i = j;
       continue;
     }
-    // Unicode Table 3-7: the length of a well-formed sequence and the range allowed for
-    // its second byte (later bytes are always 80..BF).
-    const auto lead = s[i];
-    size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
-    if (lead >= 0xC2 && lead <= 0xDF) {
-      len = 2;
-    } else if (lead == 0xE0) {
-      len = 3;
-      lo = 0xA0;  // overlong below
-    } else if (lead == 0xED) {
-      len = 3;
-      hi = 0x9F;  // surrogates above
-    } else if (lead >= 0xE1 && lead <= 0xEF) {
-      len = 3;
-    } else if (lead == 0xF0) {
-      len = 4;
-      lo = 0x90;  // overlong below
-    } else if (lead >= 0xF1 && lead <= 0xF3) {
-      len = 4;
-    } else if (lead == 0xF4) {
-      len = 4;
-      hi = 0x8F;  // above U+10FFFF
-    } else {
-      // 80..C1 and F5..FF never start a character: each is its own maximal subpart.
-      out.append(replacement, 3);
-      ++i;
-      continue;
-    }
-    auto j = i + 1;
-    for (; j < i + len && j < n; ++j) {
-      auto min = j == i + 1 ? lo : static_cast<unsigned char>(0x80);
-      auto max = j == i + 1 ? hi : static_cast<unsigned char>(0xBF);
-      if (s[j] < min || s[j] > max)
-        break;
-    }
-    if (j == i + len)
-      out.append(bytes.data() + i, len);
+    auto step = decode_utf8(bytes.substr(i));
+    if (step.valid)
+      out.append(bytes.data() + i, step.length);
     else
-      out.append(replacement, 3);  // one for the whole maximal subpart s[i..j)
-    i = j;
+      out.append(replacement, 3); // one for the whole maximal invalid subpart
+    i += step.length;
   }
   return out;
 }

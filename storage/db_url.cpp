@@ -1,8 +1,7 @@
 #include "storage/db_url.hpp"
 
-#include <optional>
-
 #include "core/error.hpp"
+#include "core/text.hpp"
 
 namespace ts::storage {
 
@@ -15,38 +14,6 @@ constexpr std::string_view mysql_prefix = "mysql://";
 // password whose reserved characters were not percent-encoded.
 caf::error bad_url(const char* why) {
   return make_error(ec::invalid_argument, std::string{"invalid database URL: "} + why);
-}
-
-int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-/// Decodes %XX escapes; nullopt on a malformed escape or a decoded NUL byte, which no
-/// C client API can carry.
-std::optional<std::string> percent_decode(std::string_view in) {
-  std::string out;
-  out.reserve(in.size());
-  for (size_t i = 0; i < in.size(); ++i) {
-    if (in[i] != '%') {
-      out += in[i];
-      continue;
-    }
-    if (i + 2 >= in.size())
-      return std::nullopt;
-    int hi = hex_value(in[i + 1]);
-    int lo = hex_value(in[i + 2]);
-    if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-      return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
 }
 
 bool all_digits(std::string_view s) {
@@ -89,12 +56,12 @@ caf::expected<db_url> parse_mysql(std::string_view rest) {
     auto userinfo = authority.substr(0, at);
     hostport = authority.substr(at + 1);
     auto colon = userinfo.find(':');
-    auto user = percent_decode(userinfo.substr(0, colon));
+    auto user = percent_decode(userinfo.substr(0, colon), percent_mode::strict);
     if (!user)
       return bad_url("malformed percent-encoding in the user name");
     out.user = std::move(*user);
     if (colon != std::string_view::npos) {
-      auto password = percent_decode(userinfo.substr(colon + 1));
+      auto password = percent_decode(userinfo.substr(colon + 1), percent_mode::strict);
       if (!password)
         return bad_url("malformed percent-encoding in the password");
       out.password = std::move(*password);
@@ -152,7 +119,7 @@ caf::expected<db_url> parse_mysql(std::string_view rest) {
                                                                    : query_pos - 1);
   if (path.find('/') != std::string_view::npos)
     return bad_url("the database name must not contain '/'");
-  auto database = percent_decode(path);
+  auto database = percent_decode(path, percent_mode::strict);
   if (!database)
     return bad_url("malformed percent-encoding in the database name");
   if (database->empty())
@@ -170,7 +137,7 @@ caf::expected<db_url> parse_mysql(std::string_view rest) {
       auto eq = param.find('=');
       if (param.substr(0, eq) != "socket" || eq == std::string_view::npos)
         return bad_url("the only supported parameter is ?socket=PATH");
-      auto socket = percent_decode(param.substr(eq + 1));
+      auto socket = percent_decode(param.substr(eq + 1), percent_mode::strict);
       if (!socket || socket->empty())
         return bad_url("malformed socket path");
       out.socket = std::move(*socket);
