@@ -9,6 +9,7 @@
 
 #include "core/error.hpp"
 #include "actors/instrumented_actor.hpp"
+#include "http/responses.hpp"
 
 namespace ts {
 

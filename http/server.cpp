@@ -17,8 +17,9 @@
 #include "core/error.hpp"
 #include "actors/interfaces.hpp"
 #include "core/log.hpp"
-#include "http/api.hpp"
 #include "http/gateway.hpp"
+#include "http/responses.hpp"
+#include "http/routes.hpp"
 
 namespace ts {
 

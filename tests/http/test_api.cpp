@@ -1,7 +1,9 @@
 // The HTTP API: validation, routing and rendering without a socket (every row of the error
 // table), then the real server on a loopback socket with fake coordinator and persistence
 // actors behind the real gateway.
-#include "http/api.hpp"
+#include "http/requests.hpp"
+#include "http/responses.hpp"
+#include "http/routes.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>

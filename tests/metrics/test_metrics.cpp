@@ -29,8 +29,8 @@
 #include "metrics/metrics.hpp"
 #include "actors/persistence.hpp"
 #include "metrics/process_stats.hpp"
-#include "http/api.hpp"
 #include "http/gateway.hpp"
+#include "http/routes.hpp"
 #include "storage/store.hpp"
 
 using namespace ts;

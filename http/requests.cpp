@@ -1,0 +1,163 @@
+#include "http/requests.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/sha256.hpp"
+#include "core/text.hpp"
+#include "core/time_format.hpp"
+
+namespace ts::api {
+
+namespace {
+
+caf::error invalid(http_ec code, std::string message) {
+  return make_http_error(code, std::move(message));
+}
+
+bool json_media_type(std::string_view content_type) {
+  auto media = trim(content_type.substr(0, content_type.find(';')));
+  return iequals(media, "application/json")
+         || iequals(media, "application/x-www-form-urlencoded");
+}
+
+} // namespace
+
+caf::expected<new_task> parse_schedule_request(std::string_view body,
+                                               std::optional<std::string_view> content_type,
+                                               std::optional<std::string_view> idempotency_key,
+                                               millis now) {
+  if (content_type && !json_media_type(*content_type))
+    return invalid(http_ec::unsupported_media_type,
+                   "the body must be JSON (Content-Type: application/json)");
+  if (idempotency_key) {
+    auto& key = *idempotency_key;
+    bool printable = !key.empty() && key.size() <= max_idempotency_key_bytes;
+    for (char c : key)
+      printable = printable && c >= 0x20 && c <= 0x7E;
+    if (!printable)
+      return invalid(http_ec::invalid_field,
+                     "Idempotency-Key must be 1 to 255 printable ASCII characters");
+  }
+  auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded())
+    return invalid(http_ec::invalid_json, "the body is not valid JSON");
+  if (!j.is_object())
+    return invalid(http_ec::invalid_json, "the body must be a JSON object");
+  auto string_field = [&](const char* name) -> const std::string* {
+    auto i = j.find(name);
+    if (i == j.end() || !i->is_string())
+      return nullptr;
+    return i->get_ptr<const std::string*>();
+  };
+  auto task = string_field("task");
+  if (!task)
+    return invalid(http_ec::invalid_field, "task is missing or not a string");
+  auto time = string_field("time");
+  if (!time)
+    return invalid(http_ec::invalid_field, "time is missing or not a string");
+  if (trim(*task).empty())
+    return invalid(http_ec::invalid_task, "task must not be empty");
+  if (task->find('\0') != std::string::npos)
+    return invalid(http_ec::invalid_task, "task must not contain a NUL byte");
+  if (task->size() > max_task_bytes)
+    return invalid(http_ec::invalid_task, "task must be at most 65536 bytes");
+  if (!valid_utf8(*task))
+    return invalid(http_ec::invalid_task, "task must be valid UTF-8");
+  auto due = parse_time(*time);
+  if (!due)
+    return invalid(http_ec::invalid_time, "invalid time: " + due.error());
+  new_task t;
+  t.command = *task;
+  t.due = *due;
+  t.created_at = now;
+  if (idempotency_key)
+    t.idempotency_key = std::string{*idempotency_key};
+  t.request_hash = request_digest(*task, *time);
+  return t;
+}
+
+caf::expected<task_id> parse_id(std::optional<std::string_view> text) {
+  if (!text)
+    return invalid(http_ec::invalid_id, "id is missing (use /status?id=N)");
+  auto bad = [] {
+    return invalid(http_ec::invalid_id,
+                   "id must be a decimal integer from 1 to 9223372036854775807");
+  };
+  if (text->empty())
+    return bad();
+  constexpr auto max = std::numeric_limits<task_id>::max();
+  task_id value = 0;
+  for (char c : *text) {
+    if (c < '0' || c > '9')
+      return bad();
+    auto digit = c - '0';
+    if (value > (max - digit) / 10)
+      return bad();
+    value = value * 10 + digit;
+  }
+  if (value < 1)
+    return bad();
+  return value;
+}
+
+caf::expected<task_id> parse_id_query(std::string_view query) {
+  std::optional<std::string> id;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), percent_mode::form);
+    if (!key)
+      return invalid(http_ec::invalid_id, "the query string is malformed");
+    if (*key != "id")
+      continue;
+    if (id)
+      return invalid(http_ec::invalid_id, "id must be given once");
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view{}
+                                                             : pair.substr(eq + 1),
+                                percent_mode::form);
+    if (!value)
+      return invalid(http_ec::invalid_id, "the query string is malformed");
+    id = std::move(*value);
+  }
+  if (!id)
+    return parse_id(std::nullopt);
+  return parse_id(std::string_view{*id});
+}
+
+std::string request_digest(std::string_view task, std::string_view time) {
+  // nlohmann::json keeps object keys sorted: the dump is canonical.
+  nlohmann::json canonical;
+  canonical["task"] = task;
+  canonical["time"] = time;
+  return sha256_hex(canonical.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+}
+
+bool authorized(std::optional<std::string_view> authorization, std::string_view token) {
+  if (token.empty())
+    return true;
+  if (!authorization)
+    return false;
+  auto value = trim(*authorization);
+  constexpr std::string_view scheme = "bearer";
+  if (value.size() <= scheme.size() || !iequals(value.substr(0, scheme.size()), scheme)
+      || !is_space(value[scheme.size()]))
+    return false;
+  auto given = trim(value.substr(scheme.size()));
+  // Constant time in the content and in the lengths: every byte of the longer string is
+  // looked at, and a length mismatch is folded into the same accumulator.
+  size_t n = std::max(given.size(), token.size());
+  volatile unsigned diff = given.size() == token.size() ? 0u : 1u;
+  for (size_t i = 0; i < n; ++i) {
+    auto a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0u;
+    auto b = i < token.size() ? static_cast<unsigned char>(token[i]) : 0u;
+    diff = diff | (a ^ b);
+  }
+  return diff == 0;
+}
+
+} // namespace ts::api

@@ -1,0 +1,37 @@
+// Validation and authentication of requests, before any actor is asked. Failures are
+// http_ec errors for error_response (responses.hpp).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <caf/expected.hpp>
+
+#include "core/types.hpp"
+#include "http/api.hpp"
+
+namespace ts::api {
+
+/// Validates a schedule request. `content_type` and `idempotency_key` are the header values,
+/// absent when the header is missing. `now` becomes the task's created_at.
+caf::expected<new_task> parse_schedule_request(std::string_view body,
+                                               std::optional<std::string_view> content_type,
+                                               std::optional<std::string_view> idempotency_key,
+                                               millis now);
+
+/// Parses a task id: decimal 1 .. 2^63-1, digits only.
+caf::expected<task_id> parse_id(std::optional<std::string_view> text);
+
+/// The value of `id` in a raw query string (percent-decoded), then parse_id.
+caf::expected<task_id> parse_id_query(std::string_view query);
+
+/// SHA-256 (hex) of the canonical JSON of the fields that define a request, so that a retry
+/// with the same task and time is told from a different request under one key.
+std::string request_digest(std::string_view task, std::string_view time);
+
+/// True when `authorization` is `Bearer TOKEN` with exactly `token`; compares in constant
+/// time whatever the lengths. An empty token means no authentication is configured.
+bool authorized(std::optional<std::string_view> authorization, std::string_view token);
+
+} // namespace ts::api
