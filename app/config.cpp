@@ -1,0 +1,169 @@
+#include "app/config.hpp"
+
+#include <arpa/inet.h>
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include <caf/config_option_adder.hpp>
+
+#include "actors/interfaces.hpp"
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "storage/db_url.hpp"
+
+namespace ts::app {
+
+namespace {
+
+// The help text of an option with a default, in the form CAF uses for its own
+// (--config-file): tests/app/test_defaults.cpp reads it back.
+template <class T>
+std::string with_default(const std::string& text, const T& value) {
+  std::ostringstream out;
+  out << text << " (default: " << value << ")";
+  return out.str();
+}
+
+caf::error invalid(std::string text) {
+  return make_error(ec::invalid_argument, std::move(text));
+}
+
+// Reads a one-line secret, without its trailing newline.
+caf::expected<std::string> read_secret(const std::string& path, const char* what) {
+  std::ifstream in{path};
+  if (!in)
+    return invalid(std::string{"cannot read the "} + what + " file " + path);
+  std::stringstream buf;
+  buf << in.rdbuf();
+  auto s = buf.str();
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.pop_back();
+  if (s.empty())
+    return invalid(std::string{"the "} + what + " file " + path + " is empty");
+  return s;
+}
+
+bool is_loopback(const std::string& addr) {
+  if (addr == "localhost")
+    return true;
+  in_addr v4;
+  if (inet_pton(AF_INET, addr.c_str(), &v4) == 1)
+    return (ntohl(v4.s_addr) >> 24) == 127;
+  in6_addr v6;
+  if (inet_pton(AF_INET6, addr.c_str(), &v6) == 1)
+    return IN6_IS_ADDR_LOOPBACK(&v6);
+  return false;
+}
+
+} // namespace
+
+config::config() {
+  opt_group{custom_options_, "global"}
+    .add(port, "port", with_default("TCP port to listen on; 0 picks a free port", defaults::port))
+    .add(bind, "bind",
+         with_default("address to listen on; any other than loopback requires --api-token-file",
+                      defaults::bind))
+    .add(db, "db",
+         with_default("database URL: sqlite:PATH or "
+                      "mysql://USER:PASSWORD@HOST:PORT/DATABASE[?socket=PATH]",
+                      defaults::db))
+    .add(db_password_file, "db-password-file",
+         std::string{"file holding the database password (else "} + password_env + ")")
+    .add(db_wait, "db-wait",
+         with_default("seconds to keep retrying an unreachable database at start-up; 0 fails "
+                      "at once",
+                      defaults::db_wait_s))
+    .add(max_running, "max-running",
+         with_default("commands running at once", defaults::max_running))
+    .add(shutdown_grace, "shutdown-grace",
+         with_default("seconds running commands get to finish at shutdown",
+                      defaults::shutdown_grace_s))
+    .add(api_token_file, "api-token-file",
+         "file holding the bearer token every request must carry")
+    .add(http_threads, "http-threads", with_default("threads serving HTTP", defaults::http_threads))
+    .add(log_level, "log-level",
+         with_default("debug, info, warn, error or off", defaults::log_level))
+    .add(log_format, "log-format", with_default("text (key=value) or json", defaults::log_format))
+    .add(metrics, "metrics",
+         with_default("on or off: instrumentation and GET /metrics (docs/metrics.md)",
+                      defaults::metrics));
+  register_types(*this);
+  // CAF's scheduler defaults suit a machine given over to one actor system: at least 4
+  // workers that poll for ~25 ms (sleeping 50 us at a time) before they block. Here they
+  // share the cores with HTTP, the database and the commands, and that polling took ~15 %
+  // of the CPU per request (perf during bench/run): one worker per core, blocking soon.
+  // Still overridable (--scheduler.max-threads=N, [work-stealing] in the INI).
+  set("scheduler.max-threads",
+      std::max<size_t>(2, static_cast<size_t>(std::thread::hardware_concurrency())));
+  set("work-stealing.aggressive-poll-attempts", size_t{10});
+  set("work-stealing.moderate-poll-attempts", size_t{0});
+}
+
+caf::settings config::dump_content() const {
+  auto result = actor_system_config::dump_content();
+  // CAF lists global options both at the top level and under "global".
+  auto redacted = storage::redact_db_url(db);
+  result["db"] = redacted;
+  result["global"].as_dictionary()["db"] = redacted;
+  return result;
+}
+
+caf::error apply_log_options(const config& cfg) {
+  log::level lvl;
+  if (!log::parse_level(cfg.log_level, lvl))
+    return invalid("--log-level must be debug, info, warn, error or off");
+  log::set_level(lvl);
+  if (cfg.log_format != "text" && cfg.log_format != "json")
+    return invalid("--log-format must be text or json");
+  log::set_json(cfg.log_format == "json");
+  return caf::none;
+}
+
+caf::expected<options> read_options(const config& cfg) {
+  if (cfg.max_running == 0)
+    return invalid("--max-running must be at least 1");
+  if (cfg.metrics != "on" && cfg.metrics != "off")
+    return invalid("--metrics must be on or off");
+  options opts;
+  opts.port = cfg.port;
+  opts.bind = cfg.bind;
+  opts.db = cfg.db;
+  opts.max_running = cfg.max_running;
+  opts.shutdown_grace_s = cfg.shutdown_grace;
+  opts.db_wait_s = cfg.db_wait;
+  opts.http_threads = cfg.http_threads;
+  opts.metrics = cfg.metrics == "on";
+  // A secret file's errors keep their code in the text (invalid_argument: ...).
+  if (!cfg.api_token_file.empty()) {
+    auto t = read_secret(cfg.api_token_file, "API token");
+    if (!t)
+      return invalid(render(t.error()));
+    opts.api_token = std::move(*t);
+  }
+  if (!opts.api_token && !is_loopback(cfg.bind))
+    return invalid("refusing to listen on " + cfg.bind
+                   + " without --api-token-file: the service runs shell commands, and "
+                     "anyone who can reach it could run them");
+  if (!cfg.db_password_file.empty()) {
+    auto pw = read_secret(cfg.db_password_file, "database password");
+    if (!pw)
+      return invalid(render(pw.error()));
+    opts.db_password = std::move(*pw);
+  } else if (auto env = getenv(password_env)) {
+    opts.db_password = env;
+  }
+  unsetenv(password_env);
+  return opts;
+}
+
+std::string reason(const caf::error& err) {
+  auto& ctx = err.context();
+  if (ctx.size() == 1 && ctx.match_element<std::string>(0))
+    return ctx.get_as<std::string>(0);
+  return render(err);
+}
+
+} // namespace ts::app

@@ -1,0 +1,72 @@
+// The binary's options: the CAF config class that parses them (command line and INI), and
+// their validation into `options`, with the secrets read from their files or the
+// environment. Every default comes from core/defaults.hpp, and so does the --help text.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include <caf/actor_system_config.hpp>
+#include <caf/expected.hpp>
+#include <caf/settings.hpp>
+
+#include "core/defaults.hpp"
+
+namespace ts::app {
+
+/// Where the database password comes from when there is no --db-password-file.
+constexpr const char* password_env = "TASKSCHEDULIZER_DB_PASSWORD";
+
+/// The options as CAF parses them. CAF 0.17 cannot hold an optional, so an absent file
+/// option is the empty string here; `options` says absent with std::optional.
+class config : public caf::actor_system_config {
+public:
+  uint16_t port = defaults::port;
+  std::string bind = defaults::bind;
+  std::string db = defaults::db;
+  size_t max_running = defaults::max_running;
+  size_t shutdown_grace = defaults::shutdown_grace_s;
+  std::string api_token_file;
+  std::string db_password_file;
+  size_t db_wait = defaults::db_wait_s;
+  std::string log_level = defaults::log_level;
+  std::string log_format = defaults::log_format;
+  size_t http_threads = defaults::http_threads;
+  std::string metrics = defaults::metrics;
+
+  config();
+
+  /// CAF prints options verbatim; the database URL may carry a password.
+  caf::settings dump_content() const override;
+};
+
+/// The options checked, with the secrets read.
+struct options {
+  uint16_t port{};
+  std::string bind;
+  std::string db;
+  size_t max_running{};
+  size_t shutdown_grace_s{};
+  size_t db_wait_s{};
+  size_t http_threads{};
+  bool metrics{};
+  /// Absent: no token, and only loopback addresses may be bound.
+  std::optional<std::string> api_token;
+  /// Absent: none in the file nor the environment (the URL may still carry one).
+  std::optional<std::string> db_password;
+};
+
+/// Checks --log-level and --log-format and applies them, so that the errors of every later
+/// step are logged as asked. Fails with ec::invalid_argument; see reason().
+caf::error apply_log_options(const config& cfg);
+
+/// Checks the other options and reads the secrets; takes the password out of the
+/// environment, so that commands do not inherit it. Fails with ec::invalid_argument.
+caf::expected<options> read_options(const config& cfg);
+
+/// The operator's text of an error from apply_log_options or read_options.
+std::string reason(const caf::error& err);
+
+} // namespace ts::app
