@@ -1,4 +1,4 @@
-// Errors travel as values (caf::error) from storage and actors to http/api.cpp, the one
+// Errors travel as values (caf::error) from storage and actors to http/responses.cpp, the one
 // place that turns them into status codes.
 #pragma once
 
