@@ -15,11 +15,8 @@ extern "C" {
 
 #include <cerrno>
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <mutex>
-#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <utility>
@@ -28,6 +25,7 @@ extern "C" {
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "process/output_buffer.hpp"
+#include "process/proc_stat.hpp"
 
 extern char** environ;
 
@@ -477,45 +475,6 @@ std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit) {
 std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit,
                                                           std::string shell) {
   return std::make_shared<posix_process_runner>(output_limit, std::move(shell));
-}
-
-uint64_t process_start_ticks(int32_t pid) {
-  if (pid <= 0)
-    return 0;
-  char path[32];
-  std::snprintf(path, sizeof(path), "/proc/%d/stat", static_cast<int>(pid));
-  int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  char buf[4096];
-  size_t size = 0;
-  while (size < sizeof(buf) - 1) {
-    auto n = ::read(fd, buf + size, sizeof(buf) - 1 - size);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      break;
-    size += static_cast<size_t>(n);
-  }
-  ::close(fd);
-  buf[size] = '\0';
-  // comm (field 2) may hold spaces and parentheses: fields 3.. start after the last ')'.
-  std::string_view line{buf, size};
-  auto paren = line.rfind(')');
-  if (paren == std::string_view::npos)
-    return 0;
-  const char* p = buf + paren + 1;
-  for (int field = 3; field < 22; ++field) {
-    while (*p == ' ')
-      ++p;
-    while (*p != ' ' && *p != '\0')
-      ++p;
-    if (*p == '\0')
-      return 0;
-  }
-  char* end = nullptr;
-  auto ticks = std::strtoull(p, &end, 10);
-  return end == p ? 0 : static_cast<uint64_t>(ticks);
 }
 
 bool kill_leftover(int32_t pid, int32_t pgid, uint64_t start_ticks) {

@@ -74,12 +74,9 @@ make_posix_process_runner(size_t output_limit = default_output_limit);
 std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit,
                                                           std::string shell);
 
-/// Field 22 of /proc/PID/stat (start time in clock ticks since boot); 0 when there is no
-/// such process.
-uint64_t process_start_ticks(int32_t pid);
-
 /// Kills (SIGKILL) the process group of a process left over by a crash, but only when the
-/// process `pid` still exists and started at `start_ticks` (PIDs are reused). Returns true
+/// process `pid` still exists and started at `start_ticks` (process_start_ticks in
+/// process/proc_stat.hpp; PIDs are reused). Returns true
 /// when it sent the signal.
 bool kill_leftover(int32_t pid, int32_t pgid, uint64_t start_ticks);
 

@@ -1,5 +1,6 @@
 // The real runner against real child processes.
 #include "process/process_runner.hpp"
+#include "process/proc_stat.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
