@@ -1,21 +1,13 @@
 #include "process/process_runner.hpp"
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-// glibc 2.36's header lacks __BEGIN_DECLS, so C++ would look for a mangled name.
-extern "C" {
-#include <sys/pidfd.h>
-}
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <chrono>
-#include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -24,10 +16,9 @@ extern "C" {
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "process/child_spawn.hpp"
 #include "process/output_buffer.hpp"
 #include "process/proc_stat.hpp"
-
-extern char** environ;
 
 namespace ts {
 
@@ -40,30 +31,6 @@ constexpr int reads_per_event = 4;
 // After the child exited, read what it left in the pipe (at most the pipe's capacity, 1 MiB
 // by default at most) but do not follow a background grandchild that keeps writing.
 constexpr size_t drain_after_exit = 1024 * 1024;
-
-std::string errno_text(const char* what, int err) {
-  std::string out{what};
-  out += ": ";
-  out += std::strerror(err);
-  return out;
-}
-
-void close_fd(int& fd) {
-  if (fd >= 0) {
-    ::close(fd);
-    fd = -1;
-  }
-}
-
-// The file actions reuse 0..2 for the child's stdio, so the pipe must not sit there (it
-// could, if the service was started with a closed stdin).
-int move_above_stdio(int fd) {
-  if (fd > 2)
-    return fd;
-  int moved = ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
-  ::close(fd);
-  return moved;
-}
 
 struct child;
 
@@ -138,42 +105,17 @@ public:
                                        process_runner::exit_handler on_exit) {
     if (!init_error_.empty())
       return make_error(ec::start_failed, init_error_);
-    int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0)
-      return make_error(ec::start_failed, errno_text("pipe2", errno));
-    int read_fd = move_above_stdio(fds[0]);
-    int write_fd = move_above_stdio(fds[1]);
-    if (read_fd < 0 || write_fd < 0) {
-      auto err = errno;
-      close_fd(read_fd);
-      close_fd(write_fd);
-      return make_error(ec::start_failed, errno_text("fcntl", err));
-    }
-    ::fcntl(read_fd, F_SETFL, O_NONBLOCK);
-    pid_t pid = 0;
-    int rc = spawn(command, write_fd, pid);
-    close_fd(write_fd);
-    if (rc != 0) {
-      close_fd(read_fd);
-      return make_error(ec::start_failed, errno_text("posix_spawn", rc));
-    }
-    auto started_at = system_now_ms();
-    // Nobody else reaps our children, so the pid still names this child, dead or alive.
-    int pidfd = ::pidfd_open(pid, 0);
-    if (pidfd < 0) {
-      auto err = errno;
-      ::kill(-pid, SIGKILL);
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      close_fd(read_fd);
-      return make_error(ec::start_failed, errno_text("pidfd_open", err));
-    }
+    auto spawned = spawn_child(shell_, command);
+    if (!spawned)
+      return spawned.error();
+    auto pid = spawned->pid;
     spawned_process result;
     result.pid = pid;
     result.pgid = pid;  // POSIX_SPAWN_SETPGROUP with 0: the child leads its own group
     result.start_ticks = process_start_ticks(pid);
-    result.started_at = started_at;
-    auto c = std::make_unique<child>(pid, pidfd, read_fd, output_limit_, std::move(on_exit));
+    result.started_at = spawned->started_at;
+    auto c = std::make_unique<child>(pid, spawned->pidfd, spawned->out_fd, output_limit_,
+                                     std::move(on_exit));
     bool first = false;
     {
       std::lock_guard<std::mutex> guard{mtx_};
@@ -280,51 +222,6 @@ private:
     }
     unwatch(c.out_fd);
     unwatch(c.pidfd);
-  }
-
-  int spawn(const std::string& command, int write_fd, pid_t& pid) {
-    posix_spawn_file_actions_t actions;
-    posix_spawnattr_t attr;
-    int rc = posix_spawn_file_actions_init(&actions);
-    if (rc != 0)
-      return rc;
-    rc = posix_spawnattr_init(&attr);
-    if (rc != 0) {
-      posix_spawn_file_actions_destroy(&actions);
-      return rc;
-    }
-    sigset_t empty;
-    sigset_t defaults;
-    sigemptyset(&empty);
-    // The service blocks or ignores some signals (SIGPIPE, SIGINT, SIGTERM, ...); commands
-    // must start as they would from a shell.
-    sigfillset(&defaults);
-    if (rc == 0)
-      rc = posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    if (rc == 0)
-      rc = posix_spawn_file_actions_adddup2(&actions, write_fd, 1);
-    if (rc == 0)
-      rc = posix_spawn_file_actions_adddup2(&actions, write_fd, 2);
-    if (rc == 0) // no descriptor of the service leaks into commands
-      rc = posix_spawn_file_actions_addclosefrom_np(&actions, 3);
-    if (rc == 0)
-      rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                             | POSIX_SPAWN_SETSIGDEF);
-    if (rc == 0)
-      rc = posix_spawnattr_setpgroup(&attr, 0);
-    if (rc == 0)
-      rc = posix_spawnattr_setsigmask(&attr, &empty);
-    if (rc == 0)
-      rc = posix_spawnattr_setsigdefault(&attr, &defaults);
-    if (rc == 0) {
-      char* argv[] = {const_cast<char*>(shell_.c_str()), const_cast<char*>("-c"),
-                      const_cast<char*>(command.c_str()), nullptr};
-      // glibc spawns with clone(CLONE_VM | CLONE_VFORK): no page-table copy of our heap.
-      rc = posix_spawn(&pid, shell_.c_str(), &actions, &attr, argv, environ);
-    }
-    posix_spawnattr_destroy(&attr);
-    posix_spawn_file_actions_destroy(&actions);
-    return rc;
   }
 
   void wake() {
