@@ -49,47 +49,110 @@ void go_down(persistence_pointer self, const caf::error& err) {
   }
 }
 
-// Outcomes and process starts may wait for the database: their processes already ran.
-// Everything else is refused so the client learns at once that nothing was stored.
-bool keep_for_later(persistence_pointer self, persistence_state::write_op& op) {
-  auto& st = self->state;
-  if (auto* s = std::get_if<persistence_state::start_op>(&op)) {
-    st.start_backlog.push_back(s->start);
-    note_backlog(st);
-    return true;
-  }
-  if (auto* f = std::get_if<persistence_state::finish_op>(&op)) {
-    auto size = f->outcome.output.size() + sizeof(run_outcome);
-    if (st.backlog_bytes + size > st.opts.max_backlog_bytes) {
-      f->rp.deliver(make_error(ec::unavailable, "database unavailable and backlog full"));
-      return false;
-    }
-    st.backlog_bytes += size;
-    st.outcome_backlog.push_back(std::move(f->outcome));
-    f->rp.deliver(caf::ok_atom::value);
-    note_backlog(st);
-    return true;
-  }
-  return false;
+// -- one write, from its arrival to its reply ---------------------------------------------
+//
+// apply() writes inside the open transaction and keeps the result in the write itself;
+// answer() delivers it once the commit has made it durable; hold_or_refuse() settles the
+// write when the database is away. A batch is a list of such self-contained writes, so no
+// reply can reach another request.
+
+using insert_op = persistence_state::insert_op;
+using claim_op = persistence_state::claim_op;
+using unclaim_op = persistence_state::unclaim_op;
+using start_op = persistence_state::start_op;
+using finish_op = persistence_state::finish_op;
+
+template <class T>
+void deliver(caf::typed_response_promise<T>& rp, caf::expected<T>& result) {
+  if (result)
+    rp.deliver(std::move(*result));
+  else
+    rp.deliver(result.error());
 }
 
-void refuse(persistence_state::write_op& op, const caf::error& err) {
-  std::visit(
-    [&](auto& x) {
-      if constexpr (!std::is_same_v<std::decay_t<decltype(x)>, persistence_state::start_op>)
-        x.rp.deliver(err);
-    },
-    op);
+void deliver(caf::typed_response_promise<caf::ok_atom>& rp, const caf::error& result) {
+  if (result)
+    rp.deliver(result);
+  else
+    rp.deliver(caf::ok_atom::value);
 }
+
+template <class T>
+caf::error error_of(const caf::expected<T>& result) {
+  return result ? caf::error{} : result.error();
+}
+
+caf::error apply(storage::store& db, insert_op& x) {
+  x.result = db.insert_task(x.task);
+  return error_of(x.result);
+}
+
+caf::error apply(storage::store& db, claim_op& x) {
+  x.result = db.claim_run(x.task, x.at);
+  return error_of(x.result);
+}
+
+caf::error apply(storage::store& db, unclaim_op& x) {
+  return x.result = db.unclaim_run(x.run);
+}
+
+caf::error apply(storage::store& db, start_op& x) {
+  return x.result = db.record_start(x.start);
+}
+
+caf::error apply(storage::store& db, finish_op& x) {
+  return x.result = db.finish_run(x.outcome);
+}
+
+template <class Op>
+void answer(Op& x) {
+  deliver(x.rp, x.result);
+}
+
+void answer(start_op& x) {
+  if (x.result)
+    log::warn("record_start_failed", {{"run", x.start.run}, {"error", render(x.result)}});
+}
+
+// Outcomes and process starts may wait for the database: their processes already ran.
+// Everything else is refused so the client learns at once that nothing was stored.
+template <class Op>
+void hold_or_refuse(persistence_state&, Op& x, const caf::error& err) {
+  x.rp.deliver(err);
+}
+
+void hold_or_refuse(persistence_state& st, start_op& x, const caf::error&) {
+  st.start_backlog.push_back(x.start);
+  note_backlog(st);
+}
+
+void hold_or_refuse(persistence_state& st, finish_op& x, const caf::error&) {
+  auto size = x.outcome.output.size() + sizeof(run_outcome);
+  if (st.backlog_bytes + size > st.opts.max_backlog_bytes) {
+    x.rp.deliver(make_error(ec::unavailable, "database unavailable and backlog full"));
+    return;
+  }
+  st.backlog_bytes += size;
+  st.outcome_backlog.push_back(std::move(x.outcome));
+  x.rp.deliver(caf::ok_atom::value);
+  note_backlog(st);
+}
+
+using write_ops = std::vector<persistence_state::write_op>;
+
+void hold_or_refuse_all(persistence_state& st, write_ops& ops, const caf::error& err) {
+  for (auto& op : ops)
+    std::visit([&](auto& x) { hold_or_refuse(st, x, err); }, op);
+}
+
+// -- the group commit ---------------------------------------------------------------------
 
 void flush(persistence_pointer self) {
   auto& st = self->state;
   st.flush_scheduled = false;
   if (!st.up) {
     // Refuse or keep everything gathered; the reconnect loop writes the backlog later.
-    for (auto& op : st.batch)
-      if (!keep_for_later(self, op))
-        refuse(op, make_error(ec::unavailable, "database unavailable"));
+    hold_or_refuse_all(st, st.batch, make_error(ec::unavailable, "database unavailable"));
     st.batch.clear();
     return;
   }
@@ -99,10 +162,8 @@ void flush(persistence_pointer self) {
   st.batch.clear();
   auto began = std::chrono::steady_clock::now();
   auto rows = ops.size() + st.start_backlog.size() + st.outcome_backlog.size();
-  // Results are held until the commit: nothing is acknowledged before it is durable.
-  std::vector<caf::expected<task_record>> inserts;
-  std::vector<caf::expected<claim>> claims;
-  std::vector<caf::error> plain;
+  // Results are held in the writes until the commit: nothing is acknowledged before it is
+  // durable.
   caf::error outage;
   auto note = [&](caf::error err) {
     if (err && is_outage(err) && !outage)
@@ -123,28 +184,7 @@ void flush(persistence_pointer self) {
   for (auto& op : ops) {
     if (outage)
       break;
-    std::visit(
-      [&](auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, persistence_state::insert_op>) {
-          auto r = st.db->insert_task(x.task);
-          if (!r)
-            note(r.error());
-          inserts.push_back(std::move(r));
-        } else if constexpr (std::is_same_v<T, persistence_state::claim_op>) {
-          auto r = st.db->claim_run(x.task, x.at);
-          if (!r)
-            note(r.error());
-          claims.push_back(std::move(r));
-        } else if constexpr (std::is_same_v<T, persistence_state::unclaim_op>) {
-          plain.push_back(note(st.db->unclaim_run(x.run)));
-        } else if constexpr (std::is_same_v<T, persistence_state::start_op>) {
-          plain.push_back(note(st.db->record_start(x.start)));
-        } else {
-          plain.push_back(note(st.db->finish_run(x.outcome)));
-        }
-      },
-      op);
+    std::visit([&](auto& x) { note(apply(*st.db, x)); }, op);
   }
   if (!outage) {
     if (auto err = st.db->commit()) {
@@ -158,9 +198,7 @@ void flush(persistence_pointer self) {
       st.opts.metrics->transaction(false, rows, std::chrono::steady_clock::now() - began);
     go_down(self, outage);
     // The backlog is still unwritten; the batch is kept or refused as during an outage.
-    for (auto& op : ops)
-      if (!keep_for_later(self, op))
-        refuse(op, outage);
+    hold_or_refuse_all(st, ops, outage);
     return;
   }
   auto took = std::chrono::steady_clock::now() - began;
@@ -178,35 +216,8 @@ void flush(persistence_pointer self) {
   st.start_backlog.clear();
   st.outcome_backlog.clear();
   st.backlog_bytes = 0;
-  size_t ins = 0, cl = 0, pl = 0;
-  for (auto& op : ops) {
-    std::visit(
-      [&](auto& x) {
-        using T = std::decay_t<decltype(x)>;
-        if constexpr (std::is_same_v<T, persistence_state::insert_op>) {
-          auto& r = inserts[ins++];
-          if (r)
-            x.rp.deliver(std::move(*r));
-          else
-            x.rp.deliver(r.error());
-        } else if constexpr (std::is_same_v<T, persistence_state::claim_op>) {
-          auto& r = claims[cl++];
-          if (r)
-            x.rp.deliver(std::move(*r));
-          else
-            x.rp.deliver(r.error());
-        } else if constexpr (std::is_same_v<T, persistence_state::start_op>) {
-          if (auto& err = plain[pl++])
-            log::warn("record_start_failed", {{"run", x.start.run}, {"error", render(err)}});
-        } else {
-          if (auto& err = plain[pl++])
-            x.rp.deliver(err);
-          else
-            x.rp.deliver(caf::ok_atom::value);
-        }
-      },
-      op);
-  }
+  for (auto& op : ops)
+    std::visit([](auto& x) { answer(x); }, op);
 }
 
 template <class Op>
@@ -229,7 +240,7 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
   return {
     [=](schedule_atom, new_task& t) {
       auto rp = self->make_response_promise<task_record>();
-      gather(self, persistence_state::insert_op{std::move(t), rp});
+      gather(self, insert_op{std::move(t), rp});
       return rp;
     },
     [=](caf::get_atom, task_id id) -> caf::result<task_view> {
@@ -243,20 +254,20 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
     },
     [=](claim_atom, task_id id, millis at) {
       auto rp = self->make_response_promise<claim>();
-      gather(self, persistence_state::claim_op{id, at, rp});
+      gather(self, claim_op{id, at, rp});
       return rp;
     },
     [=](unclaim_atom, run_id run) {
       auto rp = self->make_response_promise<caf::ok_atom>();
-      gather(self, persistence_state::unclaim_op{run, rp});
+      gather(self, unclaim_op{run, rp});
       return rp;
     },
     [=](started_atom, process_start& p) {
-      gather(self, persistence_state::start_op{p});
+      gather(self, start_op{p});
     },
     [=](finished_atom, run_outcome& o) {
       auto rp = self->make_response_promise<caf::ok_atom>();
-      gather(self, persistence_state::finish_op{std::move(o), rp});
+      gather(self, finish_op{std::move(o), rp});
       return rp;
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {

@@ -9,6 +9,8 @@
 #include <variant>
 #include <vector>
 
+#include <caf/error.hpp>
+#include <caf/expected.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -32,25 +34,33 @@ persistence_options default_persistence_options();
 struct persistence_state {
   static inline const char* name = "persistence";
 
+  // One queued write each: what to write, the promise of its reply, and the result of
+  // applying it, held until the commit decides whether the reply may go out.
   struct insert_op {
     new_task task;
     caf::typed_response_promise<task_record> rp;
+    caf::expected<task_record> result = caf::no_error;
   };
   struct claim_op {
     task_id task;
     millis at;
     caf::typed_response_promise<claim> rp;
+    caf::expected<claim> result = caf::no_error;
   };
   struct unclaim_op {
     run_id run;
     caf::typed_response_promise<caf::ok_atom> rp;
+    caf::error result{};
   };
+  /// Not answered (started is a plain message); a failure is only logged.
   struct start_op {
     process_start start;
+    caf::error result{};
   };
   struct finish_op {
     run_outcome outcome;
     caf::typed_response_promise<caf::ok_atom> rp;
+    caf::error result{};
   };
   using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op>;
 

@@ -386,6 +386,111 @@ TEST_CASE("refusals inside a batch do not fail the other writes", "[persistence]
   CHECK(f.second_store()->get_task((*c)->id));
 }
 
+TEST_CASE("every write of a mixed batch gets its own reply", "[persistence]") {
+  persistence_fixture f;
+  auto a = f.schedule(f.task("echo A", t0));
+  auto b = f.schedule(f.task("echo B", t0));
+  auto c = f.schedule(f.task("echo C", t0));
+  auto d = f.schedule(f.task("echo D", t0));
+  auto e = f.schedule(f.task("echo E", t0));
+  REQUIRE((a && b && c && d && e));
+  auto ca = f.claim_task(a->id, t0);
+  auto cb = f.claim_task(b->id, t0);
+  auto ce = f.claim_task(e->id, t0);
+  REQUIRE((ca && cb && ce));
+  auto commits = f.store->commits.load();
+
+  // One batch of every kind, refusals between successes, replies of the same type next to
+  // each other: a reply delivered to its neighbour shows in the values or error codes.
+  auto& self = f.self;
+  auto s1 = self->request(f.db, caf::infinite, schedule_atom::value, f.task("echo n1", t0 + 1));
+  auto claim_c = self->request(f.db, caf::infinite, claim_atom::value, c->id, t0);
+  self->send(f.db, started_atom::value, process_start{ca->run, 101, 101, 7, t0 + 3});
+  auto finish_b = self->request(f.db, caf::infinite, finished_atom::value,
+                                success_of(*cb, t0 + 4, t0 + 5, "b-out"));
+  auto claim_unknown = self->request(f.db, caf::infinite, claim_atom::value, task_id{9999}, t0);
+  auto s2 = self->request(f.db, caf::infinite, schedule_atom::value, f.task("echo n2", t0 + 2));
+  // A has started earlier in this batch: its claim can no longer be undone.
+  auto unclaim_a = self->request(f.db, caf::infinite, unclaim_atom::value, ca->run);
+  auto finish_a = self->request(f.db, caf::infinite, finished_atom::value,
+                                success_of(*ca, t0 + 3, t0 + 6, "a-out"));
+  auto unclaim_e = self->request(f.db, caf::infinite, unclaim_atom::value, ce->run);
+  auto claim_d = self->request(f.db, caf::infinite, claim_atom::value, d->id, t0);
+  auto unknown_outcome = success_of(*ca, t0, t0 + 1, "");
+  unknown_outcome.run = 9999;
+  auto finish_unknown = self->request(f.db, caf::infinite, finished_atom::value,
+                                      unknown_outcome);
+  // C was claimed earlier in this batch.
+  auto claim_c_again = self->request(f.db, caf::infinite, claim_atom::value, c->id, t0);
+  auto not_an_end = success_of(*cb, t0, t0 + 1, "");
+  not_an_end.status = task_status::pending;
+  auto finish_invalid = self->request(f.db, caf::infinite, finished_atom::value, not_an_end);
+  auto s3 = self->request(f.db, caf::infinite, schedule_atom::value, f.task("echo n3", t0 + 3));
+  f.run();
+  CHECK(f.store->commits == commits + 1);
+
+  auto check_record = [&](auto& handle, const std::string& command, millis due) {
+    auto r = poll_reply<task_record>(self, handle);
+    REQUIRE(r);
+    REQUIRE(*r);
+    CHECK((*r)->command == command);
+    CHECK((*r)->due == due);
+    CHECK_FALSE((*r)->replayed);
+    return (*r)->id;
+  };
+  std::set<task_id> ids{check_record(s1, "echo n1", t0 + 1), check_record(s2, "echo n2", t0 + 2),
+                        check_record(s3, "echo n3", t0 + 3)};
+  CHECK(ids.size() == 3);
+
+  auto check_claim = [&](auto& handle, const task_record& task) {
+    auto r = poll_reply<claim>(self, handle);
+    REQUIRE(r);
+    REQUIRE(*r);
+    CHECK((*r)->task == task.id);
+    CHECK((*r)->command == task.command);
+    return (*r)->run;
+  };
+  auto run_c = check_claim(claim_c, *c);
+  auto run_d = check_claim(claim_d, *d);
+  CHECK(run_c != run_d);
+  CHECK(is_error(poll_reply<claim>(self, claim_unknown), ec::not_found));
+  CHECK(is_error(poll_reply<claim>(self, claim_c_again), ec::not_pending));
+
+  auto ok = [&](auto& handle) {
+    auto r = poll_reply<caf::ok_atom>(self, handle);
+    REQUIRE(r);
+    return static_cast<bool>(*r);
+  };
+  CHECK(ok(finish_b));
+  CHECK(ok(finish_a));
+  CHECK(ok(unclaim_e));
+  CHECK(is_error(poll_reply<caf::ok_atom>(self, unclaim_a), ec::not_pending));
+  CHECK(is_error(poll_reply<caf::ok_atom>(self, finish_unknown), ec::not_found));
+  CHECK(is_error(poll_reply<caf::ok_atom>(self, finish_invalid), ec::invalid_argument));
+
+  // And every acknowledged write is what another connection reads.
+  auto other = f.second_store();
+  auto va = other->get_task(a->id);
+  REQUIRE(va);
+  CHECK(va->status == task_status::success);
+  CHECK(va->output == "a-out");
+  CHECK(va->started_at == t0 + 3);
+  auto vb = other->get_task(b->id);
+  REQUIRE(vb);
+  CHECK(vb->status == task_status::success);
+  CHECK(vb->output == "b-out");
+  auto vc = other->get_task(c->id);
+  REQUIRE(vc);
+  CHECK(vc->status == task_status::running);
+  CHECK(vc->run == run_c);
+  auto vd = other->get_task(d->id);
+  REQUIRE(vd);
+  CHECK(vd->run == run_d);
+  auto ve = other->get_task(e->id);
+  REQUIRE(ve);
+  CHECK(ve->status == task_status::pending);
+}
+
 TEST_CASE("ping answers while the database does, unavailable while it is down",
           "[persistence]") {
   persistence_fixture f;
