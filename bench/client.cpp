@@ -38,14 +38,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include "bench/http_conn.hpp"
 #include "bench/options.hpp"
 #include "bench/stats.hpp"
+#include "tests/support/http_client.hpp"
 
 namespace {
 
-using ts::bench::http_conn;
-using ts::bench::http_result;
+using ts::test_http::connection;
+using namespace std::chrono_literals;
 
 /// The service's claim lead (actors/defaults.hpp): a task must be stored this long before
 /// its time, or its start may be late for a reason that is not the scheduler's.
@@ -81,13 +81,13 @@ int64_t parse_time(const nlohmann::json& j) {
 /// Runs f(connection, i) for i in [0, n) over `connections` threads, each with its own
 /// kept-alive connection. False when any call returned false.
 bool parallel(uint16_t port, size_t n, size_t connections,
-              const std::function<bool(http_conn&, size_t)>& f) {
+              const std::function<bool(connection&, size_t)>& f) {
   std::atomic<size_t> next{0};
   std::atomic<bool> ok{true};
   std::vector<std::thread> threads;
   for (size_t t = 0; t < std::min(connections, n); ++t)
     threads.emplace_back([&] {
-      http_conn conn{port};
+      connection conn{port, "127.0.0.1", 20s};
       for (size_t i; ok && (i = next++) < n;)
         if (!f(conn, i))
           ok = false;
@@ -101,9 +101,9 @@ bool parallel(uint16_t port, size_t n, size_t connections,
 bool post_all(uint16_t port, const std::string& command, const std::vector<int64_t>& due,
               size_t connections, std::vector<int64_t>& ids) {
   ids.assign(due.size(), 0);
-  return parallel(port, due.size(), connections, [&](http_conn& c, size_t i) {
+  return parallel(port, due.size(), connections, [&](connection& c, size_t i) {
     nlohmann::json body{{"task", command}, {"time", format_time(due[i])}};
-    auto r = c.request("POST", "/taskschedulizer", body.dump());
+    auto r = c.post("/taskschedulizer", body.dump());
     if (r.status != 201) {
       std::cerr << "bench_client: POST answered " << r.status << " " << r.error << r.body
                 << std::endl;
@@ -140,9 +140,9 @@ bool collect(uint16_t port, const std::vector<int64_t>& ids, size_t connections,
                 << std::endl;
       return false;
     }
-    bool ok = parallel(port, todo.size(), connections, [&](http_conn& c, size_t k) {
+    bool ok = parallel(port, todo.size(), connections, [&](connection& c, size_t k) {
       auto i = todo[k];
-      auto r = c.request("GET", "/status?id=" + std::to_string(ids[i]));
+      auto r = c.get("/status?id=" + std::to_string(ids[i]));
       if (r.status != 200) {
         std::cerr << "bench_client: GET /status answered " << r.status << " " << r.error
                   << std::endl;
@@ -190,8 +190,8 @@ std::pair<double, double> process_cpu_us(int64_t pid) {
 int wait_ready(uint16_t port, int64_t timeout_ms) {
   auto deadline = ts::bench::mono_ns() + timeout_ms * 1000000;
   while (ts::bench::mono_ns() < deadline) {
-    http_conn c{port, 2000};
-    if (c.request("GET", "/status?id=1").status == 200)
+    connection c{port, "127.0.0.1", 2s};
+    if (c.get("/status?id=1").status == 200)
       return 0;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
@@ -279,8 +279,8 @@ int burst(uint16_t port, ts::bench::options& opts) {
   ts::bench::sleep_until_wall_ns((t0 - claim_lead_ms) * 1000000);
   auto cpu_before = process_cpu_us(pid);
   auto machine_before = ts::bench::machine_cpu();
-  for (http_conn c{port};;) {
-    auto r = c.request("GET", "/status?id=" + std::to_string(last));
+  for (connection c{port, "127.0.0.1", 20s};;) {
+    auto r = c.get("/status?id=" + std::to_string(last));
     auto status = nlohmann::json::parse(r.body, nullptr, false).value("status", "");
     if (status == "success" || status == "failure")
       break;

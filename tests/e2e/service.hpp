@@ -15,11 +15,17 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/e2e/http_client.hpp"
+#include "tests/support/http_client.hpp"
 
 namespace ts::e2e {
 
 using namespace std::chrono_literals;
+
+// The e2e tests' names for the shared client (tests/support): one connection a request.
+using http_client = test_http::client;
+using http_request = test_http::request;
+using http_response = test_http::response;
+using test_http::header_list;
 
 using env_list = std::vector<std::pair<std::string, std::string>>;
 

@@ -8,7 +8,6 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/service.hpp"
 
 using namespace ts::e2e;

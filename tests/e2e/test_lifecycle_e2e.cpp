@@ -11,7 +11,6 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/service.hpp"
 
 using namespace ts::e2e;

@@ -15,7 +15,6 @@
 #include <string>
 #include <vector>
 
-#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/private_mariadb.hpp"
 #include "tests/e2e/service.hpp"
 

@@ -20,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "tests/e2e/http_client.hpp"
 #include "tests/e2e/private_mariadb.hpp"
 #include "tests/e2e/service.hpp"
 

@@ -5,21 +5,12 @@
 #include "http/responses.hpp"
 #include "http/routes.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
-#include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <condition_variable>
 #include <csignal>
 #include <cstdlib>
 #include <future>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,6 +30,7 @@
 #include "http/gateway.hpp"
 #include "http/server.hpp"
 #include "core/time_format.hpp"
+#include "tests/support/http_client.hpp"
 
 using nlohmann::json;
 using ts::http_response;
@@ -630,132 +622,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-/// A response as read off the socket; `status` is 0 when none came (connection closed).
-struct raw_response {
-  int status = 0;
-  std::map<std::string, std::string> headers; // lower-case names
-  std::string body;
-
-  std::string header(const std::string& name) const {
-    auto i = headers.find(name);
-    return i == headers.end() ? std::string{} : i->second;
-  }
-  json body_json() const {
-    return json::parse(body);
-  }
-};
-
-/// A blocking HTTP/1.1 client for one connection, bounded by socket timeouts.
-class client {
-public:
-  // No Catch2 assertions in here: clients also run on other threads.
-  explicit client(uint16_t port) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd_ < 0)
-      return;
-    timeval tv{10, 0};
-    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    setsockopt(fd_, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0;
-  }
-  client(const client&) = delete;
-  client& operator=(const client&) = delete;
-  ~client() {
-    if (fd_ >= 0)
-      ::close(fd_);
-  }
-
-  bool connected() const {
-    return connected_;
-  }
-
-  /// Sends all of `data`; false when the peer closed or reset the connection.
-  bool send_all(std::string_view data) {
-    if (!connected_)
-      return false;
-    while (!data.empty()) {
-      auto n = ::send(fd_, data.data(), data.size(), MSG_NOSIGNAL);
-      if (n <= 0)
-        return false;
-      data.remove_prefix(static_cast<size_t>(n));
-    }
-    return true;
-  }
-
-  /// Reads one response (Content-Length framed); status 0 if the connection closed first.
-  raw_response read_response() {
-    raw_response res;
-    size_t header_end;
-    while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos)
-      if (!fill())
-        return res;
-    auto head = buf_.substr(0, header_end);
-    buf_.erase(0, header_end + 4);
-    auto line_end = head.find("\r\n");
-    auto status_line = head.substr(0, line_end);
-    if (status_line.rfind("HTTP/1.1 ", 0) != 0 || status_line.size() < 12)
-      return res;
-    res.status = std::atoi(status_line.substr(9, 3).c_str());
-    size_t pos = line_end;
-    while (pos != std::string::npos && pos < head.size()) {
-      auto next = head.find("\r\n", pos + 2);
-      auto line = head.substr(pos + 2, next == std::string::npos ? std::string::npos
-                                                                 : next - pos - 2);
-      auto colon = line.find(':');
-      if (colon != std::string::npos) {
-        auto name = line.substr(0, colon);
-        std::transform(name.begin(), name.end(), name.begin(),
-                       [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-        auto value = line.substr(colon + 1);
-        while (!value.empty() && value.front() == ' ')
-          value.erase(0, 1);
-        res.headers[name] = value;
-      }
-      pos = next;
-    }
-    auto length = static_cast<size_t>(std::strtoul(res.header("content-length").c_str(),
-                                                   nullptr, 10));
-    while (buf_.size() < length)
-      if (!fill())
-        return raw_response{};
-    res.body = buf_.substr(0, length);
-    buf_.erase(0, length);
-    return res;
-  }
-
-  raw_response exchange(const std::string& request) {
-    if (!send_all(request))
-      return raw_response{};
-    return read_response();
-  }
-
-  /// True when the server has closed the connection (EOF or reset) with nothing to read.
-  bool closed_by_peer() {
-    char c;
-    auto n = ::recv(fd_, &c, 1, 0);
-    return n == 0 || (n < 0 && (errno == ECONNRESET || errno == EPIPE));
-  }
-
-private:
-  bool fill() {
-    if (!connected_)
-      return false;
-    char chunk[16384];
-    auto n = ::recv(fd_, chunk, sizeof(chunk), 0);
-    if (n <= 0)
-      return false;
-    buf_.append(chunk, static_cast<size_t>(n));
-    return true;
-  }
-
-  int fd_ = -1;
-  bool connected_ = false;
-  std::string buf_;
-};
+/// One kept-alive connection, fed the raw requests below byte for byte.
+using client = ts::test_http::connection;
 
 std::string post(const std::string& body, const std::string& extra_headers = {},
                  const std::string& path = "/taskschedulizer") {
@@ -771,10 +639,11 @@ std::string get(const std::string& target, const std::string& extra_headers = {}
   return "GET " + target + " HTTP/1.1\r\nHost: localhost\r\n" + extra_headers + "\r\n";
 }
 
-void check_json_error(const raw_response& res, int status, const std::string& code) {
+void check_json_error(const ts::test_http::response& res, int status, const std::string& code) {
+  INFO(res.describe());
   CHECK(res.status == status);
   CHECK(res.header("content-type") == "application/json");
-  auto j = res.body_json();
+  auto j = res.json();
   CHECK(j["error"]["code"] == code);
   CHECK(j["error"]["message"].is_string());
 }
@@ -973,7 +842,7 @@ TEST_CASE("server: schedule and status over HTTP", "[server]") {
     CHECK(res.status == 201);
     CHECK(res.header("location") == "/status?id=1");
     CHECK(res.header("content-type") == "application/json");
-    auto j = res.body_json();
+    auto j = res.json();
     CHECK(j["id"] == 1);
     CHECK(j["task"] == "whoami");
     CHECK(j["status"] == "pending");
@@ -1004,7 +873,7 @@ TEST_CASE("server: schedule and status over HTTP", "[server]") {
     auto res = c.exchange(get("/status?id=1"));
     CHECK(res.status == 200);
     CHECK(res.header("content-type") == "application/json");
-    auto j = res.body_json();
+    auto j = res.json();
     CHECK(j["id"] == 1);
     CHECK(j["status"] == "success");
     CHECK(j["exit_code"] == 0);
@@ -1017,7 +886,7 @@ TEST_CASE("server: schedule and status over HTTP", "[server]") {
     CHECK(j["run_id"] == 11);
   }
   SECTION("status of a killed task") {
-    auto j = c.exchange(get("/status?id=3")).body_json();
+    auto j = c.exchange(get("/status?id=3")).json();
     CHECK(j["signal"] == "SIGKILL");
     CHECK(j["reason"] == "signal");
   }
@@ -1087,7 +956,7 @@ TEST_CASE("server: a timed-out request is answered once while others pass it", "
   client slow{f.port()};
   client quick{f.port()};
   auto start = std::chrono::steady_clock::now();
-  REQUIRE(slow.send_all(schedule("slow")));
+  REQUIRE(slow.send_bytes(schedule("slow")) == "");
   // Requests behind the waiting one are answered at once, not after its deadline.
   for (int i = 0; i < 3; ++i)
     CHECK(quick.exchange(schedule("fine")).status == 201);
@@ -1113,11 +982,11 @@ TEST_CASE("server: a body over the hard cap is refused without a crash", "[serve
     // 9 MiB announced: RESTinio closes the connection as soon as it reads the headers.
     std::string head = "POST /taskschedulizer HTTP/1.1\r\nHost: x\r\n"
                        "Content-Type: application/json\r\nContent-Length: 9437184\r\n\r\n";
-    REQUIRE(c.send_all(head));
+    REQUIRE(c.send_bytes(head) == "");
     std::string chunk(64 * 1024, 'a');
     bool refused = false;
     for (int i = 0; i < 144 && !refused; ++i)
-      refused = !c.send_all(chunk);
+      refused = !c.send_bytes(chunk).empty();
     if (!refused) {
       auto res = c.read_response();
       CHECK(res.status == 0);
@@ -1159,7 +1028,7 @@ TEST_CASE("server: shutdown rejects new requests and finishes those in flight",
           "[server]") {
   fixture f;
   client busy{f.port()};
-  REQUIRE(busy.send_all(schedule("delayed")));
+  REQUIRE(busy.send_bytes(schedule("delayed")) == "");
   {
     std::unique_lock<std::mutex> guard{f.coord_state->mtx};
     REQUIRE(f.coord_state->cv.wait_for(guard, 10s, [&] { return f.coord_state->delayed_seen; }));
@@ -1174,14 +1043,9 @@ TEST_CASE("server: shutdown rejects new requests and finishes those in flight",
   auto res = busy.read_response();
   CHECK(res.status == 201);
   CHECK(res.header("location") == "/status?id=5");
-  // Nothing listens any more.
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(f.port());
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0);
-  ::close(fd);
+  // Nothing listens any more: the connect itself fails.
+  client after{f.port()};
+  CHECK(after.send_bytes(get("/status?id=1")).rfind("connect: ", 0) == 0);
 }
 
 TEST_CASE("server: a request whose gateway is gone still gets an answer", "[server]") {
