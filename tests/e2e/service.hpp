@@ -1,6 +1,7 @@
 // Runs the real taskschedulizer binary for end-to-end tests: spawn it, find its port in the
-// `listening on ADDR:PORT` line, signal it, wait for its exit; plus the helpers every e2e
-// test needs (fresh directories and databases, polling /status, RFC 3339 times).
+// `listening on ADDR:PORT` line, signal it, wait for its exit (service.cpp); plus the helpers
+// every e2e test needs: fresh directories and databases, scheduling and polling /status, RFC
+// 3339 times, bounded waits (helpers.cpp).
 #pragma once
 
 #include <sys/types.h>
@@ -161,6 +162,19 @@ struct command_result {
 command_result run_command(const std::vector<std::string>& argv, env_list env = {},
                            std::chrono::milliseconds timeout = 60s);
 
+/// What most cases start from: a fresh directory, a clean database of `backend` in it
+/// (REQUIREd to be ready) and a service on both, not started yet.
+struct service_fixture {
+  explicit service_fixture(const std::string& backend);
+  temp_dir dir;
+  test_database db;
+  service svc;
+};
+
+/// Waits until `pred` holds, trying every `period`, for at most `within`; false then.
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds within,
+                std::chrono::milliseconds period = 50ms);
+
 /// Result of polling /status.
 struct status_poll {
   bool met = false;       // the predicate held before the deadline
@@ -172,6 +186,16 @@ struct status_poll {
 status_poll poll_status(const http_client& client, int64_t id,
                         const std::function<bool(const nlohmann::json&)>& pred,
                         std::chrono::milliseconds within = 30s);
+
+/// Schedules a command; REQUIREs a 201 with an integer id and well-formed times, and returns
+/// the id.
+int64_t schedule(const http_client& client, const std::string& command,
+                 const std::string& time, header_list headers = {});
+
+/// Polls until the task is done and returns its status body; REQUIREs that it finished, and
+/// checks its times are well-formed.
+nlohmann::json wait_finished(const service& svc, int64_t id,
+                             std::chrono::milliseconds within = 30s);
 
 /// Statuses are plain strings that the spec says will grow; these compare exactly.
 bool has_status(const nlohmann::json& j, const char* status);
@@ -189,6 +213,10 @@ std::optional<int64_t> parse_utc_ms(const std::string& text);
 /// Every time field the service wrote in `j` (time, created_at, started_at, finished_at)
 /// is null or RFC 3339 UTC with milliseconds; returns the offending field or "".
 std::string bad_time_field(const nlohmann::json& j);
+/// The instant of the time field `key` of `j`; -1 when it is null, absent or malformed.
+int64_t ms_field(const nlohmann::json& j, const char* key);
+/// Sleeps until the wall clock passes `ms`; returns at once when it has.
+void sleep_until_ms(int64_t ms);
 
 /// A POST /taskschedulizer body.
 std::string task_body(const std::string& command, const std::string& time);

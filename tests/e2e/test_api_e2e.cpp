@@ -67,24 +67,9 @@ http_response run_curl(const temp_dir& dir, std::vector<std::string> args) {
     out.error = "curl failed (" + std::to_string(r.exit_code) + "): " + r.output;
     return out;
   }
-  // Parse the head curl saved by feeding it through the same parser as our client would:
-  // it is plain HTTP/1.1 text.
+  // The head curl saved is plain HTTP/1.1 text: read it with our client's own parser.
   std::string head = read_file(header_file);
-  size_t sp = head.find(' ');
-  out.status = sp == std::string::npos ? 0 : std::atoi(head.c_str() + sp + 1);
-  size_t pos = head.find("\r\n");
-  while (pos != std::string::npos) {
-    size_t start = pos + 2;
-    pos = head.find("\r\n", start);
-    std::string line = head.substr(start, pos == std::string::npos ? head.npos : pos - start);
-    size_t colon = line.find(':');
-    if (colon == std::string::npos)
-      continue;
-    std::string value = line.substr(colon + 1);
-    while (!value.empty() && value.front() == ' ')
-      value.erase(0, 1);
-    out.headers.emplace_back(line.substr(0, colon), value);
-  }
+  out.error = ts::test_http::parse_head(head.substr(0, head.find("\r\n\r\n")), out);
   out.body = read_file(body_file);
   return out;
 }
@@ -95,10 +80,9 @@ TEST_CASE("the README's curl examples schedule whoami and report its output",
           "[e2e][api]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  temp_dir dir;
-  test_database db(backend, dir.path());
-  REQUIRE(db.error() == "");
-  service svc(dir.path(), db.url());
+  service_fixture f(backend);
+  auto& dir = f.dir;
+  auto& svc = f.svc;
   // The README's time is local: pin the zone so the answer is known.
   REQUIRE(svc.start({}, {{"TZ", "UTC"}}) == "");
   CHECK(svc.address() == "127.0.0.1");
@@ -157,10 +141,8 @@ TEST_CASE("the README's curl examples schedule whoami and report its output",
 TEST_CASE("schedule requests accept every documented time form", "[e2e][api]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  temp_dir dir;
-  test_database db(backend, dir.path());
-  REQUIRE(db.error() == "");
-  service svc(dir.path(), db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start({}, {{"TZ", "Europe/Berlin"}}) == "");
   auto client = svc.client();
 
@@ -210,10 +192,8 @@ TEST_CASE("schedule requests accept every documented time form", "[e2e][api]") {
 TEST_CASE("every row of the error table is a JSON error over real HTTP", "[e2e][api]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  temp_dir dir;
-  test_database db(backend, dir.path());
-  REQUIRE(db.error() == "");
-  service svc(dir.path(), db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start({}, {{"TZ", "Europe/Berlin"}}) == "");
   auto client = svc.client();
   const std::string schedule = "/taskschedulizer";
@@ -344,12 +324,11 @@ TEST_CASE("every row of the error table is a JSON error over real HTTP", "[e2e][
 TEST_CASE("an API token is required on every request when configured", "[e2e][api]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  temp_dir dir;
-  test_database db(backend, dir.path());
-  REQUIRE(db.error() == "");
+  service_fixture f(backend);
+  auto& dir = f.dir;
+  auto& svc = f.svc;
   const std::string token = "s3cret-token-0123456789";
   REQUIRE(write_file(dir.file("token"), token));
-  service svc(dir.path(), db.url());
   // With a token, binding every interface is allowed; the test still talks over loopback.
   REQUIRE(svc.start({"--api-token-file=" + dir.file("token"), "--bind=0.0.0.0"}) == "");
   CHECK(svc.address() == "0.0.0.0");

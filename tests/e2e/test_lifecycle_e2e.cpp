@@ -20,58 +20,14 @@ namespace {
 
 const std::string past = "2000-01-01T00:00:00Z";
 
-/// Schedules a command; REQUIREs a 201 and returns the id.
-int64_t schedule(const http_client& client, const std::string& command,
-                 const std::string& time) {
-  auto r = client.post("/taskschedulizer", task_body(command, time));
-  INFO(r.describe());
-  REQUIRE(r.ok());
-  REQUIRE(r.status == 201);
-  json j = r.json();
-  REQUIRE(j["id"].is_number_integer());
-  CHECK(bad_time_field(j) == "");
-  return j["id"].get<int64_t>();
-}
-
-/// Polls until the task is done and returns its status body (REQUIREs that it finished).
-json wait_finished(const service& svc, int64_t id, std::chrono::milliseconds within = 30s) {
-  auto p = poll_status(svc.client(), id, is_finished, within);
-  INFO("task " << id << ": " << p.last_raw);
-  INFO(svc.diagnostics());
-  REQUIRE(p.met);
-  CHECK(bad_time_field(p.last) == "");
-  return p.last;
-}
-
-int64_t ms_field(const json& j, const char* key) {
-  auto v = parse_utc_ms(j.value(key, ""));
-  return v ? *v : -1;
-}
-
 /// Waits until `path` exists, for at most `within`.
 bool wait_for_file(const std::string& path, std::chrono::milliseconds within = 30s) {
-  auto deadline = std::chrono::steady_clock::now() + within;
-  for (int i = 0; i < 100000; ++i) {
-    if (file_exists(path))
-      return true;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    pause_briefly(20ms);
-  }
-  return false;
+  return wait_until([&] { return file_exists(path); }, within, 20ms);
 }
 
 /// Waits until no live process remains in process group `pgid`.
 bool wait_group_gone(int pgid, std::chrono::milliseconds within) {
-  auto deadline = std::chrono::steady_clock::now() + within;
-  for (int i = 0; i < 100000; ++i) {
-    if (live_group_members(pgid).empty())
-      return true;
-    if (std::chrono::steady_clock::now() >= deadline)
-      return false;
-    pause_briefly();
-  }
-  return false;
+  return wait_until([&] { return live_group_members(pgid).empty(); }, within);
 }
 
 /// The pid a command wrote with `echo $$ > FILE` (0 when unreadable).
@@ -79,28 +35,13 @@ int read_pid(const std::string& path) {
   return std::atoi(read_file(path).c_str());
 }
 
-/// Sleeps until the wall clock passes `ms`; bounded by the distance to it.
-void sleep_until_ms(int64_t ms) {
-  int64_t left = ms - now_ms();
-  if (left > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(left));
-}
-
-struct fixture {
-  explicit fixture(const std::string& backend) : db(backend, dir.path()) {
-  }
-  temp_dir dir;
-  test_database db;
-};
-
 } // namespace
 
 TEST_CASE("commands end with their exit code, signal and output", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   auto client = svc.client();
 
@@ -155,9 +96,8 @@ TEST_CASE("commands end with their exit code, signal and output", "[e2e][lifecyc
 TEST_CASE("a future task is pending before its time and runs at it", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   auto client = svc.client();
 
@@ -187,9 +127,8 @@ TEST_CASE("a future task is pending before its time and runs at it", "[e2e][life
 TEST_CASE("tasks due together run concurrently", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   auto client = svc.client();
 
@@ -220,9 +159,8 @@ TEST_CASE("tasks due together run concurrently", "[e2e][lifecycle]") {
 TEST_CASE("the max-running option bounds the commands running at once", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start({"--max-running=2"}) == "");
   auto client = svc.client();
 
@@ -263,9 +201,8 @@ TEST_CASE("the max-running option bounds the commands running at once", "[e2e][l
 TEST_CASE("a restart keeps pending tasks and runs them at their time", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   int64_t due_a = now_ms() + 3000;   // passes while the service is down
   int64_t due_b = now_ms() + 10000;  // still ahead after the restart
@@ -306,9 +243,8 @@ TEST_CASE("kill -9 during a run: interrupted after restart, never run twice, lef
           "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   std::string pid_file = f.dir.file("pid");
   std::string count_file = f.dir.file("count");
@@ -357,9 +293,8 @@ TEST_CASE("kill -9 during a run: interrupted after restart, never run twice, lef
 TEST_CASE("SIGTERM lets a short running command finish and exits 0", "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   auto client = svc.client();
   std::string started_file = f.dir.file("started");
@@ -429,9 +364,8 @@ TEST_CASE("a command outliving the shutdown grace is killed and recorded interru
           "[e2e][lifecycle]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
-  fixture f(backend);
-  REQUIRE(f.db.error() == "");
-  service svc(f.dir.path(), f.db.url());
+  service_fixture f(backend);
+  auto& svc = f.svc;
   REQUIRE(svc.start({"--shutdown-grace=1"}) == "");
   std::string pid_file = f.dir.file("pid");
   std::string done_file = f.dir.file("done");

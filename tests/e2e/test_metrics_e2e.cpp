@@ -103,36 +103,6 @@ void check_with_promtool(const std::string& text, const temp_dir& dir) {
 
 // -- tasks ------------------------------------------------------------------------------------
 
-int64_t schedule(const http_client& client, const std::string& command,
-                 const std::string& time, header_list headers = {}) {
-  auto r = client.post("/taskschedulizer", task_body(command, time), std::move(headers));
-  INFO(r.describe());
-  REQUIRE(r.ok());
-  REQUIRE(r.status == 201);
-  return r.json()["id"].get<int64_t>();
-}
-
-json wait_finished(const service& svc, int64_t id, std::chrono::milliseconds within = 30s) {
-  auto p = poll_status(svc.client(), id, is_finished, within);
-  INFO("task " << id << ": " << p.last_raw);
-  INFO(svc.diagnostics());
-  REQUIRE(p.met);
-  return p.last;
-}
-
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds within) {
-  auto deadline = steady::now() + within;
-  for (int i = 0; i < 100000; ++i) {
-    if (pred())
-      return true;
-    if (steady::now() >= deadline)
-      return false;
-    pause_briefly(50ms);
-  }
-  return false;
-}
-
 /// One /readyz answer and how long it took.
 struct probe {
   http_response res;
@@ -184,10 +154,9 @@ TEST_CASE("metrics: values after five runs of which two fail", "[e2e][metrics]")
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);
   auto started_at = now_ms() / 1000.0;
-  temp_dir dir;
-  test_database db(backend, dir.path());
-  REQUIRE(db.error() == "");
-  service svc(dir.path(), db.url());
+  service_fixture f(backend);
+  auto& dir = f.dir;
+  auto& svc = f.svc;
   REQUIRE(svc.start() == "");
   auto client = svc.client();
   INFO(svc.diagnostics());

@@ -38,27 +38,6 @@ int64_t ms_since(steady::time_point t0) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
 }
 
-/// Schedules a command; REQUIREs a 201 and returns the id.
-int64_t schedule(const http_client& client, const std::string& command,
-                 const std::string& time, header_list headers = {}) {
-  auto r = client.post("/taskschedulizer", task_body(command, time), std::move(headers));
-  INFO(r.describe());
-  REQUIRE(r.ok());
-  REQUIRE(r.status == 201);
-  json j = r.json();
-  REQUIRE(j["id"].is_number_integer());
-  return j["id"].get<int64_t>();
-}
-
-/// Polls until the task is done and returns its status body (REQUIREs that it finished).
-json wait_finished(const service& svc, int64_t id, std::chrono::milliseconds within = 30s) {
-  auto p = poll_status(svc.client(), id, is_finished, within);
-  INFO("task " << id << ": " << p.last_raw);
-  INFO(svc.diagnostics());
-  REQUIRE(p.met);
-  return p.last;
-}
-
 /// Waits until the task's run has started.
 void wait_running(const service& svc, int64_t id) {
   auto p = poll_status(
@@ -68,34 +47,9 @@ void wait_running(const service& svc, int64_t id) {
   REQUIRE(p.met);
 }
 
-int64_t ms_field(const json& j, const char* key) {
-  auto v = parse_utc_ms(j.value(key, ""));
-  return v ? *v : -1;
-}
-
 /// A 503 with the JSON error `unavailable`.
 bool is_unavailable(const http_response& r) {
   return r.ok() && r.status == 503 && r.error_code() == "unavailable";
-}
-
-/// Waits until `pred` holds, for at most `within`.
-template <class Pred>
-bool wait_until(Pred pred, std::chrono::milliseconds within) {
-  auto deadline = steady::now() + within;
-  for (int i = 0; i < 100000; ++i) {
-    if (pred())
-      return true;
-    if (steady::now() >= deadline)
-      return false;
-    pause_briefly(20ms);
-  }
-  return false;
-}
-
-void sleep_until_ms(int64_t ms) {
-  int64_t left = ms - now_ms();
-  if (left > 0)
-    std::this_thread::sleep_for(std::chrono::milliseconds(left));
 }
 
 /// A refused start: non-zero (never 0), a message naming the server on stderr, no
@@ -175,7 +129,7 @@ TEST_CASE("a stopped database answers 503 at once and the outage's results and d
 
   // A, running when the server stopped, finishes during the outage; B's time passes but it
   // does not start, since a run must be recorded before it starts.
-  REQUIRE(wait_until([&] { return file_exists(done_a); }, 15s));
+  REQUIRE(wait_until([&] { return file_exists(done_a); }, 15s, 20ms));
   sleep_until_ms(due_b + 1500);
   CHECK_FALSE(file_exists(ran_b));
   CHECK(is_unavailable(client.post("/taskschedulizer", task_body("echo later", past))));
@@ -329,7 +283,7 @@ TEST_CASE("start-up with nothing listening at the database's port exits non-zero
   // SIGTERM ends the wait at once, still non-zero: the service never started.
   REQUIRE(svc.launch({"--port=0", "--db=" + url, "--db-wait=60"}) == "");
   REQUIRE(wait_until(
-    [&] { return svc.stderr_text().find("database_unreachable") != std::string::npos; }, 20s));
+    [&] { return svc.stderr_text().find("database_unreachable") != std::string::npos; }, 20s, 20ms));
   t0 = steady::now();
   REQUIRE(svc.signal(SIGTERM));
   code = svc.wait(20s);
@@ -374,7 +328,7 @@ TEST_CASE("start-up against a stopped or frozen database exits non-zero and --db
   REQUIRE(svc.launch(with_wait) == "");
   auto launched = steady::now();
   REQUIRE(wait_until(
-    [&] { return svc.stderr_text().find("database_unreachable") != std::string::npos; }, 20s));
+    [&] { return svc.stderr_text().find("database_unreachable") != std::string::npos; }, 20s, 20ms));
   pause_briefly(2000ms); // a few failed attempts
   server.restart();
   auto back = steady::now();
