@@ -46,7 +46,13 @@ bool is_space(char c);
 /// `s` without leading and trailing is_space characters.
 std::string_view trim(std::string_view s);
 
-/// Case-insensitive equality, byte by byte with std::tolower (ASCII in the C locale).
+/// ASCII lower case; every other byte as it is. Inline and locale-free: HTTP names and
+/// media types are ASCII, and the bench's client compares every header of every response.
+inline char ascii_lower(char c) {
+  return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c;
+}
+
+/// Case-insensitive equality in ASCII (ascii_lower, byte by byte).
 bool iequals(std::string_view a, std::string_view b);
 
 } // namespace ts

@@ -20,16 +20,6 @@ std::string errno_text(const char* what) {
   return std::string(what) + ": " + std::strerror(errno);
 }
 
-std::string_view trim(std::string_view s) {
-  size_t b = 0;
-  size_t e = s.size();
-  while (b < e && (s[b] == ' ' || s[b] == '\t'))
-    ++b;
-  while (e > b && (s[e - 1] == ' ' || s[e - 1] == '\t' || s[e - 1] == '\r'))
-    --e;
-  return s.substr(b, e - b);
-}
-
 std::optional<size_t> parse_size(std::string_view text, int base) {
   if (text.empty())
     return std::nullopt;
@@ -86,11 +76,8 @@ std::optional<std::string> decode_chunked(std::string_view data, std::string& er
   return std::nullopt;
 }
 
-/// ASCII only, inline: header names are ASCII, and std::tolower is a library call that the
-/// bench would pay for on every header of every response.
 bool same_letter(char x, char y) {
-  auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; };
-  return lower(x) == lower(y);
+  return ascii_lower(x) == ascii_lower(y);
 }
 
 bool icontains(std::string_view text, std::string_view word) {
@@ -129,10 +116,6 @@ request json_post(const std::string& target, std::string body, header_list heade
 }
 
 } // namespace
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), same_letter);
-}
 
 std::string parse_head(std::string_view head, response& out) {
   size_t eol = head.find("\r\n");

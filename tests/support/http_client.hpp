@@ -16,6 +16,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/text.hpp"
+
 namespace ts::test_http {
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
@@ -48,8 +50,9 @@ struct response {
   std::string describe() const;
 };
 
-/// Case-insensitive ASCII comparison, for header names.
-bool iequals(std::string_view a, std::string_view b);
+/// Case-insensitive ASCII comparison, for header names (core's, so tests can say
+/// test_http::iequals as before).
+using ts::iequals;
 
 /// Parses a status line and header lines (CRLF-separated, without the blank line that ends
 /// them) into `out`; "" or why not.
