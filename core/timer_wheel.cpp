@@ -105,7 +105,7 @@ void timer_wheel::advance(millis now, std::vector<pending_entry>& out) {
     while (level < levels && occupied_[level] == 0)
       ++level;
     auto event = wheel_next_event();
-    if (event == null_value) {
+    if (event == no_event) {
       cur_ = now;
       return;
     }
@@ -124,7 +124,7 @@ void timer_wheel::advance(millis now, std::vector<pending_entry>& out) {
 
 millis timer_wheel::next_event() const {
   if (expired_ != nil)
-    return std::max<millis>(expired_min_, 0);  // 0 keeps it apart from null_value
+    return std::max<millis>(expired_min_, 0);  // 0 keeps it apart from no_event
   return wheel_next_event();
 }
 
@@ -252,7 +252,7 @@ millis timer_wheel::wheel_next_event() const {
     auto slot = static_cast<uint64_t>(lowest_bit(occupied_[level]));
     return static_cast<millis>(base | (slot << (level_bits * level)));
   }
-  return null_value;
+  return no_event;
 }
 
 // --- id index ---------------------------------------------------------------------------

@@ -13,6 +13,11 @@ namespace ts {
 
 class timer_wheel {
 public:
+  /// What next_event() returns for an empty wheel. A sentinel rather than std::optional:
+  /// advance() asks for the next event on every pass, and an event is never negative
+  /// (an overdue one is reported as 0).
+  static constexpr millis no_event = -1;
+
   /// `now` is the wheel's starting time (wall-clock ms).
   explicit timer_wheel(millis now);
 
@@ -30,7 +35,7 @@ public:
   /// nothing back: timers always fire by the wall clock, never early.
   void advance(millis now, std::vector<pending_entry>& out);
 
-  /// A lower bound for the next expiry (never later than it), or null_value when empty.
+  /// A lower bound for the next expiry (never later than it), or no_event when empty.
   /// Waking up at this time and calling advance is always safe.
   millis next_event() const;
 

@@ -79,10 +79,10 @@ private:
 TEST_CASE("an empty wheel has no next event and moves to any later time", "[timer_wheel]") {
   timer_wheel w{t2024};
   CHECK(w.size() == 0);
-  CHECK(w.next_event() == ts::null_value);
+  CHECK(w.next_event() == ts::timer_wheel::no_event);
   CHECK(advance(w, t2024 + year).empty());
   CHECK(w.now() == t2024 + year);
-  CHECK(w.next_event() == ts::null_value);
+  CHECK(w.next_event() == ts::timer_wheel::no_event);
 }
 
 TEST_CASE("timers fire at their due time, never before, earliest first", "[timer_wheel]") {
@@ -103,7 +103,7 @@ TEST_CASE("timers fire at their due time, never before, earliest first", "[timer
   CHECK(out[0].due == t2024 + 5000);
   CHECK(out[1].due == t2024 + 3 * day);
   CHECK(w.size() == 0);
-  CHECK(w.next_event() == ts::null_value);
+  CHECK(w.next_event() == ts::timer_wheel::no_event);
 }
 
 TEST_CASE("many timers in one millisecond fire together in insertion order", "[timer_wheel]") {
@@ -189,7 +189,7 @@ TEST_CASE("cancel disarms a timer", "[timer_wheel]") {
     CHECK(w.next_event() <= t2024 + 2 * year);
     CHECK(w.cancel(3));
     CHECK(w.size() == 0);
-    CHECK(w.next_event() == ts::null_value);
+    CHECK(w.next_event() == ts::timer_wheel::no_event);
     CHECK(advance(w, t2024 + 3 * year).empty());
   }
   SECTION("then insert it again") {
@@ -202,7 +202,7 @@ TEST_CASE("cancel disarms a timer", "[timer_wheel]") {
     for (task_id id = 1; id <= 4; ++id)
       CHECK(w.cancel(id));
     CHECK(w.size() == 0);
-    CHECK(w.next_event() == ts::null_value);
+    CHECK(w.next_event() == ts::timer_wheel::no_event);
     CHECK(advance(w, t2024 + 3 * year).empty());
   }
 }
@@ -302,7 +302,7 @@ TEST_CASE("stepping to the year 9999 skips the empty stretch", "[timer_wheel]") 
   std::vector<pending_entry> out;
   while (out.empty() && wakeups < 100) {
     auto next = w.next_event();
-    REQUIRE(next != ts::null_value);
+    REQUIRE(next != ts::timer_wheel::no_event);
     REQUIRE(next <= year_9999);
     w.advance(next, out);
     ++wakeups;
@@ -345,11 +345,11 @@ TEST_CASE("next_event is never later than the earliest due", "[timer_wheel]") {
     }
     REQUIRE(w.size() == ref.size());
     if (ref.size() == 0) {
-      REQUIRE(w.next_event() == ts::null_value);
+      REQUIRE(w.next_event() == ts::timer_wheel::no_event);
       continue;
     }
     auto next = w.next_event();
-    REQUIRE(next != ts::null_value);
+    REQUIRE(next != ts::timer_wheel::no_event);
     REQUIRE(next <= ref.earliest());
     // A lower bound in the future is also safe to sleep until: nothing fires before it.
     if (next > w.now()) {
@@ -409,7 +409,7 @@ TEST_CASE("randomized differential test against a multimap", "[timer_wheel]") {
       if (ref.size() > 0)
         REQUIRE(w.next_event() <= ref.earliest());
       else
-        REQUIRE(w.next_event() == ts::null_value);
+        REQUIRE(w.next_event() == ts::timer_wheel::no_event);
     }
     // Drain: everything left fires exactly as the model says.
     auto got = advance(w, INT64_MAX);
