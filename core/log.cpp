@@ -4,17 +4,49 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <optional>
+#include <string_view>
 #include <unistd.h>
 
 #include "core/clock.hpp"
+#include "core/defaults.hpp"
 #include "core/time_format.hpp"
 
 namespace ts::log {
 
 namespace {
 
-std::atomic<level> current_level{level::info};
-std::atomic<bool> json_lines{false};
+constexpr const char* name(level lvl) {
+  switch (lvl) {
+    case level::debug: return "debug";
+    case level::info: return "info";
+    case level::warn: return "warn";
+    case level::error: return "error";
+    case level::off: return "off";
+  }
+  return "?";
+}
+
+constexpr level all_levels[] = {level::debug, level::info, level::warn, level::error,
+                                level::off};
+
+constexpr std::optional<level> level_named(std::string_view text) {
+  for (auto lvl : all_levels)
+    if (text == name(lvl))
+      return lvl;
+  return std::nullopt;
+}
+
+// The log starts as the options' defaults say, before the options are read (and for the
+// tests, which never read them): one copy of those values, in core/defaults.hpp.
+static_assert(level_named(defaults::log_level), "defaults::log_level names no level");
+constexpr level default_level = *level_named(defaults::log_level);
+static_assert(std::string_view{defaults::log_format} == "text"
+                || std::string_view{defaults::log_format} == "json",
+              "defaults::log_format is text or json");
+
+std::atomic<level> current_level{default_level};
+std::atomic<bool> json_lines{std::string_view{defaults::log_format} == "json"};
 
 void append_timestamp(std::string& out) {
   out += format_time(system_now_ms());
@@ -55,26 +87,13 @@ void append_kv_value(std::string& out, std::string_view s) {
     append_json_string(out, s);
 }
 
-const char* name(level lvl) {
-  switch (lvl) {
-    case level::debug: return "debug";
-    case level::info: return "info";
-    case level::warn: return "warn";
-    case level::error: return "error";
-    case level::off: return "off";
-  }
-  return "?";
-}
-
 } // namespace
 
 bool parse_level(std::string_view text, level& out) {
-  for (auto lvl : {level::debug, level::info, level::warn, level::error, level::off})
-    if (text == name(lvl)) {
-      out = lvl;
-      return true;
-    }
-  return false;
+  auto lvl = level_named(text);
+  if (lvl)
+    out = *lvl;
+  return lvl.has_value();
 }
 
 void set_level(level lvl) {
