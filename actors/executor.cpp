@@ -43,7 +43,7 @@ void finish(executor_pointer self, const process_exit& e) {
   if (st.interrupted) {
     o.status = task_status::failure;
     o.reason = run_reason::interrupted;
-  } else if (e.signal != 0) {
+  } else if (e.signal) {
     o.status = task_status::failure;
     o.reason = run_reason::signal;
   } else if (e.exit_code == 0) {
@@ -53,11 +53,13 @@ void finish(executor_pointer self, const process_exit& e) {
     o.status = task_status::failure;
     o.reason = run_reason::exit;
   }
-  auto duration_ms = std::max<millis>(o.finished_at - o.started_at, 0);
+  // Only a started process ends, so started_at is set here.
+  auto duration_ms = std::max<millis>(o.finished_at - o.started_at.value_or(o.finished_at), 0);
+  // The log line keeps the numbers its readers know for "none": exit_code=-1, signal=0.
   log::info("run_finished",
             {{"task", o.task}, {"run", o.run}, {"status", to_string(o.status)},
-             {"reason", to_string(o.reason)}, {"exit_code", o.exit_code},
-             {"signal", o.signal}, {"duration_ms", duration_ms},
+             {"reason", to_string(o.reason)}, {"exit_code", o.exit_code.value_or(-1)},
+             {"signal", o.signal.value_or(0)}, {"duration_ms", duration_ms},
              {"output_bytes", o.output.size()}});
   if (st.metrics)
     st.metrics->run_finished(o.status, o.reason, std::chrono::milliseconds{duration_ms},

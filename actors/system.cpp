@@ -19,10 +19,11 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
   if (!orphans)
     return orphans.error();
   for (auto& o : *orphans) {
-    auto killed = o.process.pid != 0
-                  && kill_leftover(o.process.pid, o.process.pgid, o.process.start_ticks);
+    auto& p = o.process;
+    auto killed = p && kill_leftover(p->pid, p->pgid, p->start_ticks);
+    // pid=0 in the log for a run whose process was never recorded, as its readers know it.
     log::warn("run_interrupted_by_crash", {{"task", o.task}, {"run", o.run},
-                                           {"pid", o.process.pid},
+                                           {"pid", p ? p->pid : 0},
                                            {"leftover_killed", killed}});
     if (opts.metrics)
       opts.metrics->run_finished(task_status::failure, run_reason::interrupted,

@@ -11,9 +11,6 @@ using run_id = int64_t;
 /// A wall-clock instant: milliseconds since the Unix epoch, UTC.
 using millis = int64_t;
 
-/// Marks an absent instant or number in records (SQL NULL).
-constexpr int64_t null_value = -1;
-
 /// What the timer needs of a pending task; the command is loaded when it is due. (Its CAF
 /// `inspect` is in core/types.hpp, so that this header stays free of CAF.)
 struct pending_entry {

@@ -11,11 +11,13 @@
 
 #include <caf/meta/type_name.hpp>
 
-
 #include "core/ids.hpp"
+#include "core/optional_field.hpp"
 
 namespace ts {
 
+// An absent value is std::optional here (SQL NULL in the stores, JSON null in responses);
+// each `inspect` writes such a member through ts::opt, as a presence flag and the value.
 
 enum class task_status : uint8_t { pending, running, success, failure };
 
@@ -34,8 +36,8 @@ struct new_task {
   std::string command;
   millis due = 0;
   millis created_at = 0;
-  /// Empty when the client sent no Idempotency-Key.
-  std::string idempotency_key;
+  /// Absent when the client sent no Idempotency-Key.
+  std::optional<std::string> idempotency_key;
   /// Digest of the request body, to tell a retry from a different request under one key.
   std::string request_hash;
 };
@@ -43,7 +45,7 @@ struct new_task {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_task& x) {
   return f(caf::meta::type_name("ts.new_task"), x.command, x.due, x.created_at,
-           x.idempotency_key, x.request_hash);
+           opt(x.idempotency_key), x.request_hash);
 }
 
 /// A stored task as the store returns it after an insert.
@@ -70,21 +72,21 @@ struct task_view {
   millis due = 0;
   millis created_at = 0;
   task_status status = task_status::pending;
-  run_id run = 0;                      // 0: no run yet
+  std::optional<run_id> run;           // absent: no run yet
   run_reason reason = run_reason::none;
-  int32_t exit_code = null_value;      // null_value unless the process exited
-  int32_t signal = 0;                  // 0 unless killed by a signal
+  std::optional<int32_t> exit_code;    // set when the process exited
+  std::optional<int32_t> signal;       // set when a signal killed it
   std::string output;
   bool output_truncated = false;
-  millis started_at = null_value;
-  millis finished_at = null_value;
+  std::optional<millis> started_at;    // absent until the process started
+  std::optional<millis> finished_at;   // absent until the run ended
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_view& x) {
   return f(caf::meta::type_name("ts.task_view"), x.id, x.command, x.due, x.created_at,
-           x.status, x.run, x.reason, x.exit_code, x.signal, x.output, x.output_truncated,
-           x.started_at, x.finished_at);
+           x.status, opt(x.run), x.reason, opt(x.exit_code), opt(x.signal), x.output,
+           x.output_truncated, opt(x.started_at), opt(x.finished_at));
 }
 
 /// A run recorded as started (committed) before its process starts: the at-most-once token.
@@ -122,18 +124,19 @@ struct run_outcome {
   task_id task = 0;
   task_status status = task_status::failure;  // success or failure
   run_reason reason = run_reason::none;
-  int32_t exit_code = null_value;
-  int32_t signal = 0;
+  std::optional<int32_t> exit_code;   // set when the process exited
+  std::optional<int32_t> signal;      // set when a signal killed it
   std::string output;
   bool output_truncated = false;
-  millis started_at = null_value;  // null_value when the process never started
+  std::optional<millis> started_at;   // absent when the process never started
   millis finished_at = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("ts.run_outcome"), x.run, x.task, x.status, x.reason,
-           x.exit_code, x.signal, x.output, x.output_truncated, x.started_at, x.finished_at);
+           opt(x.exit_code), opt(x.signal), x.output, x.output_truncated, opt(x.started_at),
+           x.finished_at);
 }
 
 template <class Inspector>
@@ -145,12 +148,12 @@ typename Inspector::result_type inspect(Inspector& f, pending_entry& x) {
 struct orphan_run {
   run_id run = 0;
   task_id task = 0;
-  process_start process;  // pid == 0 when the process was never recorded as started
+  std::optional<process_start> process;  // absent when never recorded as started
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, orphan_run& x) {
-  return f(caf::meta::type_name("ts.orphan_run"), x.run, x.task, x.process);
+  return f(caf::meta::type_name("ts.orphan_run"), x.run, x.task, opt(x.process));
 }
 
 } // namespace ts

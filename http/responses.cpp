@@ -80,8 +80,12 @@ public:
     return *this;
   }
 
-  object_writer& time_or_null(std::string_view key, millis t) {
-    return t == null_value ? null(key) : text(key, format_time(t));
+  object_writer& time_or_null(std::string_view key, const std::optional<millis>& t) {
+    return t ? text(key, format_time(*t)) : null(key);
+  }
+
+  object_writer& integer_or_null(std::string_view key, const std::optional<int64_t>& value) {
+    return value ? integer(key, *value) : null(key);
   }
 
   std::string finish() {
@@ -274,36 +278,30 @@ http_response created(const task_record& rec) {
 }
 
 http_response status(const task_view& v) {
-  bool has_run = v.run != 0;
   object_writer w;
   w.integer("id", v.id)
     .text("task", v.command)
     .text("time", format_time(v.due))
-    .text("status", to_string(v.status));
-  if (v.exit_code == null_value)
-    w.null("exit_code");
+    .text("status", to_string(v.status))
+    .integer_or_null("exit_code", v.exit_code);
+  if (v.signal)
+    w.text("signal", signal_name(*v.signal));
   else
-    w.integer("exit_code", v.exit_code);
-  if (v.signal == 0)
     w.null("signal");
-  else
-    w.text("signal", signal_name(v.signal));
   if (v.reason == run_reason::none)
     w.null("reason");
   else
     w.text("reason", to_string(v.reason));
-  if (has_run)
+  // A task without a run has no output yet, not an empty one.
+  if (v.run)
     w.text("output", v.output);
   else
     w.null("output");
   w.boolean("output_truncated", v.output_truncated)
     .time_or_null("started_at", v.started_at)
-    .time_or_null("finished_at", v.finished_at);
-  if (has_run)
-    w.integer("run_id", v.run);
-  else
-    w.null("run_id");
-  w.text("created_at", format_time(v.created_at));
+    .time_or_null("finished_at", v.finished_at)
+    .integer_or_null("run_id", v.run)
+    .text("created_at", format_time(v.created_at));
   return json_text_response(200, w.finish());
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -20,17 +21,17 @@ constexpr size_t default_output_limit = 64 * 1024;
 
 /// How a process ended.
 struct process_exit {
-  int32_t exit_code = null_value;  // set when the process exited
-  int32_t signal = 0;              // set when a signal killed it
-  std::string output;              // stdout and stderr interleaved, valid UTF-8
-  bool output_truncated = false;   // true when older output was dropped
+  std::optional<int32_t> exit_code;  // set when the process exited
+  std::optional<int32_t> signal;     // set when a signal killed it
+  std::string output;                // stdout and stderr interleaved, valid UTF-8
+  bool output_truncated = false;     // true when older output was dropped
   millis finished_at = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, process_exit& x) {
-  return f(caf::meta::type_name("ts.process_exit"), x.exit_code, x.signal, x.output,
-           x.output_truncated, x.finished_at);
+  return f(caf::meta::type_name("ts.process_exit"), opt(x.exit_code), opt(x.signal),
+           x.output, x.output_truncated, x.finished_at);
 }
 
 /// A started process.

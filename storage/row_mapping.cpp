@@ -7,6 +7,17 @@
 
 namespace ts::storage {
 
+namespace {
+
+/// The columns are INT (SCHEMA.md); both APIs read every integer as 64 bits.
+std::optional<int32_t> to_int32(const std::optional<int64_t>& x) {
+  if (!x)
+    return std::nullopt;
+  return static_cast<int32_t>(*x);
+}
+
+} // namespace
+
 caf::expected<task_view> to_task_view(task_row&& r, const char* backend) {
   auto status = parse_task_status(r.status);
   // The run's row records what happened; tasks.reason is a copy kept for the task alone.
@@ -22,14 +33,14 @@ caf::expected<task_view> to_task_view(task_row&& r, const char* backend) {
   v.due = r.due;
   v.created_at = r.created_at;
   v.status = *status;
-  v.run = r.latest_run.value_or(0);
+  v.run = r.latest_run;
   v.reason = *reason;
-  v.exit_code = static_cast<int32_t>(r.exit_code.value_or(null_value));
-  v.signal = static_cast<int32_t>(r.signal.value_or(0));
+  v.exit_code = to_int32(r.exit_code);
+  v.signal = to_int32(r.signal);
   v.output = std::move(r.output);
   v.output_truncated = r.output_truncated.value_or(0) != 0;
-  v.started_at = r.started_at.value_or(null_value);
-  v.finished_at = r.finished_at.value_or(null_value);
+  v.started_at = r.started_at;
+  v.finished_at = r.finished_at;
   return v;
 }
 
@@ -66,11 +77,12 @@ orphan_run to_orphan(const running_row& r) {
   orphan_run o;
   o.run = r.run;
   o.task = r.task;
-  o.process.run = r.run;
-  o.process.pid = static_cast<int32_t>(r.pid.value_or(0));
-  o.process.pgid = static_cast<int32_t>(r.pgid.value_or(0));
-  o.process.start_ticks = static_cast<uint64_t>(r.start_ticks.value_or(0));
-  o.process.started_at = r.started_at.value_or(null_value);
+  // record_start writes the four columns in one statement: without all of them the process
+  // cannot be told from another one that reuses its pid, so it counts as never recorded.
+  if (r.pid && r.pgid && r.start_ticks && r.started_at)
+    o.process = process_start{r.run, static_cast<int32_t>(*r.pid),
+                              static_cast<int32_t>(*r.pgid),
+                              static_cast<uint64_t>(*r.start_ticks), *r.started_at};
   return o;
 }
 
@@ -83,13 +95,10 @@ caf::expected<outcome_columns> columns_of(const run_outcome& o) {
     c.run_reason = to_string(o.reason);
   if (o.status == task_status::failure)
     c.task_reason = c.run_reason;
-  if (o.exit_code != null_value)
-    c.exit_code = o.exit_code;
-  if (o.signal != 0)
-    c.signal = o.signal;
+  c.exit_code = o.exit_code;
+  c.signal = o.signal;
   c.output_truncated = o.output_truncated ? 1 : 0;
-  if (o.started_at != null_value)
-    c.started_at = o.started_at;
+  c.started_at = o.started_at;
   return c;
 }
 

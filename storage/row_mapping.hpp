@@ -66,7 +66,7 @@ struct running_row {
   std::optional<int64_t> started_at;
 };
 
-/// pid 0 and started_at null_value when the process was never recorded as started.
+/// Without a process when it was never recorded as started.
 orphan_run to_orphan(const running_row& r);
 
 /// The columns finish_run writes. The texts are to_string's static names.

@@ -71,6 +71,11 @@ public:
     return text(s.value_or(std::string_view{}), !s);
   }
 
+  /// The bytes of the contained string itself, never a copy's.
+  params& text_or_null(const std::optional<std::string>& s) {
+    return s ? text(*s) : text(std::string_view{}, true);
+  }
+
   /// More than `capacity` parameters is a programming error that execution refuses.
   bool overflowed() const {
     return n_ > capacity;
@@ -136,8 +141,9 @@ public:
     return nulls_[i] != 0;
   }
 
-  int64_t integer(size_t i, int64_t if_null = null_value) const {
-    return nulls_[i] ? if_null : static_cast<int64_t>(ints_[i]);
+  /// For a NOT NULL column; opt_integer reads one that may be NULL.
+  int64_t integer(size_t i) const {
+    return static_cast<int64_t>(ints_[i]);
   }
 
   std::string& text(size_t i) {

@@ -17,8 +17,8 @@ caf::error migrate_locked(connection& c) {
   {
     params p;
     row r{col::integer};
-    if (auto err = c.query_once(sql::select_version, "read schema version", p, r,
-                                [&] { version = static_cast<int>(r.integer(0, 0)); }))
+    auto read = [&] { version = static_cast<int>(r.opt_integer(0).value_or(0)); };
+    if (auto err = c.query_once(sql::select_version, "read schema version", p, r, read))
       return err;
   }
   if (auto err = check_schema_version(version))
@@ -60,7 +60,7 @@ caf::error migrate(connection& c) {
     p.text(lock_name).integer(c.lock_wait_timeout());
     row r{col::integer};
     if (auto err = c.query_once(sql::get_schema_lock, "schema lock", p, r,
-                                [&] { locked = r.integer(0, 0) == 1; }))
+                                [&] { locked = r.opt_integer(0) == 1; }))
       return err;
   }
   if (!locked)

@@ -82,13 +82,12 @@ public:
   caf::expected<task_record> insert_task(const new_task& t) override {
     if (auto err = c_.usable())
       return err;
-    bool no_key = t.idempotency_key.empty();
     params p;
     p.text(t.command)
       .integer(t.due)
       .integer(t.created_at)
-      .text(t.idempotency_key, no_key)
-      .text(t.request_hash, no_key);
+      .text_or_null(t.idempotency_key)
+      .text(t.request_hash, !t.idempotency_key);  // the hash only tells retries apart
     auto err = c_.execute(q::insert_task, p);
     if (!err)
       return inserted_task(t, static_cast<task_id>(c_.insert_id(q::insert_task)));
@@ -98,7 +97,7 @@ public:
     // goes on; the earlier row is committed or our own (a duplicate insert waits for a
     // concurrent one to commit or roll back first).
     params k;
-    k.text(t.idempotency_key);
+    k.text_or_null(t.idempotency_key);
     row r{col::integer, col::text, col::integer, col::integer, col::text, col::text};
     std::optional<caf::expected<task_record>> found;
     if (auto err2 = c_.query(q::select_task_by_key, k, r, [&] {

@@ -85,6 +85,9 @@ public:
   use& bind_opt(int i, const std::optional<std::string_view>& v) {
     return v ? bind_text(i, *v) : bind_null(i);
   }
+  use& bind_opt(int i, const std::optional<std::string>& v) {
+    return v ? bind_text(i, *v) : bind_null(i);
+  }
 
   /// The first binding error, else the step's result code.
   int step() {

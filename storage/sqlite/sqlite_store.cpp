@@ -198,7 +198,7 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
       u.bind_text(1, t.command)
         .bind(2, t.due)
         .bind(3, t.created_at)
-        .bind_text_or_null(4, t.idempotency_key)
+        .bind_opt(4, t.idempotency_key)
         .bind_text_or_null(5, t.request_hash);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
@@ -208,9 +208,10 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
       out = inserted_task(t, sqlite3_last_insert_rowid(conn_.db));
       return caf::none;
     }
-    // The key was used before: a retry of the same request, or a different one.
+    // The key was used before: a retry of the same request, or a different one. (Only a
+    // key conflicts; without one, `= NULL` finds no row and the error below says so.)
     use u{find_by_key_};
-    u.bind_text(1, t.idempotency_key);
+    u.bind_opt(1, t.idempotency_key);
     auto rc = u.step();
     if (rc != SQLITE_ROW)
       return rc == SQLITE_DONE

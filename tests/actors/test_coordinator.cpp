@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,8 +50,8 @@ struct coordinator_fixture : actor_harness {
   }
 
   caf::expected<task_record> try_schedule(const std::string& command, millis due,
-                                          const std::string& key = {}) {
-    new_task t{command, due, now(), key, key.empty() ? "" : "hash-of-" + command};
+                                          std::optional<std::string> key = std::nullopt) {
+    new_task t{command, due, now(), key, key ? "hash-of-" + command : ""};
     auto h = self->request(coord, caf::infinite, schedule_atom::value, std::move(t));
     run();
     auto r = poll_reply<task_record>(self, h);
@@ -58,8 +59,9 @@ struct coordinator_fixture : actor_harness {
     return std::move(*r);
   }
 
-  task_record schedule(const std::string& command, millis due, const std::string& key = {}) {
-    auto r = try_schedule(command, due, key);
+  task_record schedule(const std::string& command, millis due,
+                       std::optional<std::string> key = std::nullopt) {
+    auto r = try_schedule(command, due, std::move(key));
     REQUIRE(r);
     return std::move(*r);
   }
@@ -90,7 +92,8 @@ struct coordinator_fixture : actor_harness {
   }
 
   /// Ends the process started for `command`.
-  void end(const std::string& command, int32_t exit_code = 0, int32_t signal = 0) {
+  void end(const std::string& command, int32_t exit_code = 0,
+           std::optional<int32_t> signal = std::nullopt) {
     auto i = runner->index_of(command);
     REQUIRE(i >= 0);
     runner->end(static_cast<size_t>(i), exit_code, signal, "output of " + command);
@@ -193,7 +196,7 @@ TEST_CASE("outcomes follow how the process ended", "[coordinator]") {
   CHECK(k->status == task_status::failure);
   CHECK(k->reason == run_reason::signal);
   CHECK(k->signal == SIGKILL);
-  CHECK(k->exit_code == null_value);
+  CHECK_FALSE(k->exit_code);
   CHECK(f.stats().running == 0);
 }
 
@@ -209,7 +212,7 @@ TEST_CASE("a command that cannot start ends as start_failed and frees its slot",
   for (auto& o : f.db->outcomes) {
     CHECK(o.status == task_status::failure);
     CHECK(o.reason == run_reason::start_failed);
-    CHECK(o.started_at == null_value);
+    CHECK_FALSE(o.started_at);
   }
   CHECK(f.db->starts.empty());
   CHECK(f.stats().running == 0);

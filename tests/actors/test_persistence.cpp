@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -149,7 +150,8 @@ struct persistence_fixture : actor_harness {
     return std::move(*s);
   }
 
-  static new_task task(const std::string& command, millis due, const std::string& key = {},
+  static new_task task(const std::string& command, millis due,
+                       std::optional<std::string> key = std::nullopt,
                        const std::string& hash = {}) {
     return new_task{command, due, due - 1000, key, hash};
   }

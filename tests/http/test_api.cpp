@@ -104,7 +104,7 @@ TEST_CASE("a valid schedule request becomes a new task", "[api]") {
     CHECK(t->command == "whoami");
     CHECK(t->due == example);
     CHECK(t->created_at == now);
-    CHECK(t->idempotency_key.empty());
+    CHECK_FALSE(t->idempotency_key);
     CHECK(t->request_hash == api::request_digest("whoami", "2024-09-22T17:00:00Z"));
   }
   SECTION("content types read as JSON") {

@@ -23,6 +23,8 @@
 #include <thread>
 #include <vector>
 
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
@@ -146,12 +148,12 @@ TEST_CASE("runner reports exit codes and times") {
 
   auto first = sink.at(0);
   CHECK(first.exit_code == 0);
-  CHECK(first.signal == 0);
+  CHECK_FALSE(first.signal);
   CHECK(first.output.empty());
   CHECK_FALSE(first.output_truncated);
   auto second = sink.at(1);
   CHECK(second.exit_code == 3);
-  CHECK(second.signal == 0);
+  CHECK_FALSE(second.signal);
 
   CHECK(ok.pid > 0);
   CHECK(failed.pid != ok.pid);
@@ -164,7 +166,7 @@ TEST_CASE("runner reports exit codes and times") {
 TEST_CASE("runner reports the signal that killed a command") {
   auto x = run("kill -9 $$");
   CHECK(x.signal == SIGKILL);
-  CHECK(x.exit_code == ts::null_value);
+  CHECK_FALSE(x.exit_code);
 }
 
 TEST_CASE("runner interleaves stdout and stderr in order") {
@@ -323,7 +325,7 @@ TEST_CASE("signal_group terminates a running command") {
   REQUIRE(sink.wait(1));
   CHECK(steady::now() - t0 < 5s);
   CHECK(sink.at(0).signal == SIGTERM);
-  CHECK(sink.at(0).exit_code == ts::null_value);
+  CHECK_FALSE(sink.at(0).exit_code);
 }
 
 TEST_CASE("process_start_ticks identifies a live process") {
@@ -433,4 +435,46 @@ TEST_CASE("an exit handler may drop the last reference to the runner") {
   runner.reset();
   REQUIRE(sink.wait(1));
   CHECK(eventually([&] { return weak.expired(); }));
+}
+
+// The executor receives this type as a message; tests/core/test_types.cpp does the same for
+// the vocabulary's types.
+TEST_CASE("process_exit survives CAF's serialisation, exit code and signal each absent",
+          "[process]") {
+  auto round_trip = [](process_exit x) {
+    std::vector<char> buf;
+    caf::binary_serializer sink{nullptr, buf};
+    REQUIRE(!sink(x));
+    process_exit out;
+    out.exit_code = 99;  // absent in the bytes must clear it
+    out.signal = 99;
+    caf::binary_deserializer source{nullptr, buf};
+    REQUIRE(!source(out));
+    CHECK(source.remaining() == 0);
+    return out;
+  };
+  process_exit exited;
+  exited.exit_code = 0;
+  exited.output = "ok\n";
+  exited.finished_at = 1000;
+  auto a = round_trip(exited);
+  CHECK(a.exit_code == 0);
+  CHECK_FALSE(a.signal);
+  CHECK(a.output == "ok\n");
+  CHECK_FALSE(a.output_truncated);
+  CHECK(a.finished_at == 1000);
+  process_exit killed;
+  killed.signal = SIGKILL;
+  killed.output_truncated = true;
+  killed.finished_at = 2000;
+  auto b = round_trip(killed);
+  CHECK_FALSE(b.exit_code);
+  CHECK(b.signal == SIGKILL);
+  CHECK(b.output.empty());
+  CHECK(b.output_truncated);
+  CHECK(b.finished_at == 2000);
+  process_exit lost;  // reaped behind the runner's back: neither is known
+  auto c = round_trip(lost);
+  CHECK_FALSE(c.exit_code);
+  CHECK_FALSE(c.signal);
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -138,13 +139,14 @@ private:
   unsigned port_ = 0;
 };
 
-new_task make_task(std::string command, millis due, std::string key = "") {
+new_task make_task(std::string command, millis due,
+                   std::optional<std::string> key = std::nullopt) {
   new_task t;
   t.command = std::move(command);
   t.due = due;
   t.created_at = due - 1000;
-  t.idempotency_key = key;
-  t.request_hash = key.empty() ? "" : "h";
+  t.request_hash = key ? "h" : "";
+  t.idempotency_key = std::move(key);
   return t;
 }
 

@@ -17,6 +17,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -50,7 +51,7 @@ constexpr millis t0 = 1767225600000; // 2026-01-01T00:00:00Z
 struct fixture_task {
   const char* name;
   task_view view;
-  std::string key;
+  std::optional<std::string> key;
   std::string hash;
 };
 
@@ -94,7 +95,7 @@ const std::vector<fixture_task>& fixture_tasks() {
                   "printf '%s\\n' \"it's\" 'back\\\\slash' 50%\necho '; DROP TABLE tasks; --'"
                   "\t# \"done\"",
                   253402300799999, t0 + 1);
-    out.push_back({"far future", v, "", ""});
+    out.push_back({"far future", v, std::nullopt, ""});
     // Pending after a claim that was undone (its run 1 deleted); the key ends in a space,
     // which must still count.
     v = view(2, "curl -fsS -X POST 'http://127.0.0.1:9/hook?a=1&b=2'", 1893456000007, t0 + 2);
@@ -107,7 +108,7 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.reason = run_reason::interrupted;
     v.started_at = t0 + 1000;
     v.finished_at = t0 + 1500;
-    out.push_back({"interrupted", v, "", ""});
+    out.push_back({"interrupted", v, std::nullopt, ""});
     v = view(4, "echo 'h\xC3\xA9llo w\xC3\xB6rld \xE2\x9C\x93 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E "
                 "\xF0\x9F\x98\x80'",
              t0 + 2000, t0 + 4);
@@ -130,7 +131,7 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.output_truncated = true;
     v.started_at = t0 + 3001;
     v.finished_at = t0 + 3900;
-    out.push_back({"success, 64 KiB output", v, "", ""});
+    out.push_back({"success, 64 KiB output", v, std::nullopt, ""});
     v = view(6, "echo oops >&2; exit 3", t0 + 4000, t0 + 6);
     v.status = task_status::failure;
     v.run = 5;
@@ -139,7 +140,7 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.output = "oops\r\n'quoted' \\ \"double\" 100%\n";
     v.started_at = t0 + 4001;
     v.finished_at = t0 + 4020;
-    out.push_back({"failure by exit", v, "", ""});
+    out.push_back({"failure by exit", v, std::nullopt, ""});
     v = view(7, "kill -TERM $$", t0 + 5000, t0 + 7);
     v.status = task_status::failure;
     v.run = 6;
@@ -147,20 +148,20 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.signal = 15;
     v.started_at = t0 + 5001;
     v.finished_at = t0 + 5003;
-    out.push_back({"failure by signal", v, "", ""});
+    out.push_back({"failure by signal", v, std::nullopt, ""});
     v = view(8, "/bin/true", t0 + 6000, t0 + 8);
     v.status = task_status::failure;
     v.run = 7;
     v.reason = run_reason::start_failed;
     v.output = "start_failed: posix_spawn: Resource temporarily unavailable";
     v.finished_at = t0 + 6001;
-    out.push_back({"start failed", v, "", ""});
+    out.push_back({"start failed", v, std::nullopt, ""});
     // Left running: crash recovery must end it after the migration.
     v = view(9, "sleep 86400", t0 + 7000, t0 + 9);
     v.status = task_status::running;
     v.run = 8;
     v.started_at = t0 + 7001;
-    out.push_back({"running", v, "", ""});
+    out.push_back({"running", v, std::nullopt, ""});
     return out;
   }();
   return all;
@@ -527,11 +528,12 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     REQUIRE(orphans.size() == 1);
     CHECK(orphans[0].run == running_process.run);
     CHECK(orphans[0].task == 9);
-    CHECK(orphans[0].process.run == running_process.run);
-    CHECK(orphans[0].process.pid == running_process.pid);
-    CHECK(orphans[0].process.pgid == running_process.pgid);
-    CHECK(orphans[0].process.start_ticks == running_process.start_ticks);
-    CHECK(orphans[0].process.started_at == running_process.started_at);
+    REQUIRE(orphans[0].process);
+    CHECK(orphans[0].process->run == running_process.run);
+    CHECK(orphans[0].process->pid == running_process.pid);
+    CHECK(orphans[0].process->pgid == running_process.pgid);
+    CHECK(orphans[0].process->start_ticks == running_process.start_ticks);
+    CHECK(orphans[0].process->started_at == running_process.started_at);
     auto interrupted = fixture(9);
     interrupted.view.status = task_status::failure;
     interrupted.view.reason = run_reason::interrupted;
@@ -540,7 +542,7 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     CHECK(ok(s->interrupt_running(now + 1)).empty());
 
     // New tasks and runs get new ids, after the old ones (the deleted run 1 included).
-    auto key = fixture(2).key;
+    auto key = *fixture(2).key;
     key.pop_back(); // without its trailing space: another key
     new_task fresh;
     fresh.command = "echo after the migration";
@@ -633,7 +635,7 @@ TEST_CASE("write the schema fixture database", "[.fixture-writer]") {
       write_tx(*s, [&] {
         auto pid = static_cast<int32_t>(7000 + c.task);
         return s->record_start({c.run, pid, pid, static_cast<uint64_t>(555000 + c.task),
-                                v.started_at});
+                                *v.started_at});
       });
     run_outcome o;
     o.run = c.run;
@@ -644,7 +646,7 @@ TEST_CASE("write the schema fixture database", "[.fixture-writer]") {
     o.signal = v.signal;
     o.output = v.output;
     o.output_truncated = v.output_truncated;
-    o.finished_at = v.finished_at;
+    o.finished_at = *v.finished_at;
     write_tx(*s, [&] { return s->finish_run(o); });
   };
 
@@ -654,11 +656,11 @@ TEST_CASE("write the schema fixture database", "[.fixture-writer]") {
   // Run 2: started, then the service died; the next start ended it.
   auto lost = claim_at(3, t0 + 990, 2);
   write_tx(*s, [&] {
-    return s->record_start({lost.run, 7003, 7003, 555003, fixture(3).view.started_at});
+    return s->record_start({lost.run, 7003, 7003, 555003, *fixture(3).view.started_at});
   });
-  REQUIRE(ok(s->interrupt_running(fixture(3).view.finished_at)).size() == 1);
+  REQUIRE(ok(s->interrupt_running(*fixture(3).view.finished_at)).size() == 1);
   for (task_id id = 4; id <= 8; ++id)
-    finish(claim_at(id, t0 + (id - 2) * 1000 - 10, fixture(id).view.run), id != 8);
+    finish(claim_at(id, t0 + (id - 2) * 1000 - 10, *fixture(id).view.run), id != 8);
   // Run 8: running when the database was copied.
   claim_at(9, t0 + 6990, running_process.run);
   write_tx(*s, [&] { return s->record_start(running_process); });

@@ -177,8 +177,8 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
     [=](schedule_atom, new_task& t) -> caf::result<task_record> {
       if (db->down)
         return make_error(ec::unavailable, "fake outage");
-      if (!t.idempotency_key.empty()) {
-        if (auto i = db->keys.find(t.idempotency_key); i != db->keys.end()) {
+      if (t.idempotency_key) {
+        if (auto i = db->keys.find(*t.idempotency_key); i != db->keys.end()) {
           auto r = db->tasks[i->second];
           r.replayed = true;
           return r;
@@ -190,8 +190,8 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
       r.due = t.due;
       r.created_at = t.created_at;
       db->tasks[r.id] = r;
-      if (!t.idempotency_key.empty())
-        db->keys[t.idempotency_key] = r.id;
+      if (t.idempotency_key)
+        db->keys[*t.idempotency_key] = r.id;
       return r;
     },
     [=](caf::get_atom, task_id id) -> caf::result<task_view> {
@@ -303,14 +303,18 @@ public:
   }
 
   /// Ends the `i`th started process as the real runner would: its exit handler, once.
-  void end(size_t i, int32_t exit_code, int32_t signal = 0, std::string output = {}) {
+  /// A process killed by `signal` has no exit code.
+  void end(size_t i, int32_t exit_code, std::optional<int32_t> signal = std::nullopt,
+           std::string output = {}) {
     auto& p = processes.at(i);
     if (p.ended)
       return;
     p.ended = true;
     process_exit e;
-    e.exit_code = signal != 0 ? null_value : exit_code;
-    e.signal = signal;
+    if (signal)
+      e.signal = signal;
+    else
+      e.exit_code = exit_code;
     e.output = std::move(output);
     e.finished_at = clock_->now_ms();
     p.on_exit(std::move(e));

@@ -1,0 +1,227 @@
+// The vocabulary's message types through CAF 0.17's binary serialisation, with their
+// optional fields present and absent: a remote executor will one day receive exactly these
+// bytes, and CAF 0.17 has no inspect for std::optional of its own (core/optional_field.hpp).
+// Also the status and reason names, which the stores and the API read back with the parsers.
+#include <catch2/catch.hpp>
+
+#include <tuple>
+#include <vector>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
+#include <caf/deep_to_string.hpp>
+#include <caf/optional.hpp>
+
+#include "core/types.hpp"
+
+using namespace ts;
+
+namespace {
+
+template <class T>
+std::vector<char> bytes_of(T& x) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  auto err = sink(x);
+  REQUIRE(!err);
+  return buf;
+}
+
+/// Loads `buf` into `into` (which may hold other values first) and requires every byte used.
+template <class T>
+void load(const std::vector<char>& buf, T& into) {
+  caf::binary_deserializer source{nullptr, buf};
+  auto err = source(into);
+  REQUIRE(!err);
+  CHECK(source.remaining() == 0);
+}
+
+template <class T>
+T round_trip(T x) {
+  auto buf = bytes_of(x);
+  T out;
+  load(buf, out);
+  return out;
+}
+
+// The fields in declaration order, so that a test compares whole values.
+auto fields(const new_task& x) {
+  return std::tie(x.command, x.due, x.created_at, x.idempotency_key, x.request_hash);
+}
+auto fields(const task_record& x) {
+  return std::tie(x.id, x.command, x.due, x.created_at, x.status, x.replayed);
+}
+auto fields(const task_view& x) {
+  return std::tie(x.id, x.command, x.due, x.created_at, x.status, x.run, x.reason,
+                  x.exit_code, x.signal, x.output, x.output_truncated, x.started_at,
+                  x.finished_at);
+}
+auto fields(const claim& x) {
+  return std::tie(x.run, x.task, x.command, x.due);
+}
+auto fields(const process_start& x) {
+  return std::tie(x.run, x.pid, x.pgid, x.start_ticks, x.started_at);
+}
+auto fields(const run_outcome& x) {
+  return std::tie(x.run, x.task, x.status, x.reason, x.exit_code, x.signal, x.output,
+                  x.output_truncated, x.started_at, x.finished_at);
+}
+auto fields(const pending_entry& x) {
+  return std::tie(x.id, x.due);
+}
+
+bool same(const orphan_run& a, const orphan_run& b) {
+  if (std::tie(a.run, a.task) != std::tie(b.run, b.task)
+      || a.process.has_value() != b.process.has_value())
+    return false;
+  return !a.process || fields(*a.process) == fields(*b.process);
+}
+
+task_view full_view() {
+  task_view v;
+  v.id = 7;
+  v.command = "echo \xC3\xA9";
+  v.due = 1727024400000;
+  v.created_at = 1727024399000;
+  v.status = task_status::failure;
+  v.run = 3;
+  v.reason = run_reason::signal;
+  v.exit_code = 0;  // 0 is a value, not absence
+  v.signal = 9;
+  v.output = std::string(70000, 'x');
+  v.output_truncated = true;
+  v.started_at = 0;
+  v.finished_at = 1727024400015;
+  return v;
+}
+
+} // namespace
+
+TEST_CASE("new_task: the idempotency key present, empty-but-present and absent", "[types]") {
+  new_task t{"echo hi", 1000, 900, std::string{"key-1"}, "abc"};
+  CHECK(fields(round_trip(t)) == fields(t));
+  t.idempotency_key = std::string{};
+  auto empty = round_trip(t);
+  REQUIRE(empty.idempotency_key.has_value());
+  CHECK(empty.idempotency_key->empty());
+  t.idempotency_key.reset();
+  CHECK(fields(round_trip(t)) == fields(t));
+  CHECK_FALSE(round_trip(t).idempotency_key.has_value());
+}
+
+TEST_CASE("task_view: every optional present, then every one absent", "[types]") {
+  auto v = full_view();
+  CHECK(fields(round_trip(v)) == fields(v));
+
+  task_view bare;
+  bare.id = 8;
+  bare.command = "true";
+  bare.due = 5;
+  bare.created_at = 4;
+  auto back = round_trip(bare);
+  CHECK(fields(back) == fields(bare));
+  CHECK_FALSE(back.run);
+  CHECK_FALSE(back.exit_code);
+  CHECK_FALSE(back.signal);
+  CHECK_FALSE(back.started_at);
+  CHECK_FALSE(back.finished_at);
+
+  // Loading an absent field over a present one clears it.
+  auto buf = bytes_of(bare);
+  auto target = full_view();
+  load(buf, target);
+  CHECK(fields(target) == fields(bare));
+}
+
+TEST_CASE("task_view: some fields present, some absent", "[types]") {
+  task_view v;
+  v.id = 1;
+  v.status = task_status::running;
+  v.run = 2;
+  v.started_at = 1000;
+  CHECK(fields(round_trip(v)) == fields(v));
+  v.started_at.reset();
+  v.exit_code = -1;  // negative numbers are values too
+  CHECK(fields(round_trip(v)) == fields(v));
+}
+
+TEST_CASE("run_outcome: exited, killed and never started", "[types]") {
+  run_outcome exited{4, 2, task_status::success, run_reason::none, 0, std::nullopt,
+                     "out", false, 100, 200};
+  CHECK(fields(round_trip(exited)) == fields(exited));
+  run_outcome killed{5, 2, task_status::failure, run_reason::signal, std::nullopt, 15,
+                     "", true, 100, 200};
+  CHECK(fields(round_trip(killed)) == fields(killed));
+  run_outcome never{6, 3, task_status::failure, run_reason::start_failed, std::nullopt,
+                    std::nullopt, "start_failed: no shell", false, std::nullopt, 300};
+  auto back = round_trip(never);
+  CHECK(fields(back) == fields(never));
+  CHECK_FALSE(back.started_at);
+}
+
+TEST_CASE("orphan_run: with and without its process", "[types]") {
+  orphan_run with{9, 4, process_start{9, 31337, 31330, 1099511627776ull, 1001}};
+  CHECK(same(round_trip(with), with));
+  orphan_run without{10, 5, std::nullopt};
+  auto back = round_trip(without);
+  CHECK(same(back, without));
+  CHECK_FALSE(back.process);
+  // An absent process loaded over a present one is gone.
+  auto buf = bytes_of(without);
+  load(buf, with);
+  CHECK(same(with, without));
+}
+
+TEST_CASE("the types without optional fields", "[types]") {
+  task_record r{11, "echo", 10, 9, task_status::pending, true};
+  CHECK(fields(round_trip(r)) == fields(r));
+  claim c{12, 11, "echo", 10};
+  CHECK(fields(round_trip(c)) == fields(c));
+  process_start p{12, 100, 100, 5, 42};
+  CHECK(fields(round_trip(p)) == fields(p));
+  std::vector<pending_entry> entries{{1, 10}, {2, 20}, {3, -5}};
+  auto back = round_trip(entries);
+  REQUIRE(back.size() == entries.size());
+  for (size_t i = 0; i < entries.size(); ++i)
+    CHECK(fields(back[i]) == fields(entries[i]));
+}
+
+TEST_CASE("ts::opt writes the bytes caf::optional writes", "[types]") {
+  // The claim in core/optional_field.hpp: a flag, then the value when present.
+  auto as_caf = [](std::optional<int32_t> x) {
+    caf::optional<int32_t> y;
+    if (x)
+      y = *x;
+    return bytes_of(y);
+  };
+  for (auto x : {std::optional<int32_t>{}, std::optional<int32_t>{0},
+                 std::optional<int32_t>{-7}}) {
+    auto field = opt(x);
+    CHECK(bytes_of(field) == as_caf(x));
+  }
+}
+
+TEST_CASE("messages print with their optional fields", "[types]") {
+  // CAF prints a message's elements with a reading inspector of its own.
+  auto v = full_view();
+  auto text = caf::deep_to_string(v);
+  CHECK(text.find("ts.task_view") != std::string::npos);
+  task_view bare;
+  CHECK_FALSE(caf::deep_to_string(bare).empty());
+}
+
+TEST_CASE("status and reason names parse back, and nothing else parses", "[types]") {
+  for (auto s : {task_status::pending, task_status::running, task_status::success,
+                 task_status::failure})
+    CHECK(parse_task_status(to_string(s)) == s);
+  for (auto r : {run_reason::none, run_reason::exit, run_reason::signal,
+                 run_reason::start_failed, run_reason::interrupted})
+    CHECK(parse_run_reason(to_string(r)) == r);
+  // "unknown" is what to_string gives a value outside the enum.
+  for (auto text : {"", "unknown", "Pending", "pending ", "none\n", "NULL"}) {
+    CHECK_FALSE(parse_task_status(text));
+    CHECK_FALSE(parse_run_reason(text));
+  }
+  CHECK_FALSE(parse_task_status("interrupted"));  // a reason, not a status
+  CHECK_FALSE(parse_run_reason("failure"));       // a status, not a reason
+}
