@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   }
 
   ts::storage::store_options store_opts;
-  store_opts.password = opt->db_password.value_or("");
+  store_opts.password = opt->db_password;
   auto store = open_store_waiting(opt->db, store_opts, opt->db_wait_s, stop_signals);
   if (!store)
     return fail("cannot open database " + ts::storage::redact_db_url(opt->db) + ": "
@@ -121,7 +121,7 @@ int main(int argc, char** argv) {
   ts::server_options srv_opts;
   srv_opts.bind = opt->bind;
   srv_opts.port = opt->port;
-  srv_opts.api_token = opt->api_token.value_or("");
+  srv_opts.api_token = opt->api_token;
   srv_opts.threads = opt->http_threads;
   srv_opts.metrics = meters;
   auto server = ts::start_http_server(srv_opts, gateway);

@@ -40,6 +40,7 @@ constexpr uint64_t hard_body_limit = 8 * 1024 * 1024;
 
 /// Shared by the request handler, every responder and the http_server.
 struct shared_state {
+  /// Empty for none: api::route's convention.
   std::string token;
   caf::actor gateway;
   std::shared_ptr<ts::metrics> metrics;
@@ -244,10 +245,13 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
                                      addr_err);
   if (addr_err)
     return make_error(ec::invalid_argument, "invalid bind address " + opts.bind);
+  // An empty token would mean no authentication to api::route: refused rather than open.
+  if (opts.api_token && opts.api_token->empty())
+    return make_error(ec::invalid_argument, "the API token is empty");
   auto p = std::make_unique<http_server::impl>();
   p->io = std::make_shared<asio::io_context>();
   p->st = std::make_shared<shared_state>();
-  p->st->token = opts.api_token;
+  p->st->token = opts.api_token.value_or("");
   p->st->metrics = opts.metrics;
   p->st->gateway = std::move(gateway);
   p->drain_timeout = opts.drain_timeout;

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor.hpp>
@@ -21,8 +22,9 @@ struct server_options {
   std::string bind = defaults::bind;
   /// 0 picks a free port; port() tells which.
   uint16_t port = defaults::port;
-  /// When not empty, every request must carry `Authorization: Bearer <api_token>`.
-  std::string api_token;
+  /// When set, every request must carry `Authorization: Bearer <api_token>`; it may not be
+  /// empty (start_http_server refuses that).
+  std::optional<std::string> api_token;
   /// Threads serving HTTP.
   size_t threads = defaults::http_threads;
   /// How long stop() waits for requests in flight; above the gateway's timeout, so that

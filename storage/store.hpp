@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,7 +28,7 @@ constexpr int schema_version = 1;
 
 struct store_options {
   /// MySQL: password when not in the URL (from --db-password-file or the environment).
-  std::string password;
+  std::optional<std::string> password;
   /// MySQL: connect, read and write timeouts, so a hung server cannot freeze the caller.
   int connect_timeout_s = defaults::db_connect_timeout_s;
   int io_timeout_s = defaults::db_io_timeout_s;

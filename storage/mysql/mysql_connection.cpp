@@ -21,7 +21,8 @@ void init_library_once() {
 
 connection::connection(db_url url, const store_options& opts)
   : url_(std::move(url)),
-    password_(url_.has_password ? url_.password : opts.password),
+    // No password is sent as an empty one: mysql_real_connect takes both alike.
+    password_(url_.has_password ? url_.password : opts.password.value_or("")),
     connect_timeout_s_(opts.connect_timeout_s > 0 ? opts.connect_timeout_s : 1),
     io_timeout_s_(opts.io_timeout_s > 0 ? opts.io_timeout_s : 1) {
   stmts_.fill(nullptr);

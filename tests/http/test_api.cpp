@@ -771,7 +771,8 @@ struct test_config : caf::actor_system_config {
 
 /// An actor system with fakes, the real gateway, and the real server on 127.0.0.1:0.
 struct fixture {
-  explicit fixture(std::string token = {}, caf::timespan gateway_timeout = 5s) {
+  explicit fixture(std::optional<std::string> token = std::nullopt,
+                   caf::timespan gateway_timeout = 5s) {
     coord_state = std::make_shared<fake_coordinator_state>();
     coordinator = sys.spawn(fake_coordinator, coord_state);
     persistence = sys.spawn(fake_persistence);
@@ -944,7 +945,7 @@ TEST_CASE("server: every error row over HTTP", "[server]") {
 }
 
 TEST_CASE("server: an actor that does not answer gives 503 after the timeout", "[server]") {
-  fixture f{"", 300ms};
+  fixture f{std::nullopt, 300ms};
   client c{f.port()};
   auto res = c.exchange(schedule("slow"));
   check_json_error(res, 503, "unavailable");
@@ -952,7 +953,7 @@ TEST_CASE("server: an actor that does not answer gives 503 after the timeout", "
 }
 
 TEST_CASE("server: a timed-out request is answered once while others pass it", "[server]") {
-  fixture f{"", 300ms};
+  fixture f{std::nullopt, 300ms};
   client slow{f.port()};
   client quick{f.port()};
   auto start = std::chrono::steady_clock::now();
@@ -1015,6 +1016,16 @@ TEST_CASE("server: bearer token", "[server]") {
   CHECK(c.exchange(get("/status?id=1", ok)).status == 200);
   CHECK(c.exchange(schedule("whoami", ok)).status == 201);
   check_json_error(c.exchange(get("/nope", ok)), 404, "not_found");
+}
+
+TEST_CASE("server: an empty token is refused, never taken for no token", "[server]") {
+  ts::server_options opts;
+  opts.bind = "127.0.0.1";
+  opts.port = 0;
+  opts.api_token = std::string{};
+  auto s = ts::start_http_server(opts, caf::actor{});
+  REQUIRE_FALSE(s);
+  CHECK(s.error() == ts::ec::invalid_argument);
 }
 
 TEST_CASE("server: without a token no header is needed", "[server]") {
