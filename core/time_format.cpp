@@ -6,13 +6,20 @@
 #include <iterator>
 #include <optional>
 
+#include "core/civil.hpp"
+#include "core/time_zone.hpp"
 
 namespace ts {
 
 namespace {
 
+using civil::civil_from_days;
+using civil::days_from_civil;
+using civil::days_in_month;
+using civil::floor_div;
+using civil::seconds_per_day;
+
 constexpr int64_t ms_per_second = 1000;
-constexpr int64_t seconds_per_day = 86400;
 constexpr int64_t ms_per_day = seconds_per_day * ms_per_second;
 /// 9999-12-31T23:59:59.999Z, the last instant the service accepts.
 constexpr millis max_time = 253402300799999;
@@ -21,50 +28,6 @@ constexpr const char* shape_message
   = "time must look like 2024-09-22 17:00:00 or 2024-09-22T17:00:00 (local time, optionally "
     "with .fff), or RFC 3339 with Z or an offset: 2024-09-22T17:00:00Z, "
     "2024-09-22T17:00:00+05:30";
-
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil):
-/// pure arithmetic, so UTC never depends on the local zone.
-int64_t days_from_civil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2 ? 1 : 0;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-struct civil_date {
-  int64_t year;
-  int month;
-  int day;
-};
-
-/// The inverse of days_from_civil.
-civil_date civil_from_days(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  return {yoe + era * 400 + (m <= 2 ? 1 : 0), m, d};
-}
-
-bool is_leap(int y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-int days_in_month(int y, int m) {
-  static constexpr int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-  return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-/// Floor division, so instants before the epoch still format sensibly.
-int64_t floor_div(int64_t a, int64_t b) {
-  return a / b - (a % b != 0 && (a < 0) != (b < 0) ? 1 : 0);
-}
 
 /// The fields of a time as written, before any zone is applied.
 struct wall_time {
@@ -287,9 +250,10 @@ std::optional<int64_t> local_to_utc(const wall_time& w) {
   return best;
 }
 
-} // namespace
-
-parsed<millis> parse_time(std::string_view text) {
+/// Reads `text`; a naive time goes through `to_utc`, which gives its seconds or nothing in
+/// a gap.
+template <class ToUtc>
+parsed<millis> parse_with(std::string_view text, ToUtc to_utc) {
   auto w = scan(text);
   if (!w)
     return parsed<millis>::failure(w.error());
@@ -297,9 +261,7 @@ parsed<millis> parse_time(std::string_view text) {
   if (w->offset) {
     seconds = wall_seconds(*w) - *w->offset;
   } else {
-    // Picks up a TZ changed since the last call; mktime does the same.
-    tzset();
-    auto local = local_to_utc(*w);
+    std::optional<int64_t> local = to_utc(*w);
     if (!local)
       return parsed<millis>::failure(
         wall_text(*w) + " does not exist in the local time zone (daylight saving gap)");
@@ -313,10 +275,30 @@ parsed<millis> parse_time(std::string_view text) {
   return result;
 }
 
+} // namespace
+
+parsed<millis> parse_time(std::string_view text) {
+  return parse_with(text, [](const wall_time& w) {
+    // Picks up a TZ changed since the last call; mktime does the same.
+    tzset();
+    return local_to_utc(w);
+  });
+}
+
+parsed<millis> parse_time(std::string_view text, const time_zone& zone) {
+  return parse_with(text, [&](const wall_time& w) -> std::optional<int64_t> {
+    const local_instants at = zone.to_utc(wall_seconds(w));
+    // A fold means the earlier instant, as in the process's zone.
+    if (at.what == local_instants::kind::gap)
+      return std::nullopt;
+    return at.first;
+  });
+}
+
 std::string format_time(millis t) {
   const int64_t days = floor_div(t, ms_per_day);
   const int64_t in_day = t - days * ms_per_day;
-  const civil_date date = civil_from_days(days);
+  const civil::date date = civil_from_days(days);
   const int64_t secs = in_day / ms_per_second;
   char buf[128];
   std::snprintf(buf, sizeof(buf), "%04" PRId64 "-%02d-%02dT%02d:%02d:%02d.%03dZ", date.year,

@@ -9,6 +9,8 @@
 
 namespace ts {
 
+class time_zone;
+
 /// Parses a schedule time:
 /// - `YYYY-MM-DD HH:MM:SS[.fff]` or `YYYY-MM-DDTHH:MM:SS[.fff]` in the process's local zone
 ///   (TZ, else the system zone). A local time that does not exist (DST gap) is an error; one
@@ -17,6 +19,10 @@ namespace ts {
 /// Fractions have 1 to 9 digits; digits past milliseconds are truncated. Years 1970-9999.
 /// Fails with a message that says what is wrong.
 parsed<millis> parse_time(std::string_view text);
+
+/// parse_time with naive times read in `zone` instead of the process's zone; the same rule
+/// for gaps (refused) and folds (the earlier instant). An offset in the text wins.
+parsed<millis> parse_time(std::string_view text, const time_zone& zone);
 
 /// RFC 3339 UTC with milliseconds: `2024-09-22T17:00:00.000Z`.
 std::string format_time(millis t);

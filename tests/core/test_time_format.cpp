@@ -10,6 +10,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "tests/core/tz_guard.hpp"
+
 
 using ts::format_time;
 using ts::millis;
@@ -21,31 +23,6 @@ namespace {
 constexpr millis max_time = 253402300799999;
 /// 2024-09-22T17:00:00Z, the example from the issue.
 constexpr millis example = 1727024400000;
-
-/// Sets TZ for one test and puts the previous value (or its absence) back afterwards.
-class tz_guard {
-public:
-  explicit tz_guard(const char* zone) {
-    if (const char* old = std::getenv("TZ"))
-      old_ = old;
-    setenv("TZ", zone, 1);
-    tzset();
-  }
-
-  ~tz_guard() {
-    if (old_)
-      setenv("TZ", old_->c_str(), 1);
-    else
-      unsetenv("TZ");
-    tzset();
-  }
-
-  tz_guard(const tz_guard&) = delete;
-  tz_guard& operator=(const tz_guard&) = delete;
-
-private:
-  std::optional<std::string> old_;
-};
 
 /// The local zone's offset at `t`: proves the zone file was loaded (glibc silently falls back
 /// to UTC for an unknown zone, which would make the zone tests meaningless).
