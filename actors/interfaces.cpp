@@ -18,6 +18,15 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<orphan_run>("ts.orphan_run");
   cfg.add_message_type<process_exit>("ts.process_exit");
   cfg.add_message_type<coordinator_stats>("ts.coordinator_stats");
+  cfg.add_message_type<label>("ts.label");
+  cfg.add_message_type<run_info>("ts.run_info");
+  cfg.add_message_type<task_info>("ts.task_info");
+  cfg.add_message_type<task_filter>("ts.task_filter");
+  cfg.add_message_type<task_page>("ts.task_page");
+  cfg.add_message_type<run_filter>("ts.run_filter");
+  cfg.add_message_type<run_page>("ts.run_page");
+  cfg.add_message_type<output_slice>("ts.output_slice");
+  cfg.add_message_type<cancel_result>("ts.cancel_result");
   add_error_category(cfg);
 }
 

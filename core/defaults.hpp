@@ -25,6 +25,9 @@ constexpr const char* log_level = "info";
 constexpr const char* log_format = "text";
 /// "on" or "off".
 constexpr const char* metrics = "on";
+/// The IANA zone naive times are read in; "local" is the process's zone (TZ, else
+/// /etc/localtime), what they meant before the option existed.
+constexpr const char* default_time_zone = "local";
 
 // -- tunables without an option ----------------------------------------------------------
 
@@ -35,6 +38,8 @@ constexpr auto kill_escalation = std::chrono::seconds(5);
 constexpr int64_t claim_lead_ms = 100;
 /// The coordinator checks the wall clock at least this often, to follow clock steps.
 constexpr int64_t max_sleep_ms = 1000;
+/// The tail of a run's output a task keeps unless it names its own output_limit_bytes.
+constexpr int64_t output_limit_bytes = 64 * 1024;
 /// Writes gathered into one transaction at most.
 constexpr size_t max_batch = 4096;
 /// Outcomes kept in memory while the database is away, in bytes of output.

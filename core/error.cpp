@@ -18,6 +18,7 @@ const char* to_string(ec x) {
     case ec::invalid_argument: return "invalid_argument";
     case ec::not_pending: return "not_pending";
     case ec::start_failed: return "start_failed";
+    case ec::invalid_state: return "invalid_state";
   }
   return "unknown";
 }

@@ -31,6 +31,9 @@ enum class ec : uint8_t {
   not_pending,
   /// The process could not be started.
   start_failed,
+  /// The task's state does not allow the request (cancel a finished task, trigger one that
+  /// is running or cancelled).
+  invalid_state,
 };
 
 const char* to_string(ec);

@@ -1,6 +1,21 @@
 #include "core/types.hpp"
 
+#include <initializer_list>
+
 namespace ts {
+
+namespace {
+
+/// The value among `all` whose name is `s`.
+template <class T>
+std::optional<T> parse_name(std::string_view s, std::initializer_list<T> all) {
+  for (auto x : all)
+    if (s == to_string(x))
+      return x;
+  return std::nullopt;
+}
+
+} // namespace
 
 const char* to_string(task_status x) {
   switch (x) {
@@ -8,6 +23,7 @@ const char* to_string(task_status x) {
     case task_status::running: return "running";
     case task_status::success: return "success";
     case task_status::failure: return "failure";
+    case task_status::cancelled: return "cancelled";
   }
   return "unknown";
 }
@@ -19,24 +35,61 @@ const char* to_string(run_reason x) {
     case run_reason::signal: return "signal";
     case run_reason::start_failed: return "start_failed";
     case run_reason::interrupted: return "interrupted";
+    case run_reason::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+const char* to_string(task_state x) {
+  switch (x) {
+    case task_state::active: return "active";
+    case task_state::completed: return "completed";
+    case task_state::cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+const char* to_string(run_status x) {
+  switch (x) {
+    case run_status::waiting: return "waiting";
+    case run_status::starting: return "starting";
+    case run_status::running: return "running";
+    case run_status::success: return "success";
+    case run_status::failure: return "failure";
+  }
+  return "unknown";
+}
+
+const char* to_string(run_trigger x) {
+  switch (x) {
+    case run_trigger::schedule: return "schedule";
+    case run_trigger::manual: return "manual";
   }
   return "unknown";
 }
 
 std::optional<task_status> parse_task_status(std::string_view s) {
-  for (auto x : {task_status::pending, task_status::running, task_status::success,
-                 task_status::failure})
-    if (s == to_string(x))
-      return x;
-  return std::nullopt;
+  return parse_name(s, {task_status::pending, task_status::running, task_status::success,
+                        task_status::failure, task_status::cancelled});
 }
 
 std::optional<run_reason> parse_run_reason(std::string_view s) {
-  for (auto x : {run_reason::none, run_reason::exit, run_reason::signal,
-                 run_reason::start_failed, run_reason::interrupted})
-    if (s == to_string(x))
-      return x;
-  return std::nullopt;
+  return parse_name(s, {run_reason::none, run_reason::exit, run_reason::signal,
+                        run_reason::start_failed, run_reason::interrupted,
+                        run_reason::cancelled});
+}
+
+std::optional<task_state> parse_task_state(std::string_view s) {
+  return parse_name(s, {task_state::active, task_state::completed, task_state::cancelled});
+}
+
+std::optional<run_status> parse_run_status(std::string_view s) {
+  return parse_name(s, {run_status::waiting, run_status::starting, run_status::running,
+                        run_status::success, run_status::failure});
+}
+
+std::optional<run_trigger> parse_run_trigger(std::string_view s) {
+  return parse_name(s, {run_trigger::schedule, run_trigger::manual});
 }
 
 } // namespace ts

@@ -11,6 +11,7 @@
 
 #include <caf/meta/type_name.hpp>
 
+#include "core/defaults.hpp"
 #include "core/ids.hpp"
 #include "core/optional_field.hpp"
 
@@ -19,17 +20,50 @@ namespace ts {
 // An absent value is std::optional here (SQL NULL in the stores, JSON null in responses);
 // each `inspect` writes such a member through ts::opt, as a presence flag and the value.
 
-enum class task_status : uint8_t { pending, running, success, failure };
+/// The legacy status /status shows (`cancelled`: cancelled before any run).
+enum class task_status : uint8_t { pending, running, success, failure, cancelled };
 
 /// Why a run failed; `none` while pending, running, or after success.
-enum class run_reason : uint8_t { none, exit, signal, start_failed, interrupted };
+enum class run_reason : uint8_t { none, exit, signal, start_failed, interrupted, cancelled };
+
+/// A task as the v1 API shows it: `active` while a run is due or running, `completed` when
+/// nothing more is to run, `cancelled` for no further runs.
+enum class task_state : uint8_t { active, completed, cancelled };
+
+/// One run's progress: `waiting` (due, no slot yet), `starting` (claimed, the process not
+/// yet started), `running`, then `success` or `failure` (with a run_reason).
+enum class run_status : uint8_t { waiting, starting, running, success, failure };
+
+/// What made a run: its schedule, or a client's trigger.
+enum class run_trigger : uint8_t { schedule, manual };
 
 const char* to_string(task_status);
 const char* to_string(run_reason);
+const char* to_string(task_state);
+const char* to_string(run_status);
+const char* to_string(run_trigger);
 
 /// The inverses of to_string (stored and sent as these names); nullopt for any other text.
 std::optional<task_status> parse_task_status(std::string_view);
 std::optional<run_reason> parse_run_reason(std::string_view);
+std::optional<task_state> parse_task_state(std::string_view);
+std::optional<run_status> parse_run_status(std::string_view);
+std::optional<run_trigger> parse_run_trigger(std::string_view);
+
+/// One label of a task (key and value are validated by the front end).
+struct label {
+  std::string key;
+  std::string value;
+};
+
+inline bool operator==(const label& a, const label& b) {
+  return a.key == b.key && a.value == b.value;
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, label& x) {
+  return f(caf::meta::type_name("ts.label"), x.key, x.value);
+}
 
 /// A schedule request, validated by the front end.
 struct new_task {
@@ -40,12 +74,19 @@ struct new_task {
   std::optional<std::string> idempotency_key;
   /// Digest of the request body, to tell a retry from a different request under one key.
   std::string request_hash;
+  /// v1 fields; a legacy request leaves them at these defaults.
+  std::optional<std::string> name;
+  std::vector<label> labels;
+  /// The zone a naive `at` was read in, kept to show the schedule as it was given.
+  std::optional<std::string> time_zone;
+  int64_t output_limit_bytes = defaults::output_limit_bytes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_task& x) {
   return f(caf::meta::type_name("ts.new_task"), x.command, x.due, x.created_at,
-           opt(x.idempotency_key), x.request_hash);
+           opt(x.idempotency_key), x.request_hash, opt(x.name), x.labels, opt(x.time_zone),
+           x.output_limit_bytes);
 }
 
 /// A stored task as the store returns it after an insert.
@@ -154,6 +195,150 @@ struct orphan_run {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, orphan_run& x) {
   return f(caf::meta::type_name("ts.orphan_run"), x.run, x.task, opt(x.process));
+}
+
+// -- the v1 resources --------------------------------------------------------------------------
+
+/// One run as the v1 API shows it. `output` is a tail of the stored output (its length is
+/// the reader's choice); `output_truncated` says that more was written than is kept or shown.
+struct run_info {
+  run_id id = 0;
+  task_id task = 0;
+  int32_t attempt = 1;
+  run_trigger trigger = run_trigger::schedule;
+  millis scheduled_for = 0;
+  run_status status = run_status::starting;
+  run_reason reason = run_reason::none;
+  std::optional<millis> started_at;
+  std::optional<millis> finished_at;
+  std::optional<int32_t> exit_code;
+  std::optional<int32_t> signal;
+  std::optional<std::string> message;
+  std::string output;
+  bool output_truncated = false;
+  /// started_at - scheduled_for; absent until the process started.
+  std::optional<int64_t> lateness_ms;
+  /// A cancel asked for this run to be stopped.
+  bool stop_requested = false;
+  /// Bytes the run has written so far, kept or dropped: where a follower's next read starts.
+  int64_t output_size = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_info& x) {
+  return f(caf::meta::type_name("ts.run_info"), x.id, x.task, x.attempt, x.trigger,
+           x.scheduled_for, x.status, x.reason, opt(x.started_at), opt(x.finished_at),
+           opt(x.exit_code), opt(x.signal), opt(x.message), x.output, x.output_truncated,
+           opt(x.lateness_ms), x.stop_requested, x.output_size);
+}
+
+/// One task as the v1 API shows it, with its latest run.
+struct task_info {
+  task_id id = 0;
+  std::string command;
+  std::optional<std::string> name;
+  std::vector<label> labels;  // sorted by key
+  millis due = 0;             // schedule.at
+  std::optional<std::string> time_zone;
+  int64_t output_limit_bytes = defaults::output_limit_bytes;
+  task_state state = task_state::active;
+  /// Grows by one with every change of the task (cancel, trigger, a run's end).
+  int64_t version = 1;
+  std::optional<millis> next_run_at;
+  millis created_at = 0;
+  millis updated_at = 0;
+  std::optional<run_info> latest_run;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_info& x) {
+  return f(caf::meta::type_name("ts.task_info"), x.id, x.command, opt(x.name), x.labels,
+           x.due, opt(x.time_zone), x.output_limit_bytes, x.state, x.version,
+           opt(x.next_run_at), x.created_at, x.updated_at, opt(x.latest_run));
+}
+
+/// Which tasks a list shows, newest first: those with an id below `after` (the keyset
+/// cursor), at most `limit`. Every label must match.
+struct task_filter {
+  std::optional<task_state> state;
+  std::vector<label> labels;
+  std::optional<std::string> name_prefix;
+  std::optional<task_id> after;
+  int32_t limit = 50;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_filter& x) {
+  return f(caf::meta::type_name("ts.task_filter"), opt(x.state), x.labels,
+           opt(x.name_prefix), opt(x.after), x.limit);
+}
+
+/// One page of tasks; `next` is the cursor of the following page, absent on the last.
+struct task_page {
+  std::vector<task_info> items;
+  std::optional<task_id> next;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_page& x) {
+  return f(caf::meta::type_name("ts.task_page"), x.items, opt(x.next));
+}
+
+/// Which runs a list shows, newest first: of one task or of all, with scheduled_for in
+/// [since, until), below the cursor `after`; each with the last `output_tail` bytes.
+struct run_filter {
+  std::optional<task_id> task;
+  std::optional<run_status> status;
+  std::optional<millis> since;
+  std::optional<millis> until;
+  std::optional<run_id> after;
+  int32_t limit = 50;
+  int64_t output_tail = 4096;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_filter& x) {
+  return f(caf::meta::type_name("ts.run_filter"), opt(x.task), opt(x.status), opt(x.since),
+           opt(x.until), opt(x.after), x.limit, x.output_tail);
+}
+
+struct run_page {
+  std::vector<run_info> items;
+  std::optional<run_id> next;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_page& x) {
+  return f(caf::meta::type_name("ts.run_page"), x.items, opt(x.next));
+}
+
+/// A piece of a run's output read from byte `offset` of everything the run wrote.
+/// `offset` is moved up to the oldest byte still kept when the asked one was dropped (the
+/// output limit keeps a tail); `next_offset` is where the next read goes on; `complete` says
+/// that the run has ended, so nothing will follow.
+struct output_slice {
+  run_id run = 0;
+  int64_t offset = 0;
+  std::string data;
+  int64_t next_offset = 0;
+  bool complete = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_slice& x) {
+  return f(caf::meta::type_name("ts.output_slice"), x.run, x.offset, x.data, x.next_offset,
+           x.complete);
+}
+
+/// A cancelled task, and the run to stop when one was in progress (it ends `cancelled`).
+struct cancel_result {
+  task_info task;
+  std::optional<run_id> stop_run;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
+  return f(caf::meta::type_name("ts.cancel_result"), x.task, opt(x.stop_run));
 }
 
 } // namespace ts

@@ -1,5 +1,6 @@
 #include "storage/row_mapping.hpp"
 
+#include <algorithm>
 #include <utility>
 
 #include "core/error.hpp"
@@ -20,6 +21,11 @@ std::optional<int32_t> to_int32(const std::optional<int64_t>& x) {
 
 caf::expected<task_view> to_task_view(task_row&& r, const char* backend) {
   auto status = parse_task_status(r.status);
+  // Claimed but not started: the process does not exist yet (issue 10).
+  if (status == task_status::running && r.run_status
+      && (*r.run_status == to_string(run_status::starting)
+          || *r.run_status == to_string(run_status::waiting)))
+    status = task_status::pending;
   // The run's row records what happened; tasks.reason is a copy kept for the task alone.
   auto reason_text = r.run_reason ? r.run_reason : r.task_reason;
   auto reason = reason_text ? parse_run_reason(*reason_text) : run_reason::none;
@@ -30,7 +36,8 @@ caf::expected<task_view> to_task_view(task_row&& r, const char* backend) {
   task_view v;
   v.id = r.id;
   v.command = std::move(r.command);
-  v.due = r.due;
+  // The scheduled time: a trigger moves the next run, and a finished run keeps its own.
+  v.due = r.next_run_at ? *r.next_run_at : r.run_scheduled_for ? *r.run_scheduled_for : r.due;
   v.created_at = r.created_at;
   v.status = *status;
   v.run = r.latest_run;
@@ -102,6 +109,154 @@ caf::expected<outcome_columns> columns_of(const run_outcome& o) {
   return c;
 }
 
+// -- v1 reads ---------------------------------------------------------------------------------
+
+const std::vector<cell> run_cells = {
+  cell::integer, cell::integer, cell::integer, cell::text,    cell::integer, cell::text,
+  cell::text,    cell::integer, cell::integer, cell::integer, cell::integer, cell::text,
+  cell::text,    cell::integer, cell::integer, cell::integer, cell::integer, cell::integer,
+};
+
+const std::vector<cell> task_cells = [] {
+  std::vector<cell> out{cell::integer, cell::text,    cell::text,    cell::integer,
+                        cell::text,    cell::integer, cell::text,    cell::integer,
+                        cell::integer, cell::integer, cell::integer};
+  out.insert(out.end(), run_cells.begin(), run_cells.end());
+  return out;
+}();
+
+namespace {
+
+constexpr int task_cell_count = 11;
+
+caf::error unknown_name(const char* backend, const char* what, int64_t id) {
+  return make_error(ec::storage_failure, std::string{backend} + ": unknown " + what + " of "
+                                           + std::to_string(id));
+}
+
+} // namespace
+
+void trim_partial_start(std::string& text) {
+  size_t n = 0;
+  while (n < text.size() && n < 3 && (static_cast<unsigned char>(text[n]) & 0xC0) == 0x80)
+    ++n;
+  text.erase(0, n);
+}
+
+caf::expected<std::optional<run_info>> read_run(const cell_reader& r, int first, int64_t tail,
+                                                const char* backend) {
+  auto id = r.integer(first);
+  if (!id)
+    return std::optional<run_info>{};
+  run_info x;
+  x.id = *id;
+  x.task = r.integer(first + 1).value_or(0);
+  x.attempt = static_cast<int32_t>(r.integer(first + 2).value_or(1));
+  auto trigger = parse_run_trigger(r.text(first + 3).value_or(""));
+  auto status = parse_run_status(r.text(first + 5).value_or(""));
+  auto reason_text = r.text(first + 6);
+  auto reason = reason_text ? parse_run_reason(*reason_text) : run_reason::none;
+  if (!trigger || !status || !reason)
+    return unknown_name(backend, "trigger, status or reason of run", x.id);
+  x.trigger = *trigger;
+  x.scheduled_for = r.integer(first + 4).value_or(0);
+  x.status = *status;
+  x.reason = *reason;
+  x.started_at = r.integer(first + 7);
+  x.finished_at = r.integer(first + 8);
+  x.exit_code = to_int32(r.integer(first + 9));
+  x.signal = to_int32(r.integer(first + 10));
+  x.message = r.text(first + 11);
+  x.output = r.text(first + 12).value_or("");
+  auto kept = r.integer(first + 14).value_or(0);
+  x.output_truncated = r.integer(first + 13).value_or(0) != 0 || kept > tail;
+  if (kept > tail)
+    trim_partial_start(x.output);
+  x.lateness_ms = r.integer(first + 16);
+  x.stop_requested = r.integer(first + 17).has_value();
+  x.output_size = r.integer(first + 15).value_or(0);
+  return std::optional<run_info>{std::move(x)};
+}
+
+caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const char* backend) {
+  task_info t;
+  t.id = r.integer(0).value_or(0);
+  t.command = r.text(1).value_or("");
+  t.name = r.text(2);
+  t.due = r.integer(3).value_or(0);
+  t.time_zone = r.text(4);
+  t.output_limit_bytes = r.integer(5).value_or(defaults::output_limit_bytes);
+  auto state = parse_task_state(r.text(6).value_or(""));
+  if (!state)
+    return unknown_name(backend, "state of task", t.id);
+  t.state = *state;
+  t.version = r.integer(7).value_or(1);
+  t.next_run_at = r.integer(8);
+  t.created_at = r.integer(9).value_or(0);
+  t.updated_at = r.integer(10).value_or(0);
+  auto run = read_run(r, task_cell_count, tail, backend);
+  if (!run)
+    return run.error();
+  t.latest_run = std::move(*run);
+  return t;
+}
+
+slice_builder::slice_builder(run_id run, int64_t offset, int64_t max_bytes)
+  : max_bytes_(max_bytes) {
+  out_.run = run;
+  out_.offset = offset;
+  out_.next_offset = offset;
+}
+
+bool slice_builder::add(int64_t chunk_end, std::string_view bytes) {
+  auto start = chunk_end - static_cast<int64_t>(bytes.size());
+  if (!started_) {
+    // The asked byte was dropped by the output limit: go on from the oldest one kept.
+    if (start > out_.offset)
+      out_.offset = start;
+    started_ = true;
+  }
+  auto from = out_.offset + static_cast<int64_t>(out_.data.size());
+  if (chunk_end <= from)
+    return true;
+  auto skip = from > start ? from - start : 0;
+  auto room = max_bytes_ - static_cast<int64_t>(out_.data.size());
+  auto take = std::min<int64_t>(static_cast<int64_t>(bytes.size()) - skip, room);
+  out_.data.append(bytes.substr(static_cast<size_t>(skip), static_cast<size_t>(take)));
+  return static_cast<int64_t>(out_.data.size()) < max_bytes_;
+}
+
+output_slice slice_builder::finish(bool run_ended, int64_t stream_end) {
+  out_.next_offset = out_.offset + static_cast<int64_t>(out_.data.size());
+  // An offset past the end (or into nothing stored) stays where it was asked.
+  out_.complete = run_ended && out_.next_offset >= stream_end;
+  return std::move(out_);
+}
+
+caf::error check_append(run_id run, int64_t offset, int64_t end, int64_t stored) {
+  if (offset == stored || end <= stored)
+    return caf::none;
+  return make_error(ec::invalid_argument,
+                    "run " + std::to_string(run) + ": output from byte " + std::to_string(offset)
+                      + " does not follow the " + std::to_string(stored) + " bytes stored");
+}
+
+caf::error check_trigger(task_id task, std::string_view status, std::string_view state) {
+  if (state == to_string(task_state::cancelled))
+    return invalid_state(task, "a cancelled task cannot be triggered");
+  if (status == to_string(task_status::running))
+    return invalid_state(task, "a run of the task is in progress");
+  return caf::none;
+}
+
+bool run_ended(std::string_view status) {
+  return status == to_string(run_status::success) || status == to_string(run_status::failure);
+}
+
+caf::error invalid_state(task_id task, std::string_view why) {
+  return make_error(ec::invalid_state, "task " + std::to_string(task) + ": " + std::string{why});
+}
+
 caf::error check_schema_version(int64_t version) {
   if (version <= schema_version)
     return caf::none;
@@ -115,8 +270,8 @@ caf::error not_pending(task_id task, std::string_view status) {
                                        + std::string{status} + ", not pending");
 }
 
-caf::error check_unclaimable(run_id run, std::string_view run_status, bool started) {
-  if (run_status == to_string(task_status::running) && !started)
+caf::error check_unclaimable(run_id run, std::string_view status, bool started) {
+  if (status == to_string(run_status::starting) && !started)
     return caf::none;
   return make_error(ec::not_pending, "run " + std::to_string(run) + " has started or ended");
 }

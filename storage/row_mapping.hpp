@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
@@ -32,10 +33,16 @@ struct task_row {
   std::optional<int64_t> output_truncated;
   std::optional<int64_t> started_at;
   std::optional<int64_t> finished_at;
+  // v2: the legacy view is mapped from these (storage/SCHEMA.md).
+  std::optional<std::string_view> run_status;
+  std::optional<int64_t> next_run_at;
+  std::optional<int64_t> run_scheduled_for;
 };
 
 /// The view /status shows. The latest run's reason wins over the task's copy of it; the
-/// task's stands only where the run has none. ec::storage_failure for a status or reason
+/// task's stands only where the run has none. A run claimed but not started (`starting`,
+/// `waiting`) shows as pending: `running` means that the process exists. Its time is the
+/// next run's, else the latest run's scheduled time. ec::storage_failure for a status or reason
 /// that names nothing known (never read as none). `backend` starts the error message.
 caf::expected<task_view> to_task_view(task_row&& r, const char* backend);
 
@@ -82,6 +89,63 @@ struct outcome_columns {
 
 /// ec::invalid_argument unless the outcome is success or failure.
 caf::expected<outcome_columns> columns_of(const run_outcome& o);
+
+// -- v1 reads: every backend selects these columns in this order -----------------------------
+
+/// Reads one column of the current row by index; NULL is nullopt.
+class cell_reader {
+public:
+  virtual ~cell_reader() = default;
+  virtual std::optional<int64_t> integer(int col) const = 0;
+  virtual std::optional<std::string> text(int col) const = 0;
+};
+
+enum class cell { integer, text };
+
+/// The run columns (SQL: each backend's run_columns), `run_cell_count` of them.
+extern const std::vector<cell> run_cells;
+/// The task columns (task_columns), then the latest run's.
+extern const std::vector<cell> task_cells;
+
+/// A run from the columns starting at `first`; nullopt when they are NULL (no run yet).
+/// `tail` is how many bytes of the output the query kept (the rest counts as truncated).
+caf::expected<std::optional<run_info>> read_run(const cell_reader& r, int first, int64_t tail,
+                                                const char* backend);
+
+/// A task (without its labels, which come from their own table) and its latest run.
+caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const char* backend);
+
+/// Drops the bytes of a character cut at the start of a tail (a tail is cut by bytes).
+void trim_partial_start(std::string& text);
+
+/// Builds one slice from the chunks that end after `offset` (ends and bytes, in order):
+/// what the reader asked for, from the oldest kept byte when the asked one was dropped.
+class slice_builder {
+public:
+  slice_builder(run_id run, int64_t offset, int64_t max_bytes);
+  /// False once the slice is full.
+  bool add(int64_t chunk_end, std::string_view bytes);
+  output_slice finish(bool run_ended, int64_t stream_end);
+
+private:
+  output_slice out_;
+  int64_t max_bytes_;
+  bool started_ = false;
+};
+
+/// Output is appended in order: from where the stored bytes end (or a replay of stored
+/// bytes, which changes nothing). ec::invalid_argument for a gap or an overlap.
+caf::error check_append(run_id run, int64_t offset, int64_t end, int64_t stored);
+
+/// ec::invalid_state for a task that is cancelled or has a run in progress. A task still
+/// waiting for its scheduled run is run now instead (a one-shot task has one next run).
+caf::error check_trigger(task_id task, std::string_view status, std::string_view state);
+
+/// Whether a run's status is final.
+bool run_ended(std::string_view status);
+
+/// ec::invalid_state: the task's state does not allow `why`.
+caf::error invalid_state(task_id task, std::string_view why);
 
 /// ec::schema_too_new for a database a newer binary wrote.
 caf::error check_schema_version(int64_t version);

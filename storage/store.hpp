@@ -3,7 +3,7 @@
 //
 // Every call returns errors as values: ec::unavailable when the database cannot be reached
 // or timed out (the caller may retry later; nothing was written), ec::not_found,
-// ec::idempotency_conflict and ec::not_pending for logical refusals (the transaction stays
+// ec::idempotency_conflict, ec::not_pending and ec::invalid_state for logical refusals (the transaction stays
 // usable), ec::storage_failure for anything else.
 #pragma once
 
@@ -24,7 +24,7 @@ namespace ts::storage {
 
 /// The schema version this binary writes. A database with a newer one is refused
 /// (ec::schema_too_new); an older one is migrated forward in place.
-constexpr int schema_version = 1;
+constexpr int schema_version = 2;
 
 struct store_options {
   /// MySQL: password when not in the URL (from --db-password-file or the environment).
@@ -55,26 +55,59 @@ public:
   /// `replayed = true` when `request_hash` matches, else ec::idempotency_conflict.
   virtual caf::expected<task_record> insert_task(const new_task& t) = 0;
 
-  /// Records a new run as `running` for a pending task (the task becomes `running`) and
-  /// returns its command. ec::not_found or ec::not_pending otherwise: a task runs at most once.
+  /// Records a new run as `starting` for a pending task (the task becomes `running`) and
+  /// returns its command. ec::not_found or ec::not_pending otherwise: a task runs at most once
+  /// per schedule or trigger.
   virtual caf::expected<claim> claim_run(task_id task, millis claimed_at) = 0;
 
   /// Undoes a claim whose process never started (e.g. shutdown came first): deletes the
   /// run and makes the task pending again.
   virtual caf::error unclaim_run(run_id run) = 0;
 
-  /// Records the process of a started run (for crash recovery) and its start time.
+  /// Records the process of a started run (for crash recovery) and its start time; the run
+  /// becomes `running`.
   virtual caf::error record_start(const process_start& p) = 0;
 
-  /// Records how a run ended, and sets the task's status to the outcome's.
+  /// Records how a run ended, and sets the task's status to the outcome's. A run a cancel
+  /// asked to stop ends failure/cancelled unless it succeeded.
   virtual caf::error finish_run(const run_outcome& o) = 0;
+
+  /// Stores output the run wrote from byte `offset` of its stream on (the writer flushes
+  /// every so often, not per line). The oldest whole chunks beyond the task's
+  /// output_limit_bytes are dropped, so that a run keeps its tail.
+  virtual caf::error append_output(run_id run, int64_t offset, const std::string& data) = 0;
+
+  /// No further runs. A run in progress is marked to be stopped (the caller stops it) and
+  /// ends `cancelled`. ec::invalid_state for a task already completed or cancelled.
+  virtual caf::expected<cancel_result> cancel_task(task_id task, millis now) = 0;
+
+  /// One more run, due `now` (trigger "manual"), also for a completed task; the caller
+  /// arms it like a new task. ec::invalid_state while a run is in progress or once cancelled.
+  virtual caf::expected<task_info> trigger_task(task_id task, millis now) = 0;
 
   // -- reads and maintenance (outside of a transaction) ------------------------------------
 
   /// A task with its latest run; ec::not_found when there is none.
   virtual caf::expected<task_view> get_task(task_id id) = 0;
 
-  /// Calls `f` for every pending task (id and due time only), in no particular order.
+  /// The task with its state, version, next run and latest run (with `output_tail` bytes of
+  /// its output); ec::not_found when there is none.
+  virtual caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) = 0;
+
+  /// Tasks newest first, by keyset (storage/SCHEMA.md names the indexes it walks).
+  virtual caf::expected<task_page> list_tasks(const task_filter& f) = 0;
+
+  /// Runs newest first, of one task or of all.
+  virtual caf::expected<run_page> list_runs(const run_filter& f) = 0;
+
+  /// One run with the last `output_tail` bytes of its output.
+  virtual caf::expected<run_info> get_run(run_id id, int64_t output_tail) = 0;
+
+  /// At most `max_bytes` of the run's output from `offset` on (see output_slice).
+  virtual caf::expected<output_slice> read_output(run_id id, int64_t offset,
+                                                  int64_t max_bytes) = 0;
+
+  /// Calls `f` for every pending task (id and next run time only), in no particular order.
   virtual caf::error load_pending(const std::function<void(const pending_entry&)>& f) = 0;
 
   /// Ends every run left `running` (by a crash) as failure/interrupted at `now`, with their
@@ -87,6 +120,10 @@ public:
   /// Re-establishes a lost connection (MySQL); a no-op where there is nothing to do.
   virtual caf::error reconnect() = 0;
 };
+
+/// For a run in progress, its output tail from the stored chunks (finished runs carry
+/// theirs in the row).
+caf::error fill_live_output(store& s, run_info& run, int64_t output_tail);
 
 /// Opens a store from a URL and brings its schema up to date:
 /// - `sqlite:relative/path.db`, `sqlite:/absolute/path.db` (the folder is created if missing)

@@ -1,5 +1,7 @@
 #include "storage/mysql/mysql_bind.hpp"
 
+#include <utility>
+
 #include <errmsg.h>
 #include <mysqld_error.h>
 
@@ -35,7 +37,7 @@ bool is_outage(unsigned code) {
   }
 }
 
-row::row(std::initializer_list<col> kinds) : kinds_(kinds) {
+row::row(std::vector<col> kinds) : kinds_(std::move(kinds)) {
   auto n = kinds_.size();
   binds_.resize(n);
   ints_.resize(n);

@@ -67,6 +67,13 @@ public:
     return *this;
   }
 
+  /// Bytes that need not be valid text (output chunks).
+  params& blob(std::string_view s) {
+    text(s);
+    binds_[n_ - 1 < capacity ? n_ - 1 : capacity].buffer_type = MYSQL_TYPE_BLOB;
+    return *this;
+  }
+
   params& text_or_null(const std::optional<std::string_view>& s) {
     return text(s.value_or(std::string_view{}), !s);
   }
@@ -90,7 +97,8 @@ public:
   }
 
 private:
-  static constexpr size_t capacity = 12;
+  // The lists' filters: 32 labels of two parameters each and a few more.
+  static constexpr size_t capacity = 80;
 
   /// The slot of the next parameter; past the capacity, a scratch slot never sent.
   size_t next() {
@@ -121,7 +129,9 @@ enum class col { integer, text };
 /// for the whole value when it did not fit (outputs reach 64 KiB and more).
 class row {
 public:
-  explicit row(std::initializer_list<col> kinds);
+  explicit row(std::initializer_list<col> kinds) : row(std::vector<col>(kinds)) {
+  }
+  explicit row(std::vector<col> kinds);
 
   row(const row&) = delete;
   row& operator=(const row&) = delete;

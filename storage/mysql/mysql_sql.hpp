@@ -51,6 +51,60 @@ inline const std::vector<std::vector<const char*>> migrations = {
     " CONSTRAINT runs_task_fk FOREIGN KEY (task_id) REFERENCES tasks (id)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
   },
+  // 2 (issue 10): the v1 resources, as in the SQLite schema_v2 (storage/SCHEMA.md). The
+  // backfills derive only from version 1's columns, so a step cut short runs again alike.
+  // Names, label keys and values are VARBINARY: compared byte for byte, trailing spaces
+  // included (PAD SPACE would make 'a ' equal 'a'), and limited in bytes as the API is.
+  {
+    "ALTER TABLE tasks"
+    " ADD COLUMN IF NOT EXISTS name VARBINARY(200) NULL,"
+    " ADD COLUMN IF NOT EXISTS time_zone VARCHAR(64) NULL,"
+    " ADD COLUMN IF NOT EXISTS output_limit_bytes BIGINT NOT NULL DEFAULT 65536,"
+    " ADD COLUMN IF NOT EXISTS state VARCHAR(16) NOT NULL DEFAULT 'active',"
+    " ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 1,"
+    " ADD COLUMN IF NOT EXISTS next_run_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS next_trigger VARCHAR(16) NOT NULL DEFAULT 'schedule',"
+    " ADD COLUMN IF NOT EXISTS updated_ms BIGINT NOT NULL DEFAULT 0",
+    "UPDATE tasks SET"
+    " state = CASE WHEN status IN ('pending', 'running') THEN 'active' ELSE 'completed' END,"
+    " next_run_ms = CASE WHEN status = 'pending' THEN due_ms END,"
+    " updated_ms = created_ms",
+    // The keyset of `state=` lists, walked backwards from the cursor.
+    "CREATE INDEX IF NOT EXISTS tasks_state ON tasks (state, id)",
+    "CREATE TABLE IF NOT EXISTS task_labels ("
+    " task_id BIGINT NOT NULL,"
+    " label_key VARBINARY(63) NOT NULL,"
+    " label_value VARBINARY(200) NOT NULL,"
+    " PRIMARY KEY (task_id, label_key),"
+    " KEY task_labels_pair (label_key, label_value, task_id),"
+    " CONSTRAINT task_labels_task_fk FOREIGN KEY (task_id) REFERENCES tasks (id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "ALTER TABLE runs"
+    " ADD COLUMN IF NOT EXISTS attempt INT NOT NULL DEFAULT 1,"
+    " ADD COLUMN IF NOT EXISTS run_trigger VARCHAR(16) NOT NULL DEFAULT 'schedule',"
+    " ADD COLUMN IF NOT EXISTS scheduled_ms BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS message TEXT NULL,"
+    " ADD COLUMN IF NOT EXISTS lateness_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS stop_requested_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS output_bytes BIGINT NOT NULL DEFAULT 0",
+    // Multi-table UPDATE assigns in no set order: each value reads only the old columns.
+    "UPDATE runs r JOIN tasks t ON t.id = r.task_id SET"
+    " r.scheduled_ms = t.due_ms,"
+    " r.status = CASE WHEN r.status = 'running' AND r.started_ms IS NULL THEN 'starting'"
+    " ELSE r.status END,"
+    " r.output_bytes = COALESCE(LENGTH(r.output), 0),"
+    " r.lateness_ms = r.started_ms - t.due_ms",
+    // Chunks keyed by the byte offset where each ends; within the packet limit each.
+    "CREATE TABLE IF NOT EXISTS run_output ("
+    " run_id BIGINT NOT NULL,"
+    " end_off BIGINT NOT NULL,"
+    " data MEDIUMBLOB NOT NULL,"
+    " PRIMARY KEY (run_id, end_off),"
+    " CONSTRAINT run_output_run_fk FOREIGN KEY (run_id) REFERENCES runs (id)"
+    ") ENGINE=InnoDB",
+    "INSERT IGNORE INTO run_output (run_id, end_off, data)"
+    " SELECT id, output_bytes, output FROM runs WHERE output_bytes > 0",
+  },
 };
 
 inline constexpr const char* create_version_table =
@@ -88,6 +142,7 @@ enum class q : size_t {
   savepoint,
   rollback_to_savepoint,
   insert_task,
+  insert_label,
   select_task_by_key,
   claim_task,
   insert_run,
@@ -96,17 +151,44 @@ enum class q : size_t {
   select_task_status,
   select_run,
   delete_run,
+  delete_run_output,
   reset_task,
   record_start,
   finish_run,
+  finished_run,
   finish_task,
+  set_output_bytes,
   get_task,
   load_pending,
   select_running,
   interrupt_run,
   interrupt_task,
+  output_state,
+  append_chunk,
+  drop_chunks,
+  read_chunks,
+  task_for_change,
+  cancel_task,
+  request_stop,
+  trigger_task,
+  task_labels,
+  get_task_info,
+  get_run,
   count_,
 };
+
+// The columns of storage/row_mapping.hpp's run_cells and task_cells. A tail of the output
+// by bytes: RIGHT of a binary string counts bytes (of a text, characters).
+#define TS_MYSQL_RUN_COLUMNS                                                                  \
+  "r.id, r.task_id, r.attempt, r.run_trigger, r.scheduled_ms, r.status, r.reason,"           \
+  " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
+  " RIGHT(CAST(r.output AS BINARY), ?), r.output_truncated, LENGTH(r.output),"               \
+  " r.output_bytes, r.lateness_ms, r.stop_requested_ms"
+#define TS_MYSQL_TASK_SELECT                                                                  \
+  "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"    \
+  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_MYSQL_RUN_COLUMNS             \
+  " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run"
+#define TS_MYSQL_RUN_SELECT "SELECT " TS_MYSQL_RUN_COLUMNS " FROM runs r"
 
 struct statement_text {
   q id;
@@ -121,8 +203,11 @@ inline constexpr statement_text statements[] = {
   {q::savepoint, "savepoint", "SAVEPOINT op"},
   {q::rollback_to_savepoint, "rollback to savepoint", "ROLLBACK TO SAVEPOINT op"},
   {q::insert_task, "insert task",
-   "INSERT INTO tasks (command, due_ms, created_ms, status, idempotency_key, request_hash)"
-   " VALUES (?, ?, ?, 'pending', ?, ?)"},
+   "INSERT INTO tasks (command, due_ms, created_ms, status, idempotency_key, request_hash,"
+   " name, time_zone, output_limit_bytes, state, version, next_run_ms, updated_ms)"
+   " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, 'active', 1, ?, ?)"},
+  {q::insert_label, "insert label",
+   "INSERT INTO task_labels (task_id, label_key, label_value) VALUES (?, ?, ?)"},
   {q::select_task_by_key, "select task by key",
    "SELECT id, command, due_ms, created_ms, status, request_hash FROM tasks"
    " WHERE idempotency_key = ?"},
@@ -131,39 +216,96 @@ inline constexpr statement_text statements[] = {
   {q::claim_task, "claim task",
    "UPDATE tasks SET status = 'running', reason = NULL WHERE id = ? AND status = 'pending'"},
   {q::insert_run, "insert run",
-   "INSERT INTO runs (task_id, status, claimed_ms) VALUES (?, 'running', ?)"},
-  {q::set_latest_run, "set latest run", "UPDATE tasks SET latest_run = ? WHERE id = ?"},
-  {q::select_claimed, "select claimed task", "SELECT command, due_ms FROM tasks WHERE id = ?"},
+   "INSERT INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger)"
+   " VALUES (?, 'starting', ?, ?, ?)"},
+  {q::set_latest_run, "set latest run",
+   "UPDATE tasks SET latest_run = ?, next_run_ms = NULL, version = version + 1,"
+   " updated_ms = ? WHERE id = ?"},
+  {q::select_claimed, "select claimed task",
+   "SELECT command, next_run_ms, next_trigger FROM tasks WHERE id = ?"},
   {q::select_task_status, "select task status", "SELECT status FROM tasks WHERE id = ?"},
-  {q::select_run, "select run", "SELECT task_id, status, started_ms FROM runs WHERE id = ?"},
+  {q::select_run, "select run",
+   "SELECT task_id, status, started_ms, scheduled_ms, run_trigger FROM runs WHERE id = ?"},
   {q::delete_run, "delete run", "DELETE FROM runs WHERE id = ?"},
+  {q::delete_run_output, "delete run output", "DELETE FROM run_output WHERE run_id = ?"},
   {q::reset_task, "reset task",
-   "UPDATE tasks SET status = 'pending', reason = NULL,"
+   "UPDATE tasks SET status = 'pending', reason = NULL, next_run_ms = ?, next_trigger = ?,"
+   " version = version + 1,"
    " latest_run = (SELECT MAX(id) FROM runs WHERE task_id = ?) WHERE id = ?"},
   {q::record_start, "record start",
-   "UPDATE runs SET pid = ?, pgid = ?, start_ticks = ?, started_ms = ? WHERE id = ?"},
+   "UPDATE runs SET pid = ?, pgid = ?, start_ticks = ?, started_ms = ?,"
+   " lateness_ms = started_ms - scheduled_ms,"
+   " status = CASE WHEN status = 'starting' THEN 'running' ELSE status END WHERE id = ?"},
+  // A run a cancel asked to stop ends cancelled, unless it succeeded all the same. MySQL
+  // assigns left to right: lateness_ms sees the new started_ms.
   {q::finish_run, "finish run",
-   "UPDATE runs SET status = ?, reason = ?, exit_code = ?, signal_no = ?, output = ?,"
-   " output_truncated = ?, started_ms = COALESCE(?, started_ms), finished_ms = ?"
+   "UPDATE runs SET"
+   " reason = CASE WHEN stop_requested_ms IS NOT NULL AND ? <> 'success' THEN 'cancelled'"
+   " ELSE ? END,"
+   " status = CASE WHEN stop_requested_ms IS NOT NULL AND ? <> 'success' THEN 'failure'"
+   " ELSE ? END,"
+   " exit_code = ?, signal_no = ?, output = ?,"
+   " output_truncated = ?, started_ms = COALESCE(?, started_ms), finished_ms = ?,"
+   " lateness_ms = COALESCE(lateness_ms, started_ms - scheduled_ms)"
    " WHERE id = ?"},
+  {q::finished_run, "finished run",
+   "SELECT task_id, status, reason, output_bytes FROM runs WHERE id = ?"},
+  // The legacy copy of the reason counts only for a failure (SCHEMA.md).
   {q::finish_task, "finish task",
-   "UPDATE tasks SET status = ?, reason = ? WHERE id = (SELECT task_id FROM runs WHERE id = ?)"},
+   "UPDATE tasks SET reason = CASE WHEN ? = 'failure' THEN ? END, status = ?,"
+   " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
+   " version = version + 1, updated_ms = ? WHERE id = ?"},
+  {q::set_output_bytes, "set output bytes", "UPDATE runs SET output_bytes = ? WHERE id = ?"},
   {q::get_task, "get task",
    "SELECT t.id, t.command, t.due_ms, t.created_ms, t.status, t.reason, t.latest_run,"
    " r.reason, r.exit_code, r.signal_no, r.output, r.output_truncated, r.started_ms,"
-   " r.finished_ms"
+   " r.finished_ms, r.status, t.next_run_ms, r.scheduled_ms"
    " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?"},
-  {q::load_pending, "load pending", "SELECT id, due_ms FROM tasks WHERE status = 'pending'"},
+  {q::load_pending, "load pending",
+   "SELECT id, next_run_ms FROM tasks WHERE status = 'pending'"},
+  // A crash leaves runs starting (claimed) or running; `waiting` is not stored yet.
   {q::select_running, "select running runs",
    "SELECT id, task_id, pid, pgid, start_ticks, started_ms FROM runs"
-   " WHERE status = 'running' FOR UPDATE"},
+   " WHERE status IN ('waiting', 'starting', 'running') FOR UPDATE"},
   {q::interrupt_run, "interrupt run",
    "UPDATE runs SET status = 'failure', reason = 'interrupted', finished_ms = ?"
-   " WHERE id = ? AND status = 'running'"},
+   " WHERE id = ? AND status IN ('waiting', 'starting', 'running')"},
   {q::interrupt_task, "interrupt task",
-   "UPDATE tasks SET status = 'failure', reason = 'interrupted'"
-   " WHERE id = ? AND status = 'running'"},
+   "UPDATE tasks SET status = 'failure', reason = 'interrupted',"
+   " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
+   " version = version + 1, updated_ms = ? WHERE id = ? AND status = 'running'"},
+  // -- v1 operations
+  {q::output_state, "output state",
+   "SELECT r.output_bytes, t.output_limit_bytes, r.status FROM runs r"
+   " JOIN tasks t ON t.id = r.task_id WHERE r.id = ?"},
+  {q::append_chunk, "append output",
+   "INSERT INTO run_output (run_id, end_off, data) VALUES (?, ?, ?)"},
+  {q::drop_chunks, "drop old output", "DELETE FROM run_output WHERE run_id = ? AND end_off <= ?"},
+  {q::read_chunks, "read output",
+   "SELECT end_off, data FROM run_output WHERE run_id = ? AND end_off > ? ORDER BY end_off"},
+  {q::task_for_change, "read task for a change",
+   "SELECT status, state, latest_run FROM tasks WHERE id = ? FOR UPDATE"},
+  {q::cancel_task, "cancel task",
+   "UPDATE tasks SET status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
+   " state = 'cancelled', next_run_ms = NULL, version = version + 1, updated_ms = ?"
+   " WHERE id = ?"},
+  {q::request_stop, "request stop", "UPDATE runs SET stop_requested_ms = ? WHERE id = ?"},
+  {q::trigger_task, "trigger task",
+   "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?,"
+   " next_trigger = 'manual', version = version + 1, updated_ms = ? WHERE id = ?"},
+  {q::task_labels, "task labels",
+   "SELECT label_key, label_value FROM task_labels WHERE task_id = ? ORDER BY label_key"},
+  {q::get_task_info, "get task info", TS_MYSQL_TASK_SELECT " WHERE t.id = ?"},
+  {q::get_run, "get run", TS_MYSQL_RUN_SELECT " WHERE r.id = ?"},
 };
+
+inline constexpr const char* task_select = TS_MYSQL_TASK_SELECT;
+inline constexpr const char* run_select = TS_MYSQL_RUN_SELECT;
+#undef TS_MYSQL_RUN_COLUMNS
+#undef TS_MYSQL_TASK_SELECT
+#undef TS_MYSQL_RUN_SELECT
+// On VARBINARY, LEFT and LENGTH count bytes: a byte-exact prefix test.
+inline constexpr const char* name_prefix = "LEFT(t.name, LENGTH(?)) = ?";
 
 inline constexpr size_t statement_count = static_cast<size_t>(q::count_);
 static_assert(sizeof(statements) / sizeof(statements[0]) == statement_count);

@@ -49,9 +49,65 @@ CREATE INDEX runs_status ON runs(status);
 INSERT INTO schema_version(version) VALUES(1);
 )sql";
 
+/// Version 2 (issue 10): tasks as v1 resources (name, labels, output limit, state, version,
+/// next run), runs with attempt, trigger, scheduled time, message, lateness and a stop
+/// request, and output stored in chunks while the run runs. Old rows get the values they
+/// would have had: a pending task's next run is its due time, a finished one is completed,
+/// a run's scheduled time is its task's due time, a run claimed but never started is
+/// `starting`, and an old run's output becomes its one chunk.
+inline constexpr const char* schema_v2 = R"sql(
+ALTER TABLE tasks ADD COLUMN name TEXT;
+ALTER TABLE tasks ADD COLUMN time_zone TEXT;
+ALTER TABLE tasks ADD COLUMN output_limit_bytes INTEGER NOT NULL DEFAULT 65536;
+ALTER TABLE tasks ADD COLUMN state TEXT NOT NULL DEFAULT 'active';
+ALTER TABLE tasks ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tasks ADD COLUMN next_run_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN next_trigger TEXT NOT NULL DEFAULT 'schedule';
+ALTER TABLE tasks ADD COLUMN updated_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE tasks SET
+  state = CASE WHEN status IN ('pending', 'running') THEN 'active' ELSE 'completed' END,
+  next_run_ms = CASE WHEN status = 'pending' THEN due_ms END,
+  updated_ms = created_ms;
+-- The keyset of `state=` lists: (state, id) walked backwards from the cursor.
+CREATE INDEX tasks_state ON tasks(state, id);
+-- load_pending reads the next run's time now; due_ms stays the time the task was given.
+DROP INDEX tasks_pending;
+CREATE INDEX tasks_next_run ON tasks(status, next_run_ms) WHERE status = 'pending';
+-- One row per label; the primary key answers "has this task this label" for the AND filter,
+-- the pair index finds the tasks of one label.
+CREATE TABLE task_labels(
+  task_id     INTEGER NOT NULL REFERENCES tasks(id),
+  label_key   TEXT NOT NULL,
+  label_value TEXT NOT NULL,
+  PRIMARY KEY(task_id, label_key)
+) STRICT, WITHOUT ROWID;
+CREATE INDEX task_labels_pair ON task_labels(label_key, label_value, task_id);
+ALTER TABLE runs ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN run_trigger TEXT NOT NULL DEFAULT 'schedule';
+ALTER TABLE runs ADD COLUMN scheduled_ms INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN message TEXT;
+ALTER TABLE runs ADD COLUMN lateness_ms INTEGER;
+ALTER TABLE runs ADD COLUMN stop_requested_ms INTEGER;
+ALTER TABLE runs ADD COLUMN output_bytes INTEGER NOT NULL DEFAULT 0;
+UPDATE runs SET scheduled_ms = (SELECT due_ms FROM tasks WHERE tasks.id = runs.task_id),
+  status = CASE WHEN status = 'running' AND started_ms IS NULL THEN 'starting' ELSE status END,
+  output_bytes = coalesce(length(CAST(output AS BLOB)), 0);
+UPDATE runs SET lateness_ms = started_ms - scheduled_ms WHERE started_ms IS NOT NULL;
+-- Chunks keyed by the byte offset where each ends in the run's stream: a read from offset N
+-- seeks to the first chunk that ends after N; the output limit drops the oldest chunks.
+CREATE TABLE run_output(
+  run_id  INTEGER NOT NULL REFERENCES runs(id),
+  end_off INTEGER NOT NULL,
+  data    BLOB NOT NULL,
+  PRIMARY KEY(run_id, end_off)
+) STRICT, WITHOUT ROWID;
+INSERT INTO run_output(run_id, end_off, data)
+  SELECT id, output_bytes, CAST(output AS BLOB) FROM runs WHERE output_bytes > 0;
+)sql";
+
 /// migrations[i] brings a database from version i + 1 to i + 2 inside the open schema
 /// transaction. A schema change appends one entry here and bumps storage::schema_version.
-inline constexpr std::array<const char*, 0> migrations{};
+inline constexpr std::array<const char*, 1> migrations{schema_v2};
 
 // IMMEDIATE: two processes opening a fresh file at once create the schema only once.
 inline constexpr const char* begin_schema = "BEGIN IMMEDIATE";
@@ -85,50 +141,126 @@ inline constexpr const char* rollback_to = "ROLLBACK TO op";
 // A reused idempotency key does nothing here instead of failing, so the surrounding
 // transaction is never disturbed; insert_task then reads the earlier row.
 inline constexpr const char* insert_task =
-  "INSERT INTO tasks(command, due_ms, created_ms, status, idempotency_key, request_hash)"
-  " VALUES(?1, ?2, ?3, 'pending', ?4, ?5) ON CONFLICT(idempotency_key) DO NOTHING";
+  "INSERT INTO tasks(command, due_ms, created_ms, status, idempotency_key, request_hash,"
+  " name, time_zone, output_limit_bytes, state, version, next_run_ms, updated_ms)"
+  " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, 'active', 1, ?2, ?3)"
+  " ON CONFLICT(idempotency_key) DO NOTHING";
+inline constexpr const char* insert_label =
+  "INSERT INTO task_labels(task_id, label_key, label_value) VALUES(?1, ?2, ?3)";
 inline constexpr const char* find_by_key =
   "SELECT id, command, due_ms, created_ms, status, request_hash"
   " FROM tasks WHERE idempotency_key = ?1";
 
 inline constexpr const char* task_for_claim =
-  "SELECT status, command, due_ms FROM tasks WHERE id = ?1";
+  "SELECT status, command, next_run_ms, next_trigger FROM tasks WHERE id = ?1";
 inline constexpr const char* insert_run =
-  "INSERT INTO runs(task_id, status, claimed_ms) VALUES(?1, 'running', ?2)";
+  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
+  " VALUES(?1, 'starting', ?2, ?3, ?4)";
 inline constexpr const char* set_task_running =
-  "UPDATE tasks SET status = 'running', reason = NULL, latest_run = ?2 WHERE id = ?1";
+  "UPDATE tasks SET status = 'running', reason = NULL, latest_run = ?2, next_run_ms = NULL,"
+  " version = version + 1, updated_ms = ?3 WHERE id = ?1";
 
 inline constexpr const char* run_for_unclaim =
-  "SELECT task_id, status, started_ms FROM runs WHERE id = ?1";
+  "SELECT task_id, status, started_ms, scheduled_ms, run_trigger FROM runs WHERE id = ?1";
 inline constexpr const char* previous_run =
   "SELECT max(id) FROM runs WHERE task_id = ?1 AND id <> ?2";
 inline constexpr const char* set_task_pending =
-  "UPDATE tasks SET status = 'pending', reason = NULL, latest_run = ?2 WHERE id = ?1";
+  "UPDATE tasks SET status = 'pending', reason = NULL, latest_run = ?2, next_run_ms = ?3,"
+  " next_trigger = ?4, version = version + 1 WHERE id = ?1";
 inline constexpr const char* delete_run = "DELETE FROM runs WHERE id = ?1";
+inline constexpr const char* delete_run_output = "DELETE FROM run_output WHERE run_id = ?1";
 
 inline constexpr const char* record_start =
-  "UPDATE runs SET pid = ?2, pgid = ?3, start_ticks = ?4, started_ms = ?5 WHERE id = ?1";
+  "UPDATE runs SET pid = ?2, pgid = ?3, start_ticks = ?4, started_ms = ?5,"
+  " lateness_ms = ?5 - scheduled_ms,"
+  " status = CASE WHEN status = 'starting' THEN 'running' ELSE status END WHERE id = ?1";
+// A run a cancel asked to stop ends cancelled, unless it succeeded all the same.
 inline constexpr const char* finish_run =
-  "UPDATE runs SET status = ?2, reason = ?3, exit_code = ?4, signal_no = ?5, output = ?6,"
-  " output_truncated = ?7, finished_ms = ?8, started_ms = coalesce(?9, started_ms)"
+  "UPDATE runs SET"
+  " status = CASE WHEN stop_requested_ms IS NOT NULL AND ?2 <> 'success' THEN 'failure'"
+  " ELSE ?2 END,"
+  " reason = CASE WHEN stop_requested_ms IS NOT NULL AND ?2 <> 'success' THEN 'cancelled'"
+  " ELSE ?3 END,"
+  " exit_code = ?4, signal_no = ?5, output = ?6,"
+  " output_truncated = ?7, finished_ms = ?8, started_ms = coalesce(?9, started_ms),"
+  " lateness_ms = coalesce(lateness_ms, coalesce(?9, started_ms) - scheduled_ms)"
   " WHERE id = ?1";
+inline constexpr const char* finished_run =
+  "SELECT task_id, status, reason, output_bytes FROM runs WHERE id = ?1";
+// The legacy copy of the reason counts only for a failure (SCHEMA.md).
 inline constexpr const char* finish_task =
-  "UPDATE tasks SET status = ?2, reason = ?3 WHERE id = (SELECT task_id FROM runs WHERE id = ?1)";
+  "UPDATE tasks SET status = ?2, reason = CASE WHEN ?2 = 'failure' THEN ?3 END,"
+  " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
+  " version = version + 1, updated_ms = ?4 WHERE id = ?1";
+// A run whose writer appended nothing keeps its final output as its one chunk, so that
+// reading by offset works for every run.
+inline constexpr const char* final_output_chunk =
+  "INSERT INTO run_output(run_id, end_off, data) VALUES(?1, ?2, CAST(?3 AS BLOB))";
+inline constexpr const char* set_output_bytes =
+  "UPDATE runs SET output_bytes = ?2 WHERE id = ?1";
 
 inline constexpr const char* get_task =
   "SELECT t.id, t.command, t.due_ms, t.created_ms, t.status, t.reason, t.latest_run,"
   " r.reason, r.exit_code, r.signal_no, r.output, r.output_truncated, r.started_ms,"
-  " r.finished_ms"
+  " r.finished_ms, r.status, t.next_run_ms, r.scheduled_ms"
   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
-// The literal (not a parameter) lets the planner use the partial index tasks_pending.
-inline constexpr const char* load_pending = "SELECT id, due_ms FROM tasks WHERE status = 'pending'";
+// The literal (not a parameter) lets the planner use the partial index tasks_next_run.
+inline constexpr const char* load_pending =
+  "SELECT id, next_run_ms FROM tasks WHERE status = 'pending'";
 
+// A crash leaves runs starting (claimed) or running; `waiting` is not stored yet.
 inline constexpr const char* running_runs =
-  "SELECT id, task_id, pid, pgid, start_ticks, started_ms FROM runs WHERE status = 'running'";
+  "SELECT id, task_id, pid, pgid, start_ticks, started_ms FROM runs"
+  " WHERE status IN ('waiting', 'starting', 'running')";
 inline constexpr const char* interrupt_run =
   "UPDATE runs SET status = 'failure', reason = 'interrupted', finished_ms = ?2 WHERE id = ?1";
 inline constexpr const char* interrupt_task =
-  "UPDATE tasks SET status = 'failure', reason = 'interrupted' WHERE id = ?1";
+  "UPDATE tasks SET status = 'failure', reason = 'interrupted',"
+  " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
+  " version = version + 1, updated_ms = ?2 WHERE id = ?1";
+
+// -- v1 operations ------------------------------------------------------------------------------
+
+inline constexpr const char* output_state =
+  "SELECT r.output_bytes, t.output_limit_bytes, r.status FROM runs r"
+  " JOIN tasks t ON t.id = r.task_id WHERE r.id = ?1";
+inline constexpr const char* append_chunk =
+  "INSERT INTO run_output(run_id, end_off, data) VALUES(?1, ?2, ?3)";
+inline constexpr const char* drop_chunks =
+  "DELETE FROM run_output WHERE run_id = ?1 AND end_off <= ?2";
+inline constexpr const char* read_chunks =
+  "SELECT end_off, data FROM run_output WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off";
+
+inline constexpr const char* task_for_change =
+  "SELECT status, state, latest_run FROM tasks WHERE id = ?1";
+inline constexpr const char* cancel_task =
+  "UPDATE tasks SET state = 'cancelled', next_run_ms = NULL, version = version + 1,"
+  " updated_ms = ?2, status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END"
+  " WHERE id = ?1";
+inline constexpr const char* request_stop =
+  "UPDATE runs SET stop_requested_ms = ?2 WHERE id = ?1";
+inline constexpr const char* trigger_task =
+  "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?2,"
+  " next_trigger = 'manual', version = version + 1, updated_ms = ?2 WHERE id = ?1";
+
+inline constexpr const char* task_labels =
+  "SELECT label_key, label_value FROM task_labels WHERE task_id = ?1 ORDER BY label_key";
+
+// The columns of storage/row_mapping.hpp's run_cells and task_cells. A tail of the output
+// by bytes: substr of a BLOB counts bytes (of TEXT, characters).
+#define TS_SQLITE_RUN_COLUMNS                                                                 \
+  "r.id, r.task_id, r.attempt, r.run_trigger, r.scheduled_ms, r.status, r.reason,"           \
+  " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
+  " substr(CAST(r.output AS BLOB), -?), r.output_truncated, length(CAST(r.output AS BLOB)),"  \
+  " r.output_bytes, r.lateness_ms, r.stop_requested_ms"
+inline constexpr const char* task_select =
+  "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"
+  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_SQLITE_RUN_COLUMNS
+  " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run";
+inline constexpr const char* run_select = "SELECT " TS_SQLITE_RUN_COLUMNS " FROM runs r";
+#undef TS_SQLITE_RUN_COLUMNS
+// substr and length of TEXT both count characters: a byte-exact prefix test.
+inline constexpr const char* name_prefix = "substr(t.name, 1, length(?)) = ?";
 
 inline constexpr const char* ping = "SELECT 1";
 

@@ -85,6 +85,9 @@ public:
   use& bind_opt(int i, const std::optional<std::string_view>& v) {
     return v ? bind_text(i, *v) : bind_null(i);
   }
+  use& bind_blob(int i, std::string_view v) {
+    return check(sqlite3_bind_blob64(s_, i, v.data(), v.size(), SQLITE_STATIC));
+  }
   use& bind_opt(int i, const std::optional<std::string>& v) {
     return v ? bind_text(i, *v) : bind_null(i);
   }
@@ -108,6 +111,12 @@ public:
   /// Valid until the next step or the end of this execution; empty for NULL.
   std::string_view text_view(int col) const {
     auto p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+    auto n = sqlite3_column_bytes(s_, col);
+    return p ? std::string_view(p, static_cast<size_t>(n)) : std::string_view{};
+  }
+  /// The bytes of a BLOB column (no conversion to text); valid like text_view.
+  std::string_view blob_view(int col) const {
+    auto p = static_cast<const char*>(sqlite3_column_blob(s_, col));
     auto n = sqlite3_column_bytes(s_, col);
     return p ? std::string_view(p, static_cast<size_t>(n)) : std::string_view{};
   }

@@ -17,116 +17,9 @@
 #include "storage/sqlite/sqlite_setup.hpp"
 #include "storage/sqlite/sqlite_sql.hpp"
 #include "storage/sqlite/sqlite_statement.hpp"
+#include "storage/sqlite/sqlite_store_impl.hpp"
 
-namespace ts::storage {
-
-namespace {
-
-using sqlite::connection;
-using sqlite::statement;
-using sqlite::use;
-namespace sql = sqlite::sql;
-
-// -- the store --------------------------------------------------------------------------------
-
-class sqlite_store final : public store {
-public:
-  explicit sqlite_store(std::string path) : path_(std::move(path)) {
-  }
-
-  caf::error open();
-
-  const char* backend() const override {
-    return "sqlite";
-  }
-
-  caf::error begin() override {
-    return run(begin_, "begin");
-  }
-
-  caf::error commit() override {
-    if (auto err = run(commit_, "commit")) {
-      // A failed COMMIT may leave the transaction open; end it so that nothing of it lands.
-      rollback();
-      return err;
-    }
-    return caf::none;
-  }
-
-  void rollback() override {
-    if (!sqlite3_get_autocommit(conn_.db)) {
-      use u{rollback_};
-      u.step();
-    }
-  }
-
-  caf::expected<task_record> insert_task(const new_task& t) override;
-  caf::expected<claim> claim_run(task_id task, millis claimed_at) override;
-  caf::error unclaim_run(run_id run) override;
-  caf::error record_start(const process_start& p) override;
-  caf::error finish_run(const run_outcome& o) override;
-  caf::expected<task_view> get_task(task_id id) override;
-  caf::error load_pending(const std::function<void(const pending_entry&)>& f) override;
-  caf::expected<std::vector<orphan_run>> interrupt_running(millis now) override;
-
-  caf::error ping() override {
-    use u{ping_};
-    auto rc = u.step();
-    return rc == SQLITE_ROW ? caf::none : fail(rc, "ping");
-  }
-
-  caf::error reconnect() override {
-    return caf::none; // an embedded database has no connection to lose
-  }
-
-private:
-  caf::error fail(int rc, const char* what) const {
-    return sqlite::failure(conn_.db, rc, what);
-  }
-
-  /// Runs a statement that returns no rows.
-  caf::error run(const statement& s, const char* what) {
-    use u{s};
-    auto rc = u.step();
-    return rc == SQLITE_DONE ? caf::none : fail(rc, what);
-  }
-
-  /// Runs `f` all-or-nothing: in a savepoint inside the caller's transaction (a failed
-  /// call then leaves the rest of the transaction intact), else in a transaction of its own.
-  template <class F>
-  caf::error atomically(F&& f) {
-    bool own = sqlite3_get_autocommit(conn_.db) != 0;
-    if (auto err = run(own ? begin_ : savepoint_, "begin"))
-      return err;
-    auto err = f();
-    if (!err)
-      err = own ? commit() : run(release_, "release savepoint");
-    if (err) {
-      if (own) {
-        rollback();
-      } else if (!sqlite3_get_autocommit(conn_.db)) {
-        // Not when SQLite already rolled the whole transaction back (e.g. after an I/O error).
-        run(rollback_to_, "rollback to savepoint");
-        run(release_, "release savepoint");
-      }
-    }
-    return err;
-  }
-
-  caf::error prepare_all();
-
-  connection conn_;
-  std::string path_;
-
-  statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_;
-  statement insert_task_, find_by_key_;
-  statement task_for_claim_, insert_run_, set_task_running_;
-  statement run_for_unclaim_, previous_run_, set_task_pending_, delete_run_;
-  statement record_start_, finish_run_, finish_task_;
-  statement get_task_, load_pending_;
-  statement running_runs_, interrupt_run_, interrupt_task_;
-  statement ping_;
-};
+namespace ts::storage::sqlite {
 
 caf::error sqlite_store::open() {
   namespace fs = std::filesystem;
@@ -156,6 +49,8 @@ caf::error sqlite_store::open() {
 }
 
 caf::error sqlite_store::prepare_all() {
+  static const std::string get_task_info_sql = std::string{sql::task_select} + " WHERE t.id = ?";
+  static const std::string get_run_sql = std::string{sql::run_select} + " WHERE r.id = ?";
   const std::pair<statement*, const char*> all[] = {
     {&begin_, sql::begin},
     {&commit_, sql::commit},
@@ -164,6 +59,7 @@ caf::error sqlite_store::prepare_all() {
     {&release_, sql::release},
     {&rollback_to_, sql::rollback_to},
     {&insert_task_, sql::insert_task},
+    {&insert_label_, sql::insert_label},
     {&find_by_key_, sql::find_by_key},
     {&task_for_claim_, sql::task_for_claim},
     {&insert_run_, sql::insert_run},
@@ -172,15 +68,30 @@ caf::error sqlite_store::prepare_all() {
     {&previous_run_, sql::previous_run},
     {&set_task_pending_, sql::set_task_pending},
     {&delete_run_, sql::delete_run},
+    {&delete_run_output_, sql::delete_run_output},
     {&record_start_, sql::record_start},
     {&finish_run_, sql::finish_run},
+    {&finished_run_, sql::finished_run},
     {&finish_task_, sql::finish_task},
+    {&final_output_chunk_, sql::final_output_chunk},
+    {&set_output_bytes_, sql::set_output_bytes},
     {&get_task_, sql::get_task},
     {&load_pending_, sql::load_pending},
     {&running_runs_, sql::running_runs},
     {&interrupt_run_, sql::interrupt_run},
     {&interrupt_task_, sql::interrupt_task},
     {&ping_, sql::ping},
+    {&output_state_, sql::output_state},
+    {&append_chunk_, sql::append_chunk},
+    {&drop_chunks_, sql::drop_chunks},
+    {&read_chunks_, sql::read_chunks},
+    {&task_for_change_, sql::task_for_change},
+    {&cancel_task_, sql::cancel_task},
+    {&request_stop_, sql::request_stop},
+    {&trigger_task_, sql::trigger_task},
+    {&task_labels_, sql::task_labels},
+    {&get_task_info_, get_task_info_sql.c_str()},
+    {&get_run_, get_run_sql.c_str()},
   };
   for (auto& [stmt, text] : all) {
     auto rc = stmt->prepare(conn_.db, text, SQLITE_PREPARE_PERSISTENT);
@@ -199,13 +110,23 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
         .bind(2, t.due)
         .bind(3, t.created_at)
         .bind_opt(4, t.idempotency_key)
-        .bind_text_or_null(5, t.request_hash);
+        .bind_text_or_null(5, t.request_hash)
+        .bind_opt(6, t.name)
+        .bind_opt(7, t.time_zone)
+        .bind(8, t.output_limit_bytes);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "insert task");
     }
     if (sqlite3_changes(conn_.db) == 1) {
       out = inserted_task(t, sqlite3_last_insert_rowid(conn_.db));
+      for (auto& l : t.labels) {
+        use u{insert_label_};
+        u.bind(1, out.id).bind_text(2, l.key).bind_text(3, l.value);
+        auto rc = u.step();
+        if (rc != SQLITE_DONE)
+          return fail(rc, "insert label");
+      }
       return caf::none;
     }
     // The key was used before: a retry of the same request, or a different one. (Only a
@@ -232,6 +153,7 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
 
 caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
   claim out;
+  std::string trigger;
   auto err = atomically([&]() -> caf::error {
     {
       use u{task_for_claim_};
@@ -246,17 +168,18 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
       out.task = task;
       out.command = u.text(1);
       out.due = u.int64(2);
+      trigger = u.text(3);
     }
     {
       use u{insert_run_};
-      u.bind(1, task).bind(2, claimed_at);
+      u.bind(1, task).bind(2, claimed_at).bind(3, out.due).bind_text(4, trigger);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "claim: insert run");
       out.run = sqlite3_last_insert_rowid(conn_.db);
     }
     use u{set_task_running_};
-    u.bind(1, task).bind(2, out.run);
+    u.bind(1, task).bind(2, out.run).bind(3, claimed_at);
     auto rc = u.step();
     return rc == SQLITE_DONE ? caf::none : fail(rc, "claim: update task");
   });
@@ -268,6 +191,8 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
 caf::error sqlite_store::unclaim_run(run_id run) {
   return atomically([&]() -> caf::error {
     task_id task = 0;
+    int64_t scheduled = 0;
+    std::string trigger;
     {
       use u{run_for_unclaim_};
       u.bind(1, run);
@@ -279,6 +204,8 @@ caf::error sqlite_store::unclaim_run(run_id run) {
       if (auto err = check_unclaimable(run, u.text_view(1), !u.is_null(2)))
         return err;
       task = u.int64(0);
+      scheduled = u.int64(3);
+      trigger = u.text(4);
     }
     std::optional<int64_t> previous;
     {
@@ -292,11 +219,13 @@ caf::error sqlite_store::unclaim_run(run_id run) {
     {
       // The task first: nothing may point at the run once it is deleted.
       use u{set_task_pending_};
-      u.bind(1, task).bind_opt(2, previous);
+      u.bind(1, task).bind_opt(2, previous).bind(3, scheduled).bind_text(4, trigger);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "unclaim: update task");
     }
+    if (auto err = run_with(delete_run_output_, run, "unclaim: delete output"))
+      return err;
     use u{delete_run_};
     u.bind(1, run);
     auto rc = u.step();
@@ -343,8 +272,40 @@ caf::error sqlite_store::finish_run(const run_outcome& o) {
       if (sqlite3_changes(conn_.db) == 0)
         return make_error(ec::not_found, "no run " + std::to_string(o.run));
     }
+    // What the run ended as (a stop request may have turned it into a cancellation).
+    task_id task = 0;
+    std::string status;
+    std::optional<std::string> reason;
+    int64_t output_bytes = 0;
+    {
+      use u{finished_run_};
+      u.bind(1, o.run);
+      auto rc = u.step();
+      if (rc != SQLITE_ROW)
+        return fail(rc, "finish run: read run");
+      task = u.int64(0);
+      status = u.text(1);
+      if (!u.is_null(2))
+        reason = u.text(2);
+      output_bytes = u.int64(3);
+    }
+    if (output_bytes == 0 && !o.output.empty()) {
+      auto size = static_cast<int64_t>(o.output.size());
+      {
+        use u{final_output_chunk_};
+        u.bind(1, o.run).bind(2, size).bind_text(3, o.output);
+        auto rc = u.step();
+        if (rc != SQLITE_DONE)
+          return fail(rc, "finish run: output");
+      }
+      use u{set_output_bytes_};
+      u.bind(1, o.run).bind(2, size);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "finish run: output size");
+    }
     use u{finish_task_};
-    u.bind(1, o.run).bind_text(2, cols->status).bind_opt(3, cols->task_reason);
+    u.bind(1, task).bind_text(2, status).bind_opt(3, reason).bind(4, o.finished_at);
     auto rc = u.step();
     return rc == SQLITE_DONE ? caf::none : fail(rc, "finish run: update task");
   });
@@ -373,6 +334,9 @@ caf::expected<task_view> sqlite_store::get_task(task_id id) {
   r.output_truncated = u.opt_int64(11);
   r.started_at = u.opt_int64(12);
   r.finished_at = u.opt_int64(13);
+  r.run_status = u.opt_text_view(14);
+  r.next_run_at = u.opt_int64(15);
+  r.run_scheduled_for = u.opt_int64(16);
   return to_task_view(std::move(r), "sqlite");
 }
 
@@ -413,7 +377,7 @@ caf::expected<std::vector<orphan_run>> sqlite_store::interrupt_running(millis no
           return fail(rc, "interrupt: update run");
       }
       use u{interrupt_task_};
-      u.bind(1, o.task);
+      u.bind(1, o.task).bind(2, now);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "interrupt: update task");
@@ -425,10 +389,12 @@ caf::expected<std::vector<orphan_run>> sqlite_store::interrupt_running(millis no
   return out;
 }
 
-} // namespace
+} // namespace ts::storage::sqlite
+
+namespace ts::storage {
 
 caf::expected<std::unique_ptr<store>> make_sqlite_store(const std::string& path) {
-  auto s = std::make_unique<sqlite_store>(path);
+  auto s = std::make_unique<sqlite::sqlite_store>(path);
   if (auto err = s->open())
     return err;
   return std::unique_ptr<store>{std::move(s)};

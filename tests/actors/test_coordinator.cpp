@@ -51,7 +51,12 @@ struct coordinator_fixture : actor_harness {
 
   caf::expected<task_record> try_schedule(const std::string& command, millis due,
                                           std::optional<std::string> key = std::nullopt) {
-    new_task t{command, due, now(), key, key ? "hash-of-" + command : ""};
+    new_task t;
+    t.command = command;
+    t.due = due;
+    t.created_at = now();
+    t.idempotency_key = key;
+    t.request_hash = key ? "hash-of-" + command : "";
     auto h = self->request(coord, caf::infinite, schedule_atom::value, std::move(t));
     run();
     auto r = poll_reply<task_record>(self, h);

@@ -90,6 +90,47 @@ public:
       return outage();
     return inner_->interrupt_running(now);
   }
+  caf::error append_output(run_id run, int64_t offset, const std::string& data) override {
+    if (down)
+      return outage();
+    return inner_->append_output(run, offset, data);
+  }
+  caf::expected<cancel_result> cancel_task(task_id task, millis now) override {
+    if (down)
+      return outage();
+    return inner_->cancel_task(task, now);
+  }
+  caf::expected<task_info> trigger_task(task_id task, millis now) override {
+    if (down)
+      return outage();
+    return inner_->trigger_task(task, now);
+  }
+  caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override {
+    if (down)
+      return outage();
+    return inner_->get_task_info(id, output_tail);
+  }
+  caf::expected<task_page> list_tasks(const task_filter& f) override {
+    if (down)
+      return outage();
+    return inner_->list_tasks(f);
+  }
+  caf::expected<run_page> list_runs(const run_filter& f) override {
+    if (down)
+      return outage();
+    return inner_->list_runs(f);
+  }
+  caf::expected<run_info> get_run(run_id id, int64_t output_tail) override {
+    if (down)
+      return outage();
+    return inner_->get_run(id, output_tail);
+  }
+  caf::expected<output_slice> read_output(run_id id, int64_t offset,
+                                          int64_t max_bytes) override {
+    if (down)
+      return outage();
+    return inner_->read_output(id, offset, max_bytes);
+  }
   caf::error ping() override {
     if (down)
       return outage();
@@ -153,7 +194,13 @@ struct persistence_fixture : actor_harness {
   static new_task task(const std::string& command, millis due,
                        std::optional<std::string> key = std::nullopt,
                        const std::string& hash = {}) {
-    return new_task{command, due, due - 1000, key, hash};
+    new_task t;
+    t.command = command;
+    t.due = due;
+    t.created_at = due - 1000;
+    t.idempotency_key = key;
+    t.request_hash = hash;
+    return t;
   }
 
   caf::expected<task_record> schedule(const new_task& t) {
@@ -300,7 +347,7 @@ TEST_CASE("claim, started and finished move a task through its states", "[persis
   CHECK(c->due == t0);
   auto v = f.get(r->id);
   REQUIRE(v);
-  CHECK(v->status == task_status::running);
+  CHECK(v->status == task_status::pending);  // claimed, not started (issue 10)
   CHECK(v->run == c->run);
 
   // At most once: a running task cannot be claimed again.
@@ -483,7 +530,7 @@ TEST_CASE("every write of a mixed batch gets its own reply", "[persistence]") {
   CHECK(vb->output == "b-out");
   auto vc = other->get_task(c->id);
   REQUIRE(vc);
-  CHECK(vc->status == task_status::running);
+  CHECK(vc->status == task_status::pending);  // claimed, not started (issue 10)
   CHECK(vc->run == run_c);
   auto vd = other->get_task(d->id);
   REQUIRE(vd);
@@ -538,7 +585,7 @@ TEST_CASE("during an outage inserts are refused, outcomes are kept and written o
   CHECK(f.store->reconnects >= 2);
   auto v = f.second_store()->get_task(r->id);
   REQUIRE(v);
-  CHECK(v->status == task_status::running);
+  CHECK(v->status == task_status::pending);  // claimed, not started (issue 10)
 
   // The database comes back; the backlog lands after the next reconnect attempt.
   f.store->down = false;
@@ -585,7 +632,7 @@ TEST_CASE("a failed commit acknowledges nothing it held, and keeps outcomes",
   CHECK(pending.empty());  // the insert was rolled back
   auto v = other->get_task(r->id);
   REQUIRE(v);
-  CHECK(v->status == task_status::running);
+  CHECK(v->status == task_status::pending);  // claimed, not started (issue 10)
 
   f.store->commit_fails = false;
   f.advance(5000);
@@ -621,7 +668,7 @@ TEST_CASE("outcomes kept during an outage are bounded in memory", "[persistence]
   CHECK(va->output.size() == 1000);
   auto vb = other->get_task(b->id);
   REQUIRE(vb);
-  CHECK(vb->status == task_status::running);
+  CHECK(vb->status == task_status::pending);  // claimed, not started (issue 10)
   // Once the database is back, the retried outcome is taken.
   CHECK(f.finish(success_of(*cb, t0, t0 + 1, std::string(20 * 1024, 'l'))));
   vb = f.second_store()->get_task(b->id);

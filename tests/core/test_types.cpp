@@ -98,7 +98,12 @@ task_view full_view() {
 } // namespace
 
 TEST_CASE("new_task: the idempotency key present, empty-but-present and absent", "[types]") {
-  new_task t{"echo hi", 1000, 900, std::string{"key-1"}, "abc"};
+  new_task t;
+  t.command = "echo hi";
+  t.due = 1000;
+  t.created_at = 900;
+  t.idempotency_key = std::string{"key-1"};
+  t.request_hash = "abc";
   CHECK(fields(round_trip(t)) == fields(t));
   t.idempotency_key = std::string{};
   auto empty = round_trip(t);

@@ -53,6 +53,9 @@ struct fixture_task {
   task_view view;
   std::optional<std::string> key;
   std::string hash;
+  // v1 fields, written from schema version 2 on (older fixtures have none).
+  std::optional<std::string> task_name;
+  std::vector<label> labels;
 };
 
 /// The tail of a long `seq` as the output buffer keeps it: the last whole lines that fit in
@@ -95,12 +98,13 @@ const std::vector<fixture_task>& fixture_tasks() {
                   "printf '%s\\n' \"it's\" 'back\\\\slash' 50%\necho '; DROP TABLE tasks; --'"
                   "\t# \"done\"",
                   253402300799999, t0 + 1);
-    out.push_back({"far future", v, std::nullopt, ""});
+    out.push_back({"far future", v, std::nullopt, "", std::nullopt, {}});
     // Pending after a claim that was undone (its run 1 deleted); the key ends in a space,
     // which must still count.
     v = view(2, "curl -fsS -X POST 'http://127.0.0.1:9/hook?a=1&b=2'", 1893456000007, t0 + 2);
     out.push_back({"keyed pending", v, "fixture-key 'v1' ",
-                   "3b1f6c2e9a0d4b7c8e5f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f"});
+                   "3b1f6c2e9a0d4b7c8e5f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f",
+                   "hook \xE2\x9C\x93 ", {{"app.example/tier", "web "}, {"env", "prod"}}});
     // Started, then ended by crash recovery.
     v = view(3, "sleep 600", t0 + 1000, t0 + 3);
     v.status = task_status::failure;
@@ -108,7 +112,7 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.reason = run_reason::interrupted;
     v.started_at = t0 + 1000;
     v.finished_at = t0 + 1500;
-    out.push_back({"interrupted", v, std::nullopt, ""});
+    out.push_back({"interrupted", v, std::nullopt, "", std::nullopt, {}});
     v = view(4, "echo 'h\xC3\xA9llo w\xC3\xB6rld \xE2\x9C\x93 \xE6\x97\xA5\xE6\x9C\xAC\xE8\xAA\x9E "
                 "\xF0\x9F\x98\x80'",
              t0 + 2000, t0 + 4);
@@ -121,7 +125,8 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.started_at = t0 + 2001;
     v.finished_at = t0 + 2010;
     out.push_back({"success, unicode", v, "fixture-key-done",
-                   "c0ffee00c0ffee11c0ffee22c0ffee33c0ffee44c0ffee55c0ffee66c0ffee77"});
+                   "c0ffee00c0ffee11c0ffee22c0ffee33c0ffee44c0ffee55c0ffee66c0ffee77",
+                   "greeting", {{"env", "dev"}}});
     v = view(5, "seq -f '%05g \xCE\xB1\xCE\xB2\xCE\xB3 \xE2\x9C\x93 the quick brown fox' 1 99999",
              t0 + 3000, t0 + 5);
     v.status = task_status::success;
@@ -131,7 +136,7 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.output_truncated = true;
     v.started_at = t0 + 3001;
     v.finished_at = t0 + 3900;
-    out.push_back({"success, 64 KiB output", v, std::nullopt, ""});
+    out.push_back({"success, 64 KiB output", v, std::nullopt, "", std::nullopt, {}});
     v = view(6, "echo oops >&2; exit 3", t0 + 4000, t0 + 6);
     v.status = task_status::failure;
     v.run = 5;
@@ -140,7 +145,7 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.output = "oops\r\n'quoted' \\ \"double\" 100%\n";
     v.started_at = t0 + 4001;
     v.finished_at = t0 + 4020;
-    out.push_back({"failure by exit", v, std::nullopt, ""});
+    out.push_back({"failure by exit", v, std::nullopt, "", std::nullopt, {}});
     v = view(7, "kill -TERM $$", t0 + 5000, t0 + 7);
     v.status = task_status::failure;
     v.run = 6;
@@ -148,20 +153,20 @@ const std::vector<fixture_task>& fixture_tasks() {
     v.signal = 15;
     v.started_at = t0 + 5001;
     v.finished_at = t0 + 5003;
-    out.push_back({"failure by signal", v, std::nullopt, ""});
+    out.push_back({"failure by signal", v, std::nullopt, "", std::nullopt, {}});
     v = view(8, "/bin/true", t0 + 6000, t0 + 8);
     v.status = task_status::failure;
     v.run = 7;
     v.reason = run_reason::start_failed;
     v.output = "start_failed: posix_spawn: Resource temporarily unavailable";
     v.finished_at = t0 + 6001;
-    out.push_back({"start failed", v, std::nullopt, ""});
+    out.push_back({"start failed", v, std::nullopt, "", std::nullopt, {}});
     // Left running: crash recovery must end it after the migration.
     v = view(9, "sleep 86400", t0 + 7000, t0 + 9);
     v.status = task_status::running;
     v.run = 8;
     v.started_at = t0 + 7001;
-    out.push_back({"running", v, std::nullopt, ""});
+    out.push_back({"running", v, std::nullopt, "", std::nullopt, {}});
     return out;
   }();
   return all;
@@ -203,7 +208,61 @@ new_task as_new(const fixture_task& f) {
   t.created_at = f.view.created_at;
   t.idempotency_key = f.key;
   t.request_hash = f.hash;
+  t.name = f.task_name;
+  t.labels = f.labels;
   return t;
+}
+
+/// What the v1 reads show of a fixture task written by schema version `version`: a
+/// version-1 task gets the values the migration derives from its columns.
+void check_info(store& s, const fixture_task& want, int version) {
+  CAPTURE(want.name, version);
+  auto& w = want.view;
+  auto info = ok(s.get_task_info(w.id, 65536));
+  CHECK(info.command == w.command);
+  CHECK(info.due == w.due);
+  CHECK(info.created_at == w.created_at);
+  CHECK(info.output_limit_bytes == defaults::output_limit_bytes);
+  CHECK_FALSE(info.time_zone);
+  if (version >= 2) {
+    CHECK(info.name == want.task_name);
+    CHECK(info.labels == want.labels);
+  } else {
+    CHECK_FALSE(info.name);
+    CHECK(info.labels.empty());
+    CHECK(info.version == 1);
+    CHECK(info.updated_at == w.created_at);
+  }
+  bool pending = w.status == task_status::pending;
+  CHECK(info.state
+        == (pending || w.status == task_status::running ? task_state::active
+                                                        : task_state::completed));
+  CHECK(info.next_run_at == (pending ? std::optional<millis>{w.due} : std::nullopt));
+  CHECK(info.latest_run.has_value() == w.run.has_value());
+  if (!w.run)
+    return;
+  auto run = ok(s.get_run(*w.run, 65536));
+  CHECK(run.task == w.id);
+  CHECK(run.attempt == 1);
+  CHECK(run.trigger == run_trigger::schedule);
+  CHECK(run.scheduled_for == w.due);
+  CHECK(run.status
+        == (w.status == task_status::success   ? run_status::success
+            : w.status == task_status::failure ? run_status::failure
+                                               : run_status::running));
+  CHECK(run.reason == w.reason);
+  CHECK(run.started_at == w.started_at);
+  CHECK(run.finished_at == w.finished_at);
+  CHECK(run.exit_code == w.exit_code);
+  CHECK(run.signal == w.signal);
+  CHECK(run.output == w.output);
+  CHECK(run.output_truncated == w.output_truncated);
+  CHECK(run.lateness_ms
+        == (w.started_at ? std::optional<int64_t>{*w.started_at - w.due} : std::nullopt));
+  // The stored output reads by offset too, as one whole that is complete once the run ended.
+  auto out = ok(s.read_output(*w.run, 0, 1 << 20));
+  CHECK(out.data == w.output);
+  CHECK(out.complete == (w.status != task_status::running));
 }
 
 /// One write in a transaction of its own.
@@ -382,7 +441,8 @@ public:
       ++generation_;
     } else {
       mysql_raw raw;
-      raw.exec("SET FOREIGN_KEY_CHECKS = 0; DROP TABLE IF EXISTS runs, tasks, schema_version");
+      raw.exec("SET FOREIGN_KEY_CHECKS = 0;"
+               " DROP TABLE IF EXISTS run_output, task_labels, runs, tasks, schema_version");
     }
   }
 
@@ -494,9 +554,23 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
           == rows{{std::to_string(storage::schema_version)}});
     CHECK(db.schema() == fresh_schema);
 
-    for (auto& f : fixture_tasks())
+    for (auto& f : fixture_tasks()) {
       check_view(ok(s->get_task(f.view.id)), f);
+      check_info(*s, f, version);
+    }
     CHECK(code_of(s->get_task(last_fixture_task + 1).error()) == ec::not_found);
+    // The label filter and the lists find the old tasks.
+    task_filter by_label;
+    by_label.labels = {{"env", "prod"}};
+    auto labelled = ok(s->list_tasks(by_label));
+    CHECK(labelled.items.size() == (version >= 2 ? 1u : 0u));
+    task_filter active;
+    active.state = task_state::active;
+    auto listed = ok(s->list_tasks(active));
+    REQUIRE(listed.items.size() == 3);
+    CHECK(listed.items[0].id == 9);
+    CHECK(listed.items[1].id == 2);
+    CHECK(listed.items[2].id == 1);
 
     auto pending = pending_of(*s);
     REQUIRE(pending.size() == 2);
@@ -575,7 +649,7 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     CHECK(v.status == task_status::success);
     CHECK(v.output == "after the migration\n");
     CHECK(v.started_at == now + 1001);
-    CHECK(ok(s->get_task(1)).status == task_status::running);
+    CHECK(ok(s->get_task(1)).status == task_status::pending);  // claimed, not started
     REQUIRE(pending_of(*s).size() == 1);
     CHECK(pending_of(*s)[0].id == 2);
 

@@ -1,7 +1,7 @@
 // The storage conformance suite: every case in the first part runs unchanged against each
 // backend, a fresh SQLite file always and MariaDB when TS_TEST_MYSQL_URL names one
 // (mysql://USER:PASSWORD@HOST:PORT/DATABASE). For MariaDB each case starts by dropping the
-// schema's tables (runs, tasks, schema_version) through a raw client connection, so the
+// schema's tables (run_output, task_labels, runs, tasks, schema_version) through a raw client connection, so the
 // store creates them again: the user only needs rights on that one database, and cases stay
 // independent. The second part covers what only SQLite has (files, folders, locks).
 #include "storage/store.hpp"
@@ -29,6 +29,9 @@
 
 #include "core/error.hpp"
 #include "storage/db_url.hpp"
+#include "storage/list_query.hpp"
+#include "storage/mysql/mysql_sql.hpp"
+#include "storage/sqlite/sqlite_sql.hpp"
 #include "tests/support/store_test_support.hpp"
 
 using namespace ts;
@@ -180,6 +183,22 @@ public:
     REQUIRE(rc == 0);
   }
 
+  /// Every row of a query's result, NULL as "NULL".
+  std::vector<std::vector<std::string>> rows(const std::string& sql) {
+    exec(sql);
+    std::vector<std::vector<std::string>> out;
+    MYSQL_RES* res = mysql_store_result(conn_);
+    REQUIRE(res);
+    auto n = mysql_num_fields(res);
+    while (MYSQL_ROW row = mysql_fetch_row(res)) {
+      auto& r = out.emplace_back();
+      for (unsigned i = 0; i < n; ++i)
+        r.emplace_back(row[i] ? row[i] : "NULL");
+    }
+    mysql_free_result(res);
+    return out;
+  }
+
 private:
   MYSQL* conn_ = nullptr;
 };
@@ -194,7 +213,7 @@ public:
       url_ = mysql_url();
       mysql_raw raw;
       raw.exec("SET FOREIGN_KEY_CHECKS = 0");
-      raw.exec("DROP TABLE IF EXISTS runs, tasks, schema_version");
+      raw.exec("DROP TABLE IF EXISTS run_output, task_labels, runs, tasks, schema_version");
     }
   }
 
@@ -232,11 +251,60 @@ public:
     }
   }
 
+  /// The query plan of the list query the store runs for `f`, the parameters inlined.
+  std::string explain(const task_filter& f);
+
 private:
   std::string kind_;
   temp_dir dir_;
   std::string url_;
 };
+
+/// A list query as text, its parameters inlined, for EXPLAIN.
+std::string inlined(const storage::built_query& q) {
+  std::string out;
+  size_t i = 0;
+  for (char c : q.sql) {
+    if (c != '?' || i == q.params.size()) {
+      out += c;
+      continue;
+    }
+    auto& p = q.params[i++];
+    out += p.is_text ? "'" + p.text + "'" : std::to_string(p.integer);
+  }
+  return out;
+}
+
+std::string backend_db::explain(const task_filter& f) {
+  std::string out;
+  if (kind_ == "sqlite") {
+    namespace sql = storage::sqlite::sql;
+    auto q = storage::tasks_query({sql::task_select, sql::run_select, sql::name_prefix}, f,
+                                  4096);
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir_.path() + "/store.db").c_str(), &db) == SQLITE_OK);
+    sqlite3_stmt* stmt = nullptr;
+    auto text = "EXPLAIN QUERY PLAN " + inlined(q);
+    REQUIRE(sqlite3_prepare_v2(db, text.c_str(), -1, &stmt, nullptr) == SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+      out += std::string{"  "} + reinterpret_cast<const char*>(sqlite3_column_text(stmt, 3))
+             + "\n";
+    sqlite3_finalize(stmt);
+    sqlite3_close(db);
+    return "  " + inlined(q) + "\n" + out;
+  }
+  namespace sql = storage::mysql::sql;
+  auto q = storage::tasks_query({sql::task_select, sql::run_select, sql::name_prefix}, f, 4096);
+  mysql_raw raw;
+  for (auto& row : raw.rows("EXPLAIN " + inlined(q))) {
+    out += " ";
+    for (auto& c : row)
+      out += " " + c;
+    out += "\n";
+  }
+  return "  " + inlined(q) + "\n  id select_type table type possible_keys key key_len ref rows"
+         " Extra\n" + out;
+}
 
 } // namespace
 
@@ -337,7 +405,7 @@ TEST_CASE("unknown ids are not found", "[store]") {
   CHECK(ok(s->get_task(id)).status == task_status::pending);
 }
 
-TEST_CASE("a run goes pending -> running -> success", "[store]") {
+TEST_CASE("a run goes pending -> claimed (pending) -> running -> success", "[store]") {
   WITH_EACH_BACKEND(db);
   auto s = db.open();
   auto t = make_task("echo hi", 1727024400000);
@@ -349,7 +417,8 @@ TEST_CASE("a run goes pending -> running -> success", "[store]") {
   CHECK(c.command == "echo hi");
   CHECK(c.due == 1727024400000);
   auto v = ok(s->get_task(id));
-  CHECK(v.status == task_status::running);
+  // Claimed, but no process yet: pending until record_start (schema 2, issue 10).
+  CHECK(v.status == task_status::pending);
   CHECK(v.run == c.run);
   CHECK(v.reason == run_reason::none);
   CHECK_FALSE(v.started_at);
@@ -492,7 +561,8 @@ TEST_CASE("a run ends only as success or failure", "[store]") {
   }
   ok(s->commit());
   auto v = ok(s->get_task(id));
-  CHECK(v.status == task_status::running);
+  CHECK(v.status == task_status::pending);  // claimed, never started (issue 10)
+  CHECK(ok(s->get_run(c.run, 100)).status == run_status::starting);
   CHECK_FALSE(v.finished_at);
 }
 
@@ -953,6 +1023,497 @@ TEST_CASE("concurrent writers on two connections all land", "[store]") {
   CHECK(pending.size() == 2 * per_writer);
   CHECK(ok(a->get_task(rb.ids.back())).command == "echo 2-" + std::to_string(per_writer - 1));
   CHECK(ok(b->get_task(ra.ids.back())).command == "echo 1-" + std::to_string(per_writer - 1));
+}
+
+// -- the v1 resources (schema version 2) --------------------------------------------------------
+
+namespace {
+
+new_task v1_task(std::string command, millis due, std::optional<std::string> name,
+                 std::vector<label> labels) {
+  auto t = make_task(std::move(command), due);
+  t.name = std::move(name);
+  t.labels = std::move(labels);
+  return t;
+}
+
+run_outcome outcome(const claim& c, task_status status, millis finished,
+                    std::string output = "") {
+  run_outcome o;
+  o.run = c.run;
+  o.task = c.task;
+  o.status = status;
+  o.reason = status == task_status::failure ? run_reason::exit : run_reason::none;
+  o.exit_code = status == task_status::failure ? 1 : 0;
+  o.output = std::move(output);
+  o.finished_at = finished;
+  return o;
+}
+
+/// Claims, starts and ends a task's next run.
+claim run_to_end(store& s, task_id id, millis at, task_status status = task_status::success) {
+  auto c = claim_one(s, id, at);
+  write_tx(s, [&] { return s.record_start({c.run, 10, 10, 1, at + 1}); });
+  write_tx(s, [&] { return s.finish_run(outcome(c, status, at + 2)); });
+  return c;
+}
+
+std::vector<task_id> ids_of(const task_page& p) {
+  std::vector<task_id> out;
+  for (auto& t : p.items)
+    out.push_back(t.id);
+  return out;
+}
+
+std::vector<run_id> ids_of(const run_page& p) {
+  std::vector<run_id> out;
+  for (auto& r : p.items)
+    out.push_back(r.id);
+  return out;
+}
+
+template <class F>
+caf::error in_one_tx(store& s, F&& f) {
+  ok(s.begin());
+  caf::error err = f();
+  if (err)
+    s.rollback();
+  else
+    ok(s.commit());
+  return err;
+}
+
+} // namespace
+
+TEST_CASE("a v1 task reads back with name, labels, limit, state, version and next run",
+          "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = v1_task("echo v1", 50000, "nightly \xE2\x9C\x93 ",
+                   {{"team", "ops"}, {"app.kubernetes.io/name", "web "}});
+  t.time_zone = "Europe/Zurich";
+  t.output_limit_bytes = 1234;
+  auto rec = insert(*s, t);
+  auto info = ok(s->get_task_info(rec.id, 65536));
+  CHECK(info.id == rec.id);
+  CHECK(info.command == "echo v1");
+  CHECK(info.name == "nightly \xE2\x9C\x93 ");
+  REQUIRE(info.labels.size() == 2);
+  CHECK(info.labels[0] == label{"app.kubernetes.io/name", "web "});
+  CHECK(info.labels[1] == label{"team", "ops"});
+  CHECK(info.due == 50000);
+  CHECK(info.time_zone == "Europe/Zurich");
+  CHECK(info.output_limit_bytes == 1234);
+  CHECK(info.state == task_state::active);
+  CHECK(info.version == 1);
+  CHECK(info.next_run_at == 50000);
+  CHECK(info.created_at == t.created_at);
+  CHECK(info.updated_at == t.created_at);
+  CHECK_FALSE(info.latest_run);
+
+  // A legacy task gets the defaults.
+  auto legacy = ok(s->get_task_info(insert(*s, make_task("true", 1000)).id, 100));
+  CHECK_FALSE(legacy.name);
+  CHECK(legacy.labels.empty());
+  CHECK_FALSE(legacy.time_zone);
+  CHECK(legacy.output_limit_bytes == defaults::output_limit_bytes);
+  CHECK(code_of(error_of(s->get_task_info(424242, 100))) == ec::not_found);
+  CHECK(code_of(error_of(s->get_run(424242, 100))) == ec::not_found);
+}
+
+TEST_CASE("a run goes starting -> running -> success, and the legacy view follows",
+          "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("echo hi", 10000)).id;
+  auto c = claim_one(*s, id, 9990);
+
+  auto r = ok(s->get_run(c.run, 100));
+  CHECK(r.task == id);
+  CHECK(r.attempt == 1);
+  CHECK(r.trigger == run_trigger::schedule);
+  CHECK(r.scheduled_for == 10000);
+  CHECK(r.status == run_status::starting);
+  CHECK_FALSE(r.started_at);
+  CHECK_FALSE(r.lateness_ms);
+  auto info = ok(s->get_task_info(id, 100));
+  CHECK(info.state == task_state::active);
+  CHECK_FALSE(info.next_run_at);
+  CHECK(info.version == 2);
+  REQUIRE(info.latest_run);
+  CHECK(info.latest_run->id == c.run);
+  // The process does not exist yet: the legacy view says pending (issue 10).
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.run == c.run);
+
+  write_tx(*s, [&] { return s->record_start({c.run, 7, 7, 1, 10025}); });
+  r = ok(s->get_run(c.run, 100));
+  CHECK(r.status == run_status::running);
+  CHECK(r.started_at == 10025);
+  CHECK(r.lateness_ms == 25);
+  CHECK(ok(s->get_task(id)).status == task_status::running);
+
+  write_tx(*s, [&] { return s->finish_run(outcome(c, task_status::success, 10040, "hi\n")); });
+  r = ok(s->get_run(c.run, 100));
+  CHECK(r.status == run_status::success);
+  CHECK(r.reason == run_reason::none);
+  CHECK(r.finished_at == 10040);
+  CHECK(r.exit_code == 0);
+  CHECK(r.output == "hi\n");
+  CHECK_FALSE(r.output_truncated);
+  info = ok(s->get_task_info(id, 100));
+  CHECK(info.state == task_state::completed);
+  CHECK(info.version == 3);
+  CHECK(info.updated_at == 10040);
+  CHECK_FALSE(info.next_run_at);
+  // The final output is readable by offset too.
+  auto out = ok(s->read_output(c.run, 0, 1000));
+  CHECK(out.data == "hi\n");
+  CHECK(out.complete);
+  CHECK(ok(s->get_task(id)).due == 10000);
+}
+
+TEST_CASE("tasks list newest first, by keyset pages that stay stable", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  std::vector<task_id> ids;
+  for (int i = 0; i < 7; ++i)
+    ids.push_back(insert(*s, make_task("true", 1000 + i)).id);
+  task_filter f;
+  f.limit = 3;
+  auto p1 = ok(s->list_tasks(f));
+  CHECK(ids_of(p1) == std::vector<task_id>{ids[6], ids[5], ids[4]});
+  REQUIRE(p1.next == ids[4]);
+  // A task added meanwhile does not shift the following pages.
+  auto added = insert(*s, make_task("true", 5000)).id;
+  f.after = p1.next;
+  auto p2 = ok(s->list_tasks(f));
+  CHECK(ids_of(p2) == std::vector<task_id>{ids[3], ids[2], ids[1]});
+  f.after = p2.next;
+  auto p3 = ok(s->list_tasks(f));
+  CHECK(ids_of(p3) == std::vector<task_id>{ids[0]});
+  CHECK_FALSE(p3.next);
+  // Exactly a full last page: no cursor to an empty one.
+  f = task_filter{};
+  f.limit = 8;
+  auto all = ok(s->list_tasks(f));
+  CHECK(all.items.size() == 8);
+  CHECK(all.items.front().id == added);
+  CHECK_FALSE(all.next);
+  // Limits are clamped to 1..500.
+  f.limit = 0;
+  CHECK(ok(s->list_tasks(f)).items.size() == 1);
+  f.limit = 100000;
+  CHECK(ok(s->list_tasks(f)).items.size() == 8);
+}
+
+TEST_CASE("tasks list by state, every label and a byte-exact name prefix", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto a = insert(*s, v1_task("true", 1000, "backup db", {{"env", "prod"}, {"team", "ops"}})).id;
+  auto b = insert(*s, v1_task("true", 1000, "backup files", {{"env", "prod"}})).id;
+  auto c = insert(*s, v1_task("true", 1000, "Backup logs", {{"env", "dev"}, {"team", "ops"}})).id;
+  auto d = insert(*s, v1_task("true", 1000, "backup", {{"env", "prod "}, {"team", "ops"}})).id;
+  auto e = insert(*s, make_task("true", 1000)).id;
+  run_to_end(*s, b, 1000);
+  ok(s->cancel_task(c, 1100));
+
+  task_filter f;
+  f.state = task_state::active;
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{e, d, a});
+  f.state = task_state::completed;
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{b});
+  f.state = task_state::cancelled;
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{c});
+
+  f = task_filter{};
+  f.labels = {{"env", "prod"}};
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{b, a});  // "prod " is another value
+  f.labels = {{"env", "prod"}, {"team", "ops"}};
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{a});
+  f.labels = {{"team", "ops"}};
+  f.state = task_state::active;
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{d, a});
+
+  f = task_filter{};
+  f.name_prefix = "backup ";
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{b, a});  // not "backup", "Backup"
+  f.name_prefix = "backup";
+  CHECK(ids_of(ok(s->list_tasks(f))) == std::vector<task_id>{d, b, a});
+  f.name_prefix = "b%";
+  CHECK(ok(s->list_tasks(f)).items.empty());
+  // Labels come with every listed task.
+  f = task_filter{};
+  f.after = b;
+  auto page = ok(s->list_tasks(f));
+  REQUIRE(ids_of(page) == std::vector<task_id>{a});
+  CHECK(page.items[0].labels == std::vector<label>{{"env", "prod"}, {"team", "ops"}});
+}
+
+TEST_CASE("cancel: no further runs, a run in progress ends cancelled", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto pending = insert(*s, make_task("true", 1000)).id;
+  auto running = insert(*s, make_task("sleep 100", 1000)).id;
+  auto done = insert(*s, make_task("true", 1000)).id;
+  run_to_end(*s, done, 1000);
+
+  ok(s->begin());
+  auto r = ok(s->cancel_task(pending, 500));
+  ok(s->commit());
+  CHECK(r.task.state == task_state::cancelled);
+  CHECK(r.task.version == 2);
+  CHECK_FALSE(r.task.next_run_at);
+  CHECK_FALSE(r.stop_run);
+  auto v = ok(s->get_task(pending));
+  CHECK(v.status == task_status::cancelled);
+  CHECK_FALSE(v.run);
+  CHECK(pending_of(*s).size() == 1);  // only `running`, until it is claimed
+  ok(s->begin());
+  CHECK(code_of(error_of(s->claim_run(pending, 1000))) == ec::not_pending);
+  CHECK(code_of(error_of(s->cancel_task(pending, 600))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->cancel_task(done, 600))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->cancel_task(424242, 600))) == ec::not_found);
+  s->rollback();
+
+  auto c = claim_one(*s, running, 1000);
+  write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
+  ok(s->begin());
+  r = ok(s->cancel_task(running, 1500));
+  ok(s->commit());
+  CHECK(r.stop_run == c.run);
+  CHECK(r.task.state == task_state::cancelled);
+  CHECK(ok(s->get_run(c.run, 100)).stop_requested);
+  CHECK(ok(s->get_task(running)).status == task_status::running);  // until it has stopped
+  auto o = outcome(c, task_status::failure, 1600);
+  o.reason = run_reason::signal;
+  o.exit_code.reset();
+  o.signal = 15;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  auto run = ok(s->get_run(c.run, 100));
+  CHECK(run.status == run_status::failure);
+  CHECK(run.reason == run_reason::cancelled);
+  CHECK(run.signal == 15);
+  v = ok(s->get_task(running));
+  CHECK(v.status == task_status::failure);
+  CHECK(v.reason == run_reason::cancelled);
+  CHECK(ok(s->get_task_info(running, 100)).state == task_state::cancelled);
+}
+
+TEST_CASE("trigger: one more run now, marked manual", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("true", 1000)).id;
+  auto first = run_to_end(*s, id, 1000);
+
+  ok(s->begin());
+  auto t = ok(s->trigger_task(id, 7000));
+  ok(s->commit());
+  CHECK(t.state == task_state::active);
+  CHECK(t.next_run_at == 7000);
+  REQUIRE(t.latest_run);
+  CHECK(t.latest_run->id == first.run);
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.due == 7000);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == id);
+  CHECK(pending[0].due == 7000);
+
+  auto second = claim_one(*s, id, 7000);
+  CHECK(second.due == 7000);
+  auto r = ok(s->get_run(second.run, 100));
+  CHECK(r.trigger == run_trigger::manual);
+  CHECK(r.scheduled_for == 7000);
+  ok(s->begin());
+  CHECK(code_of(error_of(s->trigger_task(id, 7001))) == ec::invalid_state);  // in progress
+  s->rollback();
+  write_tx(*s, [&] { return s->finish_run(outcome(second, task_status::failure, 7005)); });
+  v = ok(s->get_task(id));
+  CHECK(v.status == task_status::failure);
+  CHECK(v.due == 7000);
+
+  // The task's runs, newest first, with filters; unclaim gives the trigger back.
+  run_filter f;
+  f.task = id;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{second.run, first.run});
+  f.status = run_status::success;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{first.run});
+  f = run_filter{};
+  f.task = id;
+  f.since = 5000;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{second.run});
+  f.since.reset();
+  f.until = 7000;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{first.run});
+
+  ok(s->begin());
+  ok(s->trigger_task(id, 9000));
+  ok(s->commit());
+  auto third = claim_one(*s, id, 9000);
+  write_tx(*s, [&] { return s->unclaim_run(third.run); });
+  auto again = claim_one(*s, id, 9000);
+  CHECK(ok(s->get_run(again.run, 100)).trigger == run_trigger::manual);
+
+  ok(s->cancel_task(id, 9500));
+  ok(s->begin());
+  CHECK(code_of(error_of(s->trigger_task(id, 9600))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->trigger_task(424242, 9600))) == ec::not_found);
+  s->rollback();
+}
+
+TEST_CASE("runs list over all tasks by keyset", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  std::vector<run_id> runs;
+  for (int i = 0; i < 5; ++i)
+    runs.push_back(run_to_end(*s, insert(*s, make_task("true", 1000 + i)).id, 1000 + i,
+                              i % 2 ? task_status::failure : task_status::success)
+                     .run);
+  run_filter f;
+  f.limit = 2;
+  auto p1 = ok(s->list_runs(f));
+  CHECK(ids_of(p1) == std::vector<run_id>{runs[4], runs[3]});
+  f.after = p1.next;
+  auto p2 = ok(s->list_runs(f));
+  CHECK(ids_of(p2) == std::vector<run_id>{runs[2], runs[1]});
+  f.after = p2.next;
+  auto p3 = ok(s->list_runs(f));
+  CHECK(ids_of(p3) == std::vector<run_id>{runs[0]});
+  CHECK_FALSE(p3.next);
+  f = run_filter{};
+  f.status = run_status::failure;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{runs[3], runs[1]});
+}
+
+TEST_CASE("output is appended in chunks, read by offset, and keeps its tail", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = make_task("seq 100", 1000);
+  t.output_limit_bytes = 10;
+  auto id = insert(*s, t).id;
+  auto c = claim_one(*s, id, 1000);
+  write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
+
+  auto empty = ok(s->read_output(c.run, 0, 100));
+  CHECK(empty.data.empty());
+  CHECK_FALSE(empty.complete);
+  CHECK(empty.next_offset == 0);
+
+  write_tx(*s, [&] { return s->append_output(c.run, 0, "hello "); });
+  write_tx(*s, [&] { return s->append_output(c.run, 6, std::string("w\0rld\n", 6)); });
+  auto all = ok(s->read_output(c.run, 0, 100));
+  CHECK(all.offset == 0);
+  CHECK(all.data == std::string("hello w\0rld\n", 12));
+  CHECK(all.next_offset == 12);
+  CHECK_FALSE(all.complete);
+  auto from = ok(s->read_output(c.run, 3, 5));
+  CHECK(from.data == std::string("lo w\0", 5));
+  CHECK(from.next_offset == 8);
+  CHECK(ok(s->read_output(c.run, 12, 100)).data.empty());
+
+  // A replay changes nothing; a gap or an overlap is refused.
+  write_tx(*s, [&] { return s->append_output(c.run, 0, "hello "); });
+  CHECK(code_of(in_one_tx(*s, [&] { return s->append_output(c.run, 20, "x"); }))
+        == ec::invalid_argument);
+  CHECK(code_of(in_one_tx(*s, [&] { return s->append_output(c.run, 10, "xyz"); }))
+        == ec::invalid_argument);
+  CHECK(code_of(in_one_tx(*s, [&] { return s->append_output(424242, 0, "x"); }))
+        == ec::not_found);
+  CHECK(ok(s->read_output(c.run, 0, 100)).next_offset == 12);
+
+  // Past the limit of 10 bytes, whole old chunks go; offsets stay those of the stream.
+  write_tx(*s, [&] { return s->append_output(c.run, 12, "0123456789"); });
+  auto tail = ok(s->read_output(c.run, 0, 100));
+  CHECK(tail.offset == 12);
+  CHECK(tail.data == "0123456789");
+  CHECK(tail.next_offset == 22);
+  auto live = ok(s->get_run(c.run, 4));
+  CHECK(live.output == "6789");
+  CHECK(live.output_truncated);
+  CHECK(live.output_size == 22);
+
+  auto o = outcome(c, task_status::success, 1100, "0123456789");
+  o.output_truncated = true;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  auto end = ok(s->read_output(c.run, 18, 100));
+  CHECK(end.data == "6789");
+  CHECK(end.complete);
+  CHECK(ok(s->read_output(c.run, 22, 100)).complete);
+  auto r = ok(s->get_run(c.run, 65536));
+  CHECK(r.output == "0123456789");
+  CHECK(r.output_truncated);
+  CHECK(ok(s->get_task(id)).output == "0123456789");
+}
+
+TEST_CASE("a run's tail is cut on a character boundary", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto c = claim_one(*s, insert(*s, make_task("true", 1000)).id, 1000);
+  write_tx(*s, [&] {
+    return s->finish_run(outcome(c, task_status::success, 1001, "a\xE2\x9C\x93z"));
+  });
+  auto r = ok(s->get_run(c.run, 3));  // the last 3 bytes start inside the check mark
+  CHECK(r.output == "z");
+  CHECK(r.output_truncated);
+  run_filter f;
+  f.output_tail = 4;
+  auto listed = ok(s->list_runs(f));
+  REQUIRE(listed.items.size() == 1);
+  CHECK(listed.items[0].output == "\xE2\x9C\x93z");
+  CHECK(listed.items[0].output_truncated);
+}
+
+// The figures of issue 10: a list page by keyset costs the same at any depth. Loads 100,000
+// tasks (every other one completed, so that `state=active` skips half), walks 100 pages of
+// 100 with the default order and with state=active, times the first and the hundredth page
+// (median of 25 reads each), and prints each query's plan. Run:
+//   TS_TEST_MYSQL_URL=... build/v1/tests/test_store "list pages over 100,000 tasks"
+TEST_CASE("list pages over 100,000 tasks", "[.bench]") {
+  WITH_EACH_BACKEND(db);
+  constexpr int total = 100000;
+  constexpr int batch = 10000;
+  constexpr int page_size = 100;
+  auto s = db.open();
+  for (int i = 0; i < total; i += batch) {
+    ok(s->begin());
+    for (int j = 0; j < batch; ++j)
+      ok(s->insert_task(v1_task("true", 1727024400000 + i + j, "task " + std::to_string(i + j),
+                                {{"shard", std::to_string((i + j) % 16)}})));
+    ok(s->commit());
+  }
+  db.exec("UPDATE tasks SET state = 'completed', status = 'success' WHERE id % 2 = 0");
+  using clock = std::chrono::steady_clock;
+  auto median_us = [&](const task_filter& f) {
+    std::vector<int64_t> us;
+    for (int i = 0; i < 25; ++i) {
+      auto t0 = clock::now();
+      auto p = ok(s->list_tasks(f));
+      us.push_back(std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - t0)
+                     .count());
+      REQUIRE(p.items.size() == static_cast<size_t>(page_size));
+    }
+    std::sort(us.begin(), us.end());
+    return us[us.size() / 2];
+  };
+  for (bool by_state : {false, true}) {
+    task_filter f;
+    f.limit = page_size;
+    if (by_state)
+      f.state = task_state::active;
+    auto first = f;
+    for (int page = 1; page < 100; ++page)
+      f.after = ok(s->list_tasks(f)).next;
+    REQUIRE(f.after);
+    auto first_us = median_us(first);
+    auto hundredth_us = median_us(f);
+    std::cout << db.kind() << (by_state ? " state=active" : " default order")
+              << ": page 1 " << first_us << " us, page 100 (after id " << *f.after << ") "
+              << hundredth_us << " us\n";
+    std::cout << db.explain(f) << "\n";
+  }
 }
 
 TEST_CASE("load_pending over a million pending tasks", "[.bench]") {

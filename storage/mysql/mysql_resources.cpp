@@ -1,0 +1,304 @@
+// The MySQL / MariaDB store's v1 resource operations: lists by keyset, one task or run,
+// output in chunks, cancel and trigger. The SQL is in mysql_sql.hpp; the list queries are
+// built by storage/list_query.cpp and the columns read by storage/row_mapping.cpp, as for
+// SQLite.
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "storage/mysql/mysql_store_impl.hpp"
+
+namespace ts::storage::mysql {
+
+namespace {
+
+const list_dialect dialect{sql::task_select, sql::run_select, sql::name_prefix};
+
+std::vector<col> kinds_of(const std::vector<cell>& cells) {
+  std::vector<col> out;
+  for (auto c : cells)
+    out.push_back(c == cell::integer ? col::integer : col::text);
+  return out;
+}
+
+/// The columns of the row just fetched, for the shared mapping.
+class cells final : public cell_reader {
+public:
+  explicit cells(row& r) : r_(r) {
+  }
+  std::optional<int64_t> integer(int i) const override {
+    return r_.opt_integer(static_cast<size_t>(i));
+  }
+  std::optional<std::string> text(int i) const override {
+    auto t = r_.opt_text(static_cast<size_t>(i));
+    if (!t)
+      return std::nullopt;
+    return std::string{*t};
+  }
+
+private:
+  row& r_;
+};
+
+} // namespace
+
+caf::error mysql_store::read_labels(task_info& t) {
+  params p;
+  p.integer(t.id);
+  row r{col::text, col::text};
+  return c_.query(q::task_labels, p, r,
+                  [&] { t.labels.push_back(label{r.text(0), r.text(1)}); });
+}
+
+caf::error mysql_store::run_query(const built_query& q, const char* what, row& r,
+                                  const std::function<void()>& on_row) {
+  // Prepared per call: the text depends on the filter.
+  params p;
+  for (auto& x : q.params) {
+    if (x.is_text)
+      p.text(x.text);
+    else
+      p.integer(x.integer);
+  }
+  return c_.query_once(q.sql.c_str(), what, p, r, on_row);
+}
+
+caf::expected<task_info> mysql_store::get_task_info(task_id id, int64_t output_tail) {
+  if (auto err = c_.usable())
+    return err;
+  params p;
+  p.integer(output_tail).integer(id);
+  row r{kinds_of(task_cells)};
+  std::optional<caf::expected<task_info>> found;
+  if (auto err = c_.query(q::get_task_info, p, r,
+                          [&] { found = read_task(cells{r}, output_tail, "mysql"); }))
+    return err;
+  if (!found)
+    return make_error(ec::not_found, "no task " + std::to_string(id));
+  if (!*found)
+    return found->error();
+  auto t = std::move(**found);
+  if (auto err = read_labels(t))
+    return err;
+  if (t.latest_run)
+    if (auto err = fill_live_output(*this, *t.latest_run, output_tail))
+      return err;
+  return t;
+}
+
+caf::expected<run_info> mysql_store::get_run(run_id id, int64_t output_tail) {
+  if (auto err = c_.usable())
+    return err;
+  params p;
+  p.integer(output_tail).integer(id);
+  row r{kinds_of(run_cells)};
+  std::optional<caf::expected<std::optional<run_info>>> found;
+  if (auto err = c_.query(q::get_run, p, r,
+                          [&] { found = read_run(cells{r}, 0, output_tail, "mysql"); }))
+    return err;
+  if (!found)
+    return make_error(ec::not_found, "no run " + std::to_string(id));
+  if (!*found)
+    return found->error();
+  auto run = std::move(***found);
+  if (auto err = fill_live_output(*this, run, output_tail))
+    return err;
+  return run;
+}
+
+caf::expected<task_page> mysql_store::list_tasks(const task_filter& f) {
+  if (auto err = c_.usable())
+    return err;
+  task_page page;
+  auto limit = static_cast<size_t>(clamp_limit(f.limit));
+  auto tail = run_filter{}.output_tail;
+  row r{kinds_of(task_cells)};
+  caf::error bad;
+  auto err = run_query(tasks_query(dialect, f, tail), "list tasks", r, [&] {
+    auto t = read_task(cells{r}, tail, "mysql");
+    if (t)
+      page.items.push_back(std::move(*t));
+    else if (!bad)
+      bad = t.error();
+  });
+  if (err)
+    return err;
+  if (bad)
+    return bad;
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next = page.items.back().id;
+  }
+  for (auto& t : page.items)
+    if (auto err = read_labels(t))
+      return err;
+  return page;
+}
+
+caf::expected<run_page> mysql_store::list_runs(const run_filter& f) {
+  if (auto err = c_.usable())
+    return err;
+  run_page page;
+  auto limit = static_cast<size_t>(clamp_limit(f.limit));
+  row r{kinds_of(run_cells)};
+  caf::error bad;
+  auto err = run_query(runs_query(dialect, f), "list runs", r, [&] {
+    auto x = read_run(cells{r}, 0, f.output_tail, "mysql");
+    if (x)
+      page.items.push_back(std::move(**x));
+    else if (!bad)
+      bad = x.error();
+  });
+  if (err)
+    return err;
+  if (bad)
+    return bad;
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next = page.items.back().id;
+  }
+  return page;
+}
+
+caf::error mysql_store::append_output(run_id run, int64_t offset, const std::string& data) {
+  return atomically([&]() -> caf::error {
+    params p;
+    p.integer(run);
+    row r{col::integer, col::integer, col::text};
+    bool found = false;
+    int64_t stored = 0;
+    int64_t limit = 0;
+    if (auto err = c_.query(q::output_state, p, r, [&] {
+          found = true;
+          stored = r.integer(0);
+          limit = r.integer(1);
+        }))
+      return err;
+    if (!found)
+      return make_error(ec::not_found, "no run " + std::to_string(run));
+    auto end = offset + static_cast<int64_t>(data.size());
+    if (auto err = check_append(run, offset, end, stored); err || end <= stored || data.empty())
+      return err;  // a replay of what is stored already is done
+    params a;
+    a.integer(run).integer(end).blob(data);
+    if (auto err = c_.execute(q::append_chunk, a))
+      return err;
+    params b;
+    b.integer(end).integer(run);
+    if (auto err = c_.execute(q::set_output_bytes, b))
+      return err;
+    // Whole chunks older than the kept tail go; the newest one always stays.
+    params d;
+    d.integer(run).integer(std::min(end - limit, offset));
+    return c_.execute(q::drop_chunks, d);
+  });
+}
+
+caf::expected<output_slice> mysql_store::read_output(run_id id, int64_t offset,
+                                                     int64_t max_bytes) {
+  if (auto err = c_.usable())
+    return err;
+  params p;
+  p.integer(id);
+  row r{col::integer, col::integer, col::text};
+  bool found = false;
+  int64_t stored = 0;
+  bool ended = false;
+  if (auto err = c_.query(q::output_state, p, r, [&] {
+        found = true;
+        stored = r.integer(0);
+        ended = run_ended(r.text(2));
+      }))
+    return err;
+  if (!found)
+    return make_error(ec::not_found, "no run " + std::to_string(id));
+  slice_builder b{id, offset, max_bytes};
+  params c;
+  c.integer(id).integer(offset);
+  row chunk{col::integer, col::text};
+  bool more = true;
+  if (auto err = c_.query(q::read_chunks, c, chunk, [&] {
+        if (more)
+          more = b.add(chunk.integer(0), chunk.text(1));
+      }))
+    return err;
+  return b.finish(ended, stored);
+}
+
+caf::expected<cancel_result> mysql_store::cancel_task(task_id task, millis now) {
+  cancel_result out;
+  auto err = atomically([&]() -> caf::error {
+    params p;
+    p.integer(task);
+    row r{col::text, col::text, col::integer};
+    bool found = false;
+    std::string status;
+    std::string state;
+    std::optional<int64_t> latest;
+    if (auto err = c_.query(q::task_for_change, p, r, [&] {
+          found = true;
+          status = r.text(0);
+          state = r.text(1);
+          latest = r.opt_integer(2);
+        }))
+      return err;
+    if (!found)
+      return make_error(ec::not_found, "no task " + std::to_string(task));
+    if (state != to_string(task_state::active))
+      return invalid_state(task, "only an active task can be cancelled, not a " + state
+                                   + " one");
+    params c;
+    c.integer(now).integer(task);
+    if (auto err = c_.execute(q::cancel_task, c))
+      return err;
+    if (status == to_string(task_status::running) && latest) {
+      params s;
+      s.integer(now).integer(*latest);
+      if (auto err = c_.execute(q::request_stop, s))
+        return err;
+      out.stop_run = latest;
+    }
+    auto t = get_task_info(task, run_filter{}.output_tail);
+    if (!t)
+      return t.error();
+    out.task = std::move(*t);
+    return {};
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<task_info> mysql_store::trigger_task(task_id task, millis now) {
+  task_info out;
+  auto err = atomically([&]() -> caf::error {
+    params p;
+    p.integer(task);
+    row r{col::text, col::text, col::integer};
+    bool found = false;
+    caf::error refused;
+    if (auto err = c_.query(q::task_for_change, p, r, [&] {
+          found = true;
+          refused = check_trigger(task, r.text(0), r.text(1));
+        }))
+      return err;
+    if (!found)
+      return make_error(ec::not_found, "no task " + std::to_string(task));
+    if (refused)
+      return refused;
+    params t;
+    t.integer(now).integer(now).integer(task);
+    if (auto err = c_.execute(q::trigger_task, t))
+      return err;
+    auto info = get_task_info(task, run_filter{}.output_tail);
+    if (!info)
+      return info.error();
+    out = std::move(*info);
+    return {};
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+} // namespace ts::storage::mysql

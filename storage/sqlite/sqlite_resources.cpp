@@ -1,0 +1,314 @@
+// The SQLite store's v1 resource operations: lists by keyset, one task or run, output in
+// chunks, cancel and trigger. The SQL is in sqlite_sql.hpp; the list queries are built by
+// storage/list_query.cpp and the columns read by storage/row_mapping.cpp, as for MySQL.
+#include <string>
+#include <utility>
+
+#include "core/error.hpp"
+#include "storage/row_mapping.hpp"
+#include "storage/sqlite/sqlite_sql.hpp"
+#include "storage/sqlite/sqlite_store_impl.hpp"
+
+namespace ts::storage::sqlite {
+
+namespace {
+
+const list_dialect dialect{sql::task_select, sql::run_select, sql::name_prefix};
+
+/// The columns of the current row, for the shared mapping.
+class cells final : public cell_reader {
+public:
+  explicit cells(const use& u) : u_(u) {
+  }
+  std::optional<int64_t> integer(int col) const override {
+    return u_.opt_int64(col);
+  }
+  std::optional<std::string> text(int col) const override {
+    if (u_.is_null(col))
+      return std::nullopt;
+    return u_.text(col);
+  }
+
+private:
+  const use& u_;
+};
+
+} // namespace
+
+caf::error sqlite_store::read_labels(task_info& t) {
+  use u{task_labels_};
+  u.bind(1, t.id);
+  for (;;) {
+    auto rc = u.step();
+    if (rc == SQLITE_DONE)
+      return caf::none;
+    if (rc != SQLITE_ROW)
+      return fail(rc, "read labels");
+    t.labels.push_back(label{u.text(0), u.text(1)});
+  }
+}
+
+caf::error sqlite_store::run_query(const built_query& q, const char* what,
+                                   const std::function<caf::error(const use&)>& f) {
+  // Prepared per call: the text depends on the filter (a prepare costs microseconds).
+  statement s;
+  auto rc = s.prepare(conn_.db, q.sql.c_str(), 0);
+  if (rc != SQLITE_OK)
+    return fail(rc, what);
+  use u{s};
+  int i = 1;
+  for (auto& p : q.params) {
+    if (p.is_text)
+      u.bind_text(i++, p.text);
+    else
+      u.bind(i++, p.integer);
+  }
+  for (;;) {
+    rc = u.step();
+    if (rc == SQLITE_DONE)
+      return caf::none;
+    if (rc != SQLITE_ROW)
+      return fail(rc, what);
+    if (auto err = f(u))
+      return err;
+  }
+}
+
+caf::expected<task_info> sqlite_store::get_task_info(task_id id, int64_t output_tail) {
+  std::optional<caf::expected<task_info>> found;
+  {
+    use u{get_task_info_};
+    u.bind(1, output_tail).bind(2, id);
+    auto rc = u.step();
+    if (rc == SQLITE_DONE)
+      return make_error(ec::not_found, "no task " + std::to_string(id));
+    if (rc != SQLITE_ROW)
+      return fail(rc, "get task");
+    found = read_task(cells{u}, output_tail, "sqlite");
+  }
+  if (!*found)
+    return found->error();
+  auto t = std::move(**found);
+  if (auto err = read_labels(t))
+    return err;
+  if (t.latest_run)
+    if (auto err = fill_live_output(*this, *t.latest_run, output_tail))
+      return err;
+  return t;
+}
+
+caf::expected<run_info> sqlite_store::get_run(run_id id, int64_t output_tail) {
+  std::optional<run_info> run;
+  {
+    use u{get_run_};
+    u.bind(1, output_tail).bind(2, id);
+    auto rc = u.step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return fail(rc, "get run");
+    if (rc == SQLITE_ROW) {
+      auto r = read_run(cells{u}, 0, output_tail, "sqlite");
+      if (!r)
+        return r.error();
+      run = std::move(*r);
+    }
+  }
+  if (!run)
+    return make_error(ec::not_found, "no run " + std::to_string(id));
+  if (auto err = fill_live_output(*this, *run, output_tail))
+    return err;
+  return std::move(*run);
+}
+
+caf::expected<task_page> sqlite_store::list_tasks(const task_filter& f) {
+  task_page page;
+  auto limit = static_cast<size_t>(clamp_limit(f.limit));
+  auto tail = run_filter{}.output_tail;
+  auto err = run_query(tasks_query(dialect, f, tail), "list tasks", [&](const use& u) {
+    auto t = read_task(cells{u}, tail, "sqlite");
+    if (!t)
+      return t.error();
+    page.items.push_back(std::move(*t));
+    return caf::error{};
+  });
+  if (err)
+    return err;
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next = page.items.back().id;
+  }
+  for (auto& t : page.items)
+    if (auto err = read_labels(t))
+      return err;
+  return page;
+}
+
+caf::expected<run_page> sqlite_store::list_runs(const run_filter& f) {
+  run_page page;
+  auto limit = static_cast<size_t>(clamp_limit(f.limit));
+  auto err = run_query(runs_query(dialect, f), "list runs", [&](const use& u) {
+    auto r = read_run(cells{u}, 0, f.output_tail, "sqlite");
+    if (!r)
+      return r.error();
+    page.items.push_back(std::move(**r));
+    return caf::error{};
+  });
+  if (err)
+    return err;
+  if (page.items.size() > limit) {
+    page.items.resize(limit);
+    page.next = page.items.back().id;
+  }
+  return page;
+}
+
+caf::error sqlite_store::append_output(run_id run, int64_t offset, const std::string& data) {
+  return atomically([&]() -> caf::error {
+    int64_t stored = 0;
+    int64_t limit = 0;
+    {
+      use u{output_state_};
+      u.bind(1, run);
+      auto rc = u.step();
+      if (rc == SQLITE_DONE)
+        return make_error(ec::not_found, "no run " + std::to_string(run));
+      if (rc != SQLITE_ROW)
+        return fail(rc, "append output: read run");
+      stored = u.int64(0);
+      limit = u.int64(1);
+    }
+    auto end = offset + static_cast<int64_t>(data.size());
+    if (auto err = check_append(run, offset, end, stored); err || end <= stored || data.empty())
+      return err;  // a replay of what is stored already is done
+    {
+      use u{append_chunk_};
+      u.bind(1, run).bind(2, end).bind_blob(3, data);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "append output");
+    }
+    {
+      use u{set_output_bytes_};
+      u.bind(1, run).bind(2, end);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "append output: size");
+    }
+    // Whole chunks older than the kept tail go; the newest one always stays.
+    use u{drop_chunks_};
+    u.bind(1, run).bind(2, std::min(end - limit, offset));
+    auto rc = u.step();
+    return rc == SQLITE_DONE ? caf::none : fail(rc, "append output: drop old chunks");
+  });
+}
+
+caf::expected<output_slice> sqlite_store::read_output(run_id id, int64_t offset,
+                                                      int64_t max_bytes) {
+  int64_t stored = 0;
+  bool ended = false;
+  {
+    use u{output_state_};
+    u.bind(1, id);
+    auto rc = u.step();
+    if (rc == SQLITE_DONE)
+      return make_error(ec::not_found, "no run " + std::to_string(id));
+    if (rc != SQLITE_ROW)
+      return fail(rc, "read output: read run");
+    stored = u.int64(0);
+    ended = run_ended(u.text_view(2));
+  }
+  slice_builder b{id, offset, max_bytes};
+  use u{read_chunks_};
+  u.bind(1, id).bind(2, offset);
+  for (;;) {
+    auto rc = u.step();
+    if (rc == SQLITE_DONE)
+      break;
+    if (rc != SQLITE_ROW)
+      return fail(rc, "read output");
+    if (!b.add(u.int64(0), u.blob_view(1)))
+      break;
+  }
+  return b.finish(ended, stored);
+}
+
+caf::expected<task_info> sqlite_store::task_after_change(task_id id) {
+  return get_task_info(id, run_filter{}.output_tail);
+}
+
+caf::expected<cancel_result> sqlite_store::cancel_task(task_id task, millis now) {
+  cancel_result out;
+  auto err = atomically([&]() -> caf::error {
+    std::optional<run_id> latest;
+    {
+      use u{task_for_change_};
+      u.bind(1, task);
+      auto rc = u.step();
+      if (rc == SQLITE_DONE)
+        return make_error(ec::not_found, "no task " + std::to_string(task));
+      if (rc != SQLITE_ROW)
+        return fail(rc, "cancel: read task");
+      if (u.text_view(1) != to_string(task_state::active))
+        return invalid_state(task, "only an active task can be cancelled, not a "
+                                     + u.text(1) + " one");
+      if (u.text_view(0) == to_string(task_status::running))
+        latest = u.opt_int64(2);
+    }
+    {
+      use u{cancel_task_};
+      u.bind(1, task).bind(2, now);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "cancel task");
+    }
+    if (latest) {
+      use u{request_stop_};
+      u.bind(1, *latest).bind(2, now);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "cancel: stop the run");
+      out.stop_run = latest;
+    }
+    auto t = task_after_change(task);
+    if (!t)
+      return t.error();
+    out.task = std::move(*t);
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<task_info> sqlite_store::trigger_task(task_id task, millis now) {
+  task_info out;
+  auto err = atomically([&]() -> caf::error {
+    {
+      use u{task_for_change_};
+      u.bind(1, task);
+      auto rc = u.step();
+      if (rc == SQLITE_DONE)
+        return make_error(ec::not_found, "no task " + std::to_string(task));
+      if (rc != SQLITE_ROW)
+        return fail(rc, "trigger: read task");
+      if (auto err = check_trigger(task, u.text_view(0), u.text_view(1)))
+        return err;
+    }
+    {
+      use u{trigger_task_};
+      u.bind(1, task).bind(2, now);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "trigger task");
+    }
+    auto t = task_after_change(task);
+    if (!t)
+      return t.error();
+    out = std::move(*t);
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+} // namespace ts::storage::sqlite
