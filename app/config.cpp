@@ -89,7 +89,11 @@ config::config() {
     .add(log_format, "log-format", with_default("text (key=value) or json", defaults::log_format))
     .add(metrics, "metrics",
          with_default("on or off: instrumentation and GET /metrics (docs/metrics.md)",
-                      defaults::metrics));
+                      defaults::metrics))
+    .add(default_time_zone, "default-time-zone",
+         with_default("IANA time zone that times without an offset are read in "
+                      "(Europe/Berlin); local: the process's zone (TZ, else /etc/localtime)",
+                      defaults::default_time_zone));
   register_types(*this);
   // CAF's scheduler defaults suit a machine given over to one actor system: at least 4
   // workers that poll for ~25 ms (sleeping 50 us at a time) before they block. Here they
@@ -128,6 +132,15 @@ caf::expected<options> read_options(const config& cfg) {
   if (cfg.metrics != "on" && cfg.metrics != "off")
     return invalid("--metrics must be on or off");
   options opts;
+  // "local" stays null: requests then read the process's zone through libc, as before.
+  if (cfg.default_time_zone != "local") {
+    auto zone = find_time_zone(cfg.default_time_zone);
+    if (!zone)
+      return invalid("--default-time-zone=" + cfg.default_time_zone + ": " + zone.error()
+                     + " (the names are those of /usr/share/zoneinfo; local is the "
+                       "process's zone)");
+    opts.default_time_zone = *zone;
+  }
   opts.port = cfg.port;
   opts.bind = cfg.bind;
   opts.db = cfg.db;

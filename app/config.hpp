@@ -13,6 +13,7 @@
 #include <caf/settings.hpp>
 
 #include "core/defaults.hpp"
+#include "core/time_zone.hpp"
 
 namespace ts::app {
 
@@ -35,6 +36,7 @@ public:
   std::string log_format = defaults::log_format;
   size_t http_threads = defaults::http_threads;
   std::string metrics = defaults::metrics;
+  std::string default_time_zone = defaults::default_time_zone;
 
   config();
 
@@ -56,6 +58,8 @@ struct options {
   std::optional<std::string> api_token;
   /// Absent: none in the file nor the environment (the URL may still carry one).
   std::optional<std::string> db_password;
+  /// Where naive times are read; null: the process's zone ("local").
+  zone_ptr default_time_zone;
 };
 
 /// Checks --log-level and --log-format and applies them, so that the errors of every later

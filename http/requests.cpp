@@ -28,7 +28,7 @@ bool json_media_type(std::string_view content_type) {
 caf::expected<new_task> parse_schedule_request(std::string_view body,
                                                std::optional<std::string_view> content_type,
                                                std::optional<std::string_view> idempotency_key,
-                                               millis now) {
+                                               millis now, const time_zone* zone) {
   if (content_type && !json_media_type(*content_type))
     return invalid(http_ec::unsupported_media_type,
                    "the body must be JSON (Content-Type: application/json)");
@@ -66,7 +66,7 @@ caf::expected<new_task> parse_schedule_request(std::string_view body,
     return invalid(http_ec::invalid_task, "task must be at most 65536 bytes");
   if (!valid_utf8(*task))
     return invalid(http_ec::invalid_task, "task must be valid UTF-8");
-  auto due = parse_time(*time);
+  auto due = zone ? parse_time(*time, *zone) : parse_time(*time);
   if (!due)
     return invalid(http_ec::invalid_time, "invalid time: " + due.error());
   new_task t;

@@ -8,17 +8,19 @@
 
 #include <caf/expected.hpp>
 
+#include "core/time_zone.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
 
 namespace ts::api {
 
 /// Validates a schedule request. `content_type` and `idempotency_key` are the header values,
-/// absent when the header is missing. `now` becomes the task's created_at.
+/// absent when the header is missing. `now` becomes the task's created_at. A time without
+/// an offset is read in `zone`, or in the process's zone when it is null.
 caf::expected<new_task> parse_schedule_request(std::string_view body,
                                                std::optional<std::string_view> content_type,
                                                std::optional<std::string_view> idempotency_key,
-                                               millis now);
+                                               millis now, const time_zone* zone = nullptr);
 
 /// Parses a task id: decimal 1 .. 2^63-1, digits only.
 caf::expected<task_id> parse_id(std::optional<std::string_view> text);

@@ -8,7 +8,7 @@
 namespace ts::api {
 
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
-             bool metrics) {
+             bool metrics, const time_zone* zone) {
   if (req.path == healthz_path || req.path == readyz_path) {
     if (req.method != "GET")
       return method_not_allowed("GET");
@@ -36,7 +36,7 @@ action route(const request_view& req, std::string_view token, bool stopping, mil
     if (req.body.size() > max_body_bytes)
       return error_response(make_http_error(http_ec::payload_too_large,
                                             "the body must be at most 1 MiB"));
-    auto t = parse_schedule_request(req.body, req.content_type, req.idempotency_key, now);
+    auto t = parse_schedule_request(req.body, req.content_type, req.idempotency_key, now, zone);
     if (!t)
       return error_response(t.error());
     return schedule_action{std::move(*t)};

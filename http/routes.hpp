@@ -8,6 +8,7 @@
 #include <string_view>
 #include <variant>
 
+#include "core/time_zone.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
 
@@ -47,9 +48,10 @@ using action =
 /// Decides what to do with a request: /healthz and /readyz first (open, and /healthz
 /// answers even while stopping), then authentication (when `token` is not empty), then
 /// 503 while `stopping`, then path and method, body size, content type and validation.
-/// `metrics` is false under --metrics=off: /metrics is then 404.
+/// `metrics` is false under --metrics=off: /metrics is then 404. Naive times are read in
+/// `zone` (--default-time-zone), or in the process's zone when it is null.
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
-             bool metrics = false);
+             bool metrics = false, const time_zone* zone = nullptr);
 
 /// The routes, as metric labels: a request's label is its route pattern, never its raw
 /// path, so that clients cannot create series at will (unknown paths share `other`).

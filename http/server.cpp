@@ -44,6 +44,8 @@ struct shared_state {
   std::string token;
   caf::actor gateway;
   std::shared_ptr<ts::metrics> metrics;
+  /// Null: the process's zone.
+  zone_ptr zone;
   std::atomic<bool> stopping{false};
   std::atomic<uint16_t> port{0};
   std::mutex mtx;
@@ -170,7 +172,8 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.content_type = field(h, "Content-Type");
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
-    auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr);
+    auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr,
+                          st->zone.get());
     if (auto res = std::get_if<http_response>(&act)) {
       r->reply(std::move(*res));
     } else {
@@ -253,6 +256,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
   p->st = std::make_shared<shared_state>();
   p->st->token = opts.api_token.value_or("");
   p->st->metrics = opts.metrics;
+  p->st->zone = opts.default_time_zone;
   p->st->gateway = std::move(gateway);
   p->drain_timeout = opts.drain_timeout;
   restinio::server_settings_t<traits> settings;

@@ -13,6 +13,7 @@
 #include <caf/expected.hpp>
 
 #include "core/defaults.hpp"
+#include "core/time_zone.hpp"
 #include "metrics/metrics.hpp"
 
 namespace ts {
@@ -35,6 +36,8 @@ struct server_options {
   std::chrono::milliseconds handle_request_timeout = defaults::handle_request_timeout;
   /// Counts requests by route and status, and enables /metrics; null under --metrics=off.
   std::shared_ptr<ts::metrics> metrics = nullptr;
+  /// The zone naive times are read in; null: the process's zone.
+  zone_ptr default_time_zone = nullptr;
 };
 
 class http_server {

@@ -30,6 +30,7 @@ const std::map<std::string, std::string>& option_defaults() {
     {"log-level", ts::defaults::log_level},
     {"log-format", ts::defaults::log_format},
     {"metrics", ts::defaults::metrics},
+    {"default-time-zone", ts::defaults::default_time_zone},
   };
   return table;
 }

@@ -189,6 +189,47 @@ TEST_CASE("schedule requests accept every documented time form", "[e2e][api]") {
   CHECK(s.json()["task"] == "echo 'héllo ✓'");
 }
 
+TEST_CASE("--default-time-zone reads times without an offset in that zone", "[e2e][api]") {
+  // The zone is applied before anything is stored, so one backend is enough.
+  service_fixture f("sqlite");
+  auto& svc = f.svc;
+  // TZ names another zone: the option, not the process's zone, must decide.
+  REQUIRE(svc.start({"--default-time-zone=Asia/Kolkata"}, {{"TZ", "America/New_York"}}) == "");
+  auto client = svc.client();
+  struct form {
+    std::string given;
+    std::string stored;
+  };
+  for (const form& t : {form{"2024-09-22 17:00:00", "2024-09-22T11:30:00.000Z"},
+                        form{"2024-09-22T17:00:00.250", "2024-09-22T11:30:00.250Z"},
+                        form{"2024-09-22T17:00:00Z", "2024-09-22T17:00:00.000Z"},
+                        form{"2024-09-22T17:00:00-04:00", "2024-09-22T21:00:00.000Z"}}) {
+    INFO("time " << t.given);
+    auto r = client.post("/taskschedulizer", task_body("true", t.given));
+    int64_t id = check_created(r);
+    CHECK(r.json()["time"] == t.stored);
+    auto s = client.get("/status?id=" + std::to_string(id));
+    REQUIRE(s.status == 200);
+    CHECK(s.json()["time"] == t.stored);
+  }
+  // New York's gap means nothing in Kolkata.
+  check_created(client.post("/taskschedulizer", task_body("true", "2024-03-10 02:30:00")));
+}
+
+TEST_CASE("an unknown --default-time-zone refuses to start", "[e2e][api]") {
+  temp_dir dir;
+  service svc(dir.path(), "sqlite:" + dir.file("t.db"));
+  for (const char* zone : {"Mars/Olympus_Mons", "../../etc/localtime", ""}) {
+    auto code = svc.run_to_exit({"--port=0", "--db=sqlite:" + dir.file("t.db"),
+                                 std::string{"--default-time-zone="} + zone});
+    INFO("zone \"" << zone << "\": " << svc.diagnostics());
+    REQUIRE(code.has_value());
+    CHECK(*code != 0);
+    CHECK(svc.stdout_text().find("listening on") == std::string::npos);
+    CHECK(svc.stderr_text().find("--default-time-zone") != std::string::npos);
+  }
+}
+
 TEST_CASE("every row of the error table is a JSON error over real HTTP", "[e2e][api]") {
   auto backend = GENERATE(from_range(backend_names()));
   INFO("backend " << backend);

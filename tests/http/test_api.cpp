@@ -30,6 +30,7 @@
 #include "http/gateway.hpp"
 #include "http/server.hpp"
 #include "core/time_format.hpp"
+#include "core/time_zone.hpp"
 #include "tests/support/http_client.hpp"
 
 using nlohmann::json;
@@ -123,6 +124,28 @@ TEST_CASE("a valid schedule request becomes a new task", "[api]") {
     auto expected = ts::parse_time("2024-09-22 17:00:00");
     REQUIRE(expected);
     CHECK(t->due == *expected);
+  }
+  SECTION("a naive time in --default-time-zone; an offset ignores the zone") {
+    auto kolkata = ts::find_time_zone("Asia/Kolkata");
+    REQUIRE(kolkata);
+    auto naive = R"({"task":"whoami", "time":"2024-09-22 17:00:00"})";
+    auto t = api::parse_schedule_request(naive, std::nullopt, std::nullopt, now, kolkata->get());
+    REQUIRE(t);
+    CHECK(t->due == example - (5 * 60 + 30) * 60 * 1000);
+    auto with_offset = api::parse_schedule_request(example_body, std::nullopt, std::nullopt, now,
+                                                   kolkata->get());
+    REQUIRE(with_offset);
+    CHECK(with_offset->due == example);
+    // A gap in the zone is refused as in the process's zone, through route as well.
+    auto new_york = ts::find_time_zone("America/New_York");
+    REQUIRE(new_york);
+    auto in_gap = R"({"task":"ls", "time":"2024-03-10 02:30:00"})";
+    auto refused
+      = api::parse_schedule_request(in_gap, std::nullopt, std::nullopt, now, new_york->get());
+    REQUIRE_FALSE(refused);
+    auto req = request("POST", api::schedule_path, {}, in_gap);
+    check_error(immediate(api::route(req, "", false, now, false, new_york->get())), 400,
+                "invalid_time");
   }
   SECTION("unknown fields are ignored") {
     auto body = R"({"task":"ls","time":"2024-09-22T17:00:00+05:30","x":[1],"retries":3})";
