@@ -210,11 +210,24 @@ std::vector<posix_tz::change> posix_tz::changes(int64_t from, int64_t to) const 
 const zone_type& posix_tz::at(int64_t t) const {
   if (!dst_)
     return std_;
-  // Every year has its two changes, so two years back always hold the one in effect.
-  const auto recent = changes(t - 2 * 366 * civil::seconds_per_day, t);
-  if (recent.empty())
-    return std_;
-  return recent.back().dst ? *dst_ : std_;
+  // The latest change at or before t among those of the year around it (a rule time may
+  // lie up to a week outside its year); at one instant the start of DST wins, as in
+  // changes(). No allocation: the cron search asks this for every candidate.
+  const int64_t year = year_of(t);
+  bool found = false;
+  change latest{0, false};
+  for (int64_t y = year - 1; y <= year + 1; ++y) {
+    for (const change c : {change{instant(start_, y, std_.utc_offset), true},
+                           change{instant(end_, y, dst_->utc_offset), false}}) {
+      if (c.at > t)
+        continue;
+      if (!found || c.at > latest.at || (c.at == latest.at && c.dst)) {
+        latest = c;
+        found = true;
+      }
+    }
+  }
+  return found && latest.dst ? *dst_ : std_;
 }
 
 } // namespace ts

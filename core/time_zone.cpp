@@ -124,7 +124,7 @@ parsed<zone_ptr> cached(const std::string& key, Load load) {
 parsed<time_zone> load_file(const std::string& name, const std::string& path) {
   auto data = read_small_file(path);
   if (!data)
-    return bad_file(name, "not found in the tz database");
+    return parsed<time_zone>::failure("unknown time zone " + name);
   return time_zone::from_tzif(name, *data);
 }
 
@@ -306,10 +306,7 @@ parsed<zone_ptr> find_time_zone(std::string_view name) {
     return parsed<zone_ptr>::failure(
       "not a time zone name: IANA names look like Europe/Berlin or America/New_York");
   const std::string key{name};
-  auto zone = cached(key, [&] { return load_file(key, zone_dir + key); });
-  if (!zone)
-    return parsed<zone_ptr>::failure("unknown time zone " + key);
-  return zone;
+  return cached(key, [&] { return load_file(key, zone_dir + key); });
 }
 
 zone_ptr local_time_zone() {

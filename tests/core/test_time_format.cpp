@@ -10,7 +10,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "tests/core/tz_guard.hpp"
+#include "tests/core/glibc_oracle.hpp"
 
 
 using ts::format_time;
@@ -52,14 +52,7 @@ void fails(std::string_view text, const std::string& needle = "") {
 
 /// Independent oracle for UTC fields: glibc's timegm.
 millis utc(int y, int mo, int d, int h, int mi, int s, int ms = 0) {
-  tm in{};
-  in.tm_year = y - 1900;
-  in.tm_mon = mo - 1;
-  in.tm_mday = d;
-  in.tm_hour = h;
-  in.tm_min = mi;
-  in.tm_sec = s;
-  return static_cast<millis>(timegm(&in)) * 1000 + ms;
+  return utc_seconds(y, mo, d, h, mi, s) * 1000 + ms;
 }
 
 bool is_leap(int y) {

@@ -8,12 +8,13 @@
 #include <random>
 #include <string>
 #include <thread>
+#include <unistd.h>
 #include <vector>
 
 #include <catch2/catch.hpp>
 
 #include "core/time_format.hpp"
-#include "tests/core/tz_guard.hpp"
+#include "tests/core/glibc_oracle.hpp"
 
 using ts::local_instants;
 using ts::zone_ptr;
@@ -31,14 +32,7 @@ zone_ptr zone(const char* name) {
 
 /// Seconds since the epoch of fields read as UTC: an instant, or the `local` of to_utc.
 int64_t fields(int y, int mo, int d, int h, int mi, int s = 0) {
-  tm in{};
-  in.tm_year = y - 1900;
-  in.tm_mon = mo - 1;
-  in.tm_mday = d;
-  in.tm_hour = h;
-  in.tm_min = mi;
-  in.tm_sec = s;
-  return static_cast<int64_t>(timegm(&in));
+  return utc_seconds(y, mo, d, h, mi, s);
 }
 
 void unique(const zone_ptr& z, int64_t local, int64_t expected) {
@@ -186,6 +180,13 @@ TEST_CASE("names that are not zones, and path tricks, are refused", "[zone]") {
   // Unknown but well-formed names are named in the message; hostile ones are not echoed.
   CHECK(ts::find_time_zone("Mars/Olympus_Mons").error() == "unknown time zone Mars/Olympus_Mons");
   CHECK(ts::find_time_zone("../x").error().find("..") == std::string::npos);
+  // A file that is there but is no zone says so; right/ zones count leap seconds.
+  CHECK(ts::find_time_zone("zone.tab").error() == "time zone zone.tab: not a TZif file");
+  if (access("/usr/share/zoneinfo/right/UTC", R_OK) == 0) {
+    auto right = ts::find_time_zone("right/UTC");
+    REQUIRE_FALSE(right);
+    CHECK(right.error().find("leap seconds") != std::string::npos);
+  }
 }
 
 TEST_CASE("a name is loaded once, whichever thread asks", "[zone]") {
