@@ -257,11 +257,12 @@ std::vector<time_zone::transition> time_zone::transitions(int64_t from, int64_t 
 }
 
 zone_offset time_zone::at(int64_t utc) const {
-  const zone_type& t = types_[type_at(utc)];
+  const zone_type& t = types_[type_at(std::clamp(utc, -max_seconds, max_seconds))];
   return {t.utc_offset, t.dst, t.abbreviation};
 }
 
 local_instants time_zone::to_utc(int64_t local) const {
+  local = std::clamp(local, -max_seconds, max_seconds);
   // Offsets are constant between transitions: in each such segment, the local time names
   // the instant local - offset if that instant lies inside the segment. A local time that
   // names none lies in a gap, which begins at the transition it jumps over.

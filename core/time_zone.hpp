@@ -60,6 +60,10 @@ public:
   /// mean if they were UTC (2024-03-10 02:30:00 -> 1710037800).
   local_instants to_utc(int64_t local) const;
 
+  /// Both functions clamp their argument to +-max_seconds (about a billion years), so that
+  /// no input (a fuzzer's, say) can overflow the calendar arithmetic.
+  static constexpr int64_t max_seconds = int64_t{1} << 55;
+
 private:
   struct transition {
     int64_t at;

@@ -2,6 +2,7 @@
 // which reads the same files independently.
 #include "core/time_zone.hpp"
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
@@ -361,5 +362,55 @@ TEST_CASE("the process's zone is read from TZ as glibc reads it", "[zone][glibc]
     tz_guard guard{"Not/A_Zone"};
     CHECK(glibc_local(fields(2024, 7, 1, 0, 0)).tm_gmtoff == 0);
     CHECK(ts::local_time_zone()->at(fields(2024, 7, 1, 0, 0)).utc_offset == 0);
+  }
+}
+
+TEST_CASE("a version 1 file, damaged files and extreme instants", "[zone]") {
+  std::string data;
+  {
+    FILE* f = std::fopen("/usr/share/zoneinfo/Europe/Berlin", "rb");
+    REQUIRE(f != nullptr);
+    char buf[4096];
+    for (size_t n; (n = std::fread(buf, 1, sizeof buf, f)) > 0;)
+      data.append(buf, n);
+    std::fclose(f);
+  }
+  auto full = zone("Europe/Berlin");
+  // The file's first part is a whole version 1 file (32-bit times, no footer): cut there.
+  auto count = [&](size_t at) {
+    return (static_cast<size_t>(static_cast<unsigned char>(data[at])) << 24)
+           | (static_cast<size_t>(static_cast<unsigned char>(data[at + 1])) << 16)
+           | (static_cast<size_t>(static_cast<unsigned char>(data[at + 2])) << 8)
+           | static_cast<size_t>(static_cast<unsigned char>(data[at + 3]));
+  };
+  const size_t v1_size = 44 + count(32) * 5 + count(36) * 6 + count(40) + count(28) * 8
+                         + count(24) + count(20);
+  std::string v1 = data.substr(0, v1_size);
+  v1[4] = '\0';
+  auto old = ts::time_zone::from_tzif("Berlin v1", v1);
+  REQUIRE(old);
+  for (int64_t t = fields(1902, 1, 1, 0, 0); t < fields(2037, 12, 1, 0, 0); t += 86400 * 3 + 17)
+    REQUIRE(old->at(t).utc_offset == full->at(t).utc_offset);
+  // Without the footer the last type stays: no DST in 2100, which is why the footer matters.
+  CHECK(old->at(fields(2100, 7, 1, 0, 0)).utc_offset == 3600);
+  CHECK(full->at(fields(2100, 7, 1, 0, 0)).utc_offset == 7200);
+  // Every truncation fails cleanly, and so do random byte flips (they may also pass).
+  for (size_t n = 0; n < data.size(); ++n)
+    REQUIRE_FALSE(ts::time_zone::from_tzif("cut", std::string_view{data}.substr(0, n)));
+  std::mt19937 rng{42};
+  for (int i = 0; i < 3000; ++i) {
+    std::string bad = data;
+    for (int k = 0; k < 3; ++k)
+      bad[rng() % bad.size()] = static_cast<char>(rng());
+    auto z = ts::time_zone::from_tzif("flipped", bad);
+    if (z) {
+      (void)z->at(static_cast<int64_t>(rng()) * 1000);
+      (void)z->to_utc(static_cast<int64_t>(rng()) * 1000);
+    }
+  }
+  // The ends of int64 are clamped, not overflowed.
+  for (int64_t t : {INT64_MIN, INT64_MIN + 1, INT64_MAX, INT64_MAX - 1}) {
+    CHECK(full->at(t).utc_offset != 0);
+    CHECK(full->to_utc(t).first != 0);
   }
 }
