@@ -24,7 +24,7 @@ int64_t clamp_limit(int32_t limit) {
 
 built_query tasks_query(const list_dialect& d, const task_filter& f, int64_t tail) {
   built_query q;
-  q.sql = d.task_select;
+  q.sql = f.state ? d.task_select_by_state : d.task_select;
   integer(q, tail);
   q.sql += " WHERE 1 = 1";
   if (f.after) {
@@ -52,6 +52,32 @@ built_query tasks_query(const list_dialect& d, const task_filter& f, int64_t tai
   q.sql += " ORDER BY t.id DESC LIMIT ?";
   integer(q, clamp_limit(f.limit) + 1);
   return q;
+}
+
+built_query labels_query(const std::vector<task_id>& tasks) {
+  built_query q;
+  q.sql = "SELECT task_id, label_key, label_value FROM task_labels WHERE task_id IN (";
+  // The ids are written as numbers, not parameters: a page holds up to 500, more than a
+  // statement's parameters should be, and an integer cannot inject anything.
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    if (i)
+      q.sql += ", ";
+    q.sql += std::to_string(tasks[i]);
+  }
+  q.sql += ") ORDER BY task_id, label_key";
+  return q;
+}
+
+page_labels::page_labels(task_page& page) {
+  for (auto& t : page.items) {
+    by_id_.emplace(t.id, &t);
+    ids_.push_back(t.id);
+  }
+}
+
+void page_labels::add(task_id task, std::string key, std::string value) {
+  if (auto i = by_id_.find(task); i != by_id_.end())
+    i->second->labels.push_back(label{std::move(key), std::move(value)});
 }
 
 built_query runs_query(const list_dialect& d, const run_filter& f) {

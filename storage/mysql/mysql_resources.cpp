@@ -12,7 +12,8 @@ namespace ts::storage::mysql {
 
 namespace {
 
-const list_dialect dialect{sql::task_select, sql::run_select, sql::name_prefix};
+const list_dialect dialect{sql::task_select, sql::task_select_by_state, sql::run_select,
+                           sql::name_prefix};
 
 std::vector<col> kinds_of(const std::vector<cell>& cells) {
   std::vector<col> out;
@@ -110,7 +111,6 @@ caf::expected<task_page> mysql_store::list_tasks(const task_filter& f) {
   if (auto err = c_.usable())
     return err;
   task_page page;
-  auto limit = static_cast<size_t>(clamp_limit(f.limit));
   auto tail = run_filter{}.output_tail;
   row r{kinds_of(task_cells)};
   caf::error bad;
@@ -125,13 +125,14 @@ caf::expected<task_page> mysql_store::list_tasks(const task_filter& f) {
     return err;
   if (bad)
     return bad;
-  if (page.items.size() > limit) {
-    page.items.resize(limit);
-    page.next = page.items.back().id;
-  }
-  for (auto& t : page.items)
-    if (auto err = read_labels(t))
-      return err;
+  close_page(page, f.limit);
+  page_labels labels{page};
+  if (labels.ids().empty())
+    return page;
+  row l{col::integer, col::text, col::text};
+  if (auto err = run_query(labels_query(labels.ids()), "list tasks: labels", l,
+                           [&] { labels.add(l.integer(0), l.text(1), l.text(2)); }))
+    return err;
   return page;
 }
 
@@ -139,7 +140,6 @@ caf::expected<run_page> mysql_store::list_runs(const run_filter& f) {
   if (auto err = c_.usable())
     return err;
   run_page page;
-  auto limit = static_cast<size_t>(clamp_limit(f.limit));
   row r{kinds_of(run_cells)};
   caf::error bad;
   auto err = run_query(runs_query(dialect, f), "list runs", r, [&] {
@@ -153,10 +153,7 @@ caf::expected<run_page> mysql_store::list_runs(const run_filter& f) {
     return err;
   if (bad)
     return bad;
-  if (page.items.size() > limit) {
-    page.items.resize(limit);
-    page.next = page.items.back().id;
-  }
+  close_page(page, f.limit);
   return page;
 }
 

@@ -184,10 +184,10 @@ enum class q : size_t {
   " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
   " RIGHT(CAST(r.output AS BINARY), ?), r.output_truncated, LENGTH(r.output),"               \
   " r.output_bytes, r.lateness_ms, r.stop_requested_ms"
-#define TS_MYSQL_TASK_SELECT                                                                  \
+#define TS_MYSQL_TASK_COLUMNS                                                                 \
   "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"    \
-  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_MYSQL_RUN_COLUMNS             \
-  " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run"
+  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_MYSQL_RUN_COLUMNS " FROM tasks t"
+#define TS_MYSQL_TASK_SELECT TS_MYSQL_TASK_COLUMNS " LEFT JOIN runs r ON r.id = t.latest_run"
 #define TS_MYSQL_RUN_SELECT "SELECT " TS_MYSQL_RUN_COLUMNS " FROM runs r"
 
 struct statement_text {
@@ -300,9 +300,15 @@ inline constexpr statement_text statements[] = {
 };
 
 inline constexpr const char* task_select = TS_MYSQL_TASK_SELECT;
+// Left to itself, MariaDB 10.11 takes `ref` on the state alone and filters the ids (EXPLAIN:
+// key_len of state only, r_rows 10,001 for the hundredth page); with the index named it
+// takes the range (state, id) from the cursor, 101 rows at any depth.
+inline constexpr const char* task_select_by_state =
+  TS_MYSQL_TASK_COLUMNS " FORCE INDEX (tasks_state) LEFT JOIN runs r ON r.id = t.latest_run";
 inline constexpr const char* run_select = TS_MYSQL_RUN_SELECT;
 #undef TS_MYSQL_RUN_COLUMNS
 #undef TS_MYSQL_TASK_SELECT
+#undef TS_MYSQL_TASK_COLUMNS
 #undef TS_MYSQL_RUN_SELECT
 // On VARBINARY, LEFT and LENGTH count bytes: a byte-exact prefix test.
 inline constexpr const char* name_prefix = "LEFT(t.name, LENGTH(?)) = ?";

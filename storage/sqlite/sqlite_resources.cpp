@@ -13,7 +13,8 @@ namespace ts::storage::sqlite {
 
 namespace {
 
-const list_dialect dialect{sql::task_select, sql::run_select, sql::name_prefix};
+const list_dialect dialect{sql::task_select, sql::task_select_by_state, sql::run_select,
+                           sql::name_prefix};
 
 /// The columns of the current row, for the shared mapping.
 class cells final : public cell_reader {
@@ -121,7 +122,6 @@ caf::expected<run_info> sqlite_store::get_run(run_id id, int64_t output_tail) {
 
 caf::expected<task_page> sqlite_store::list_tasks(const task_filter& f) {
   task_page page;
-  auto limit = static_cast<size_t>(clamp_limit(f.limit));
   auto tail = run_filter{}.output_tail;
   auto err = run_query(tasks_query(dialect, f, tail), "list tasks", [&](const use& u) {
     auto t = read_task(cells{u}, tail, "sqlite");
@@ -132,19 +132,21 @@ caf::expected<task_page> sqlite_store::list_tasks(const task_filter& f) {
   });
   if (err)
     return err;
-  if (page.items.size() > limit) {
-    page.items.resize(limit);
-    page.next = page.items.back().id;
-  }
-  for (auto& t : page.items)
-    if (auto err = read_labels(t))
-      return err;
+  close_page(page, f.limit);
+  page_labels labels{page};
+  if (labels.ids().empty())
+    return page;
+  err = run_query(labels_query(labels.ids()), "list tasks: labels", [&](const use& u) {
+    labels.add(u.int64(0), u.text(1), u.text(2));
+    return caf::error{};
+  });
+  if (err)
+    return err;
   return page;
 }
 
 caf::expected<run_page> sqlite_store::list_runs(const run_filter& f) {
   run_page page;
-  auto limit = static_cast<size_t>(clamp_limit(f.limit));
   auto err = run_query(runs_query(dialect, f), "list runs", [&](const use& u) {
     auto r = read_run(cells{u}, 0, f.output_tail, "sqlite");
     if (!r)
@@ -154,10 +156,7 @@ caf::expected<run_page> sqlite_store::list_runs(const run_filter& f) {
   });
   if (err)
     return err;
-  if (page.items.size() > limit) {
-    page.items.resize(limit);
-    page.next = page.items.back().id;
-  }
+  close_page(page, f.limit);
   return page;
 }
 

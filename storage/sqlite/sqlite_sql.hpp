@@ -257,6 +257,8 @@ inline constexpr const char* task_select =
   "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"
   " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_SQLITE_RUN_COLUMNS
   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run";
+// SQLite's planner walks tasks_state from the cursor by itself.
+inline constexpr const char* task_select_by_state = task_select;
 inline constexpr const char* run_select = "SELECT " TS_SQLITE_RUN_COLUMNS " FROM runs r";
 #undef TS_SQLITE_RUN_COLUMNS
 // substr and length of TEXT both count characters: a byte-exact prefix test.
