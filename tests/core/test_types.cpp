@@ -230,3 +230,90 @@ TEST_CASE("status and reason names parse back, and nothing else parses", "[types
   CHECK_FALSE(parse_task_status("interrupted"));  // a reason, not a status
   CHECK_FALSE(parse_run_reason("failure"));       // a status, not a reason
 }
+
+TEST_CASE("the v1 resources round-trip, their optional fields present and absent", "[types]") {
+  run_info r;
+  r.id = 12;
+  r.task = 7;
+  r.attempt = 2;
+  r.trigger = run_trigger::manual;
+  r.scheduled_for = 1727024400000;
+  r.status = run_status::failure;
+  r.reason = run_reason::cancelled;
+  r.started_at = 1727024400003;
+  r.finished_at = 1727024400050;
+  r.signal = 15;
+  r.message = "stopped by a cancel";
+  r.output = "partial\n";
+  r.output_truncated = true;
+  r.lateness_ms = 3;
+  r.stop_requested = true;
+  r.output_size = 70000;
+  task_info t;
+  t.id = 7;
+  t.command = "sleep 100";
+  t.name = "nightly";
+  t.labels = {{"env", "prod"}, {"team", "ops"}};
+  t.due = 1727024400000;
+  t.time_zone = "Europe/Zurich";
+  t.output_limit_bytes = 1 << 20;
+  t.state = task_state::cancelled;
+  t.version = 4;
+  t.created_at = 1727024300000;
+  t.updated_at = 1727024400040;
+  t.latest_run = r;
+  auto same_run = [](const run_info& a, const run_info& b) {
+    return std::tie(a.id, a.task, a.attempt, a.trigger, a.scheduled_for, a.status, a.reason,
+                    a.started_at, a.finished_at, a.exit_code, a.signal, a.message, a.output,
+                    a.output_truncated, a.lateness_ms, a.stop_requested, a.output_size)
+           == std::tie(b.id, b.task, b.attempt, b.trigger, b.scheduled_for, b.status, b.reason,
+                       b.started_at, b.finished_at, b.exit_code, b.signal, b.message, b.output,
+                       b.output_truncated, b.lateness_ms, b.stop_requested, b.output_size);
+  };
+  auto back = round_trip(t);
+  CHECK(back.name == t.name);
+  CHECK(back.labels == t.labels);
+  CHECK(back.time_zone == t.time_zone);
+  CHECK(back.state == task_state::cancelled);
+  CHECK(back.version == 4);
+  CHECK_FALSE(back.next_run_at);
+  CHECK(back.updated_at == t.updated_at);
+  REQUIRE(back.latest_run);
+  CHECK(same_run(*back.latest_run, r));
+  // Absent: no name, no zone, no run; a run never started.
+  task_info bare;
+  bare.id = 8;
+  bare.next_run_at = 0;
+  auto bare_back = round_trip(bare);
+  CHECK_FALSE(bare_back.name);
+  CHECK_FALSE(bare_back.latest_run);
+  CHECK(bare_back.next_run_at == 0);
+  run_info fresh;
+  CHECK(same_run(round_trip(fresh), fresh));
+
+  task_page page{{t, bare}, 8};
+  auto page_back = round_trip(page);
+  REQUIRE(page_back.items.size() == 2);
+  CHECK(page_back.next == 8);
+  output_slice s{12, 100, std::string("a\0b", 3), 103, true};
+  auto s_back = round_trip(s);
+  CHECK(s_back.data == s.data);
+  CHECK(s_back.next_offset == 103);
+  CHECK(s_back.complete);
+  cancel_result c{t, 12};
+  CHECK(round_trip(c).stop_run == 12);
+}
+
+TEST_CASE("the v1 names read back as what they were written as", "[types]") {
+  for (auto x : {task_state::active, task_state::completed, task_state::cancelled})
+    CHECK(parse_task_state(to_string(x)) == x);
+  for (auto x : {run_status::waiting, run_status::starting, run_status::running,
+                 run_status::success, run_status::failure})
+    CHECK(parse_run_status(to_string(x)) == x);
+  for (auto x : {run_trigger::schedule, run_trigger::manual})
+    CHECK(parse_run_trigger(to_string(x)) == x);
+  CHECK(parse_run_reason("cancelled") == run_reason::cancelled);
+  CHECK(parse_task_status("cancelled") == task_status::cancelled);
+  CHECK_FALSE(parse_run_status("pending"));
+  CHECK_FALSE(parse_task_state("Active"));
+}
