@@ -161,7 +161,7 @@ std::set<std::string> our_options() {
 
 } // namespace
 
-TEST_CASE("--help shows every option and the default of core/defaults.hpp", "[app]") {
+TEST_CASE("the help text shows every option and the default of core/defaults.hpp", "[app]") {
   auto text = help_text();
   INFO(text);
   auto help = parse_help(text);

@@ -189,7 +189,7 @@ TEST_CASE("schedule requests accept every documented time form", "[e2e][api]") {
   CHECK(s.json()["task"] == "echo 'héllo ✓'");
 }
 
-TEST_CASE("--default-time-zone reads times without an offset in that zone", "[e2e][api]") {
+TEST_CASE("the default time zone option reads times without an offset in that zone", "[e2e][api]") {
   // The zone is applied before anything is stored, so one backend is enough.
   service_fixture f("sqlite");
   auto& svc = f.svc;
