@@ -36,10 +36,12 @@ public:
       return false;
     return exec("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
            && exec("SET time_zone = '+00:00'") && mysql_autocommit(conn_, 0) == 0
-           && prepare("INSERT INTO tasks (command, due_ms, created_ms, status)"
-                      " VALUES (?, ?, ?, 'pending')",
+           // The columns the service fills for a new task (schema v2): the next run is the
+           // due time, and load_pending reads it.
+           && prepare("INSERT INTO tasks (command, due_ms, created_ms, status, next_run_ms,"
+                      " updated_ms) VALUES (?, ?, ?, 'pending', ?, ?)",
                       insert_)
-           && prepare("SELECT id, due_ms FROM tasks WHERE status = 'pending'", read_);
+           && prepare("SELECT id, next_run_ms FROM tasks WHERE status = 'pending'", read_);
   }
 
   bool begin() override {
@@ -52,17 +54,20 @@ public:
 
   bool insert_pending(const std::string& command, int64_t due_ms,
                       int64_t created_ms) override {
-    MYSQL_BIND b[3];
+    MYSQL_BIND b[5];
     std::memset(b, 0, sizeof(b));
     unsigned long len = command.size();
     b[0].buffer_type = MYSQL_TYPE_STRING;
     b[0].buffer = const_cast<char*>(command.data());
     b[0].buffer_length = len;
     b[0].length = &len;
-    b[1].buffer_type = MYSQL_TYPE_LONGLONG;
-    b[1].buffer = &due_ms;
-    b[2].buffer_type = MYSQL_TYPE_LONGLONG;
-    b[2].buffer = &created_ms;
+    // due, created, then the same two as next_run_ms and updated_ms.
+    for (int i : {1, 3}) {
+      b[i].buffer_type = MYSQL_TYPE_LONGLONG;
+      b[i].buffer = &due_ms;
+      b[i + 1].buffer_type = MYSQL_TYPE_LONGLONG;
+      b[i + 1].buffer = &created_ms;
+    }
     return mysql_stmt_bind_param(insert_, b) == 0 && mysql_stmt_execute(insert_) == 0;
   }
 
@@ -72,12 +77,14 @@ public:
     escaped.resize(
       mysql_real_escape_string(conn_, escaped.data(), command.data(), command.size()));
     auto row = "('" + escaped + "'," + std::to_string(due_ms) + ","
-               + std::to_string(created_ms) + ",'pending')";
+               + std::to_string(created_ms) + ",'pending'," + std::to_string(due_ms) + ","
+               + std::to_string(created_ms) + ")";
     constexpr int64_t rows_per_statement = 2000;
     constexpr int64_t rows_per_commit = 100000;
     for (int64_t done = 0; done < count;) {
       auto n = std::min(rows_per_statement, count - done);
-      std::string sql = "INSERT INTO tasks (command, due_ms, created_ms, status) VALUES ";
+      std::string sql = "INSERT INTO tasks (command, due_ms, created_ms, status, next_run_ms,"
+                        " updated_ms) VALUES ";
       sql.reserve(sql.size() + static_cast<size_t>(n) * (row.size() + 1));
       for (int64_t i = 0; i < n; ++i) {
         if (i > 0)

@@ -23,10 +23,12 @@ public:
     sqlite3_busy_timeout(db_, 5000);
     // The service's durability: every commit syncs the WAL.
     return exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;")
-           && prepare("INSERT INTO tasks(command, due_ms, created_ms, status)"
-                      " VALUES(?1, ?2, ?3, 'pending')",
+           // The columns the service fills for a new task (schema v2): the next run is the
+           // due time, and load_pending reads it.
+           && prepare("INSERT INTO tasks(command, due_ms, created_ms, status, next_run_ms,"
+                      " updated_ms) VALUES(?1, ?2, ?3, 'pending', ?2, ?3)",
                       insert_)
-           && prepare("SELECT id, due_ms FROM tasks WHERE status = 'pending'", read_);
+           && prepare("SELECT id, next_run_ms FROM tasks WHERE status = 'pending'", read_);
   }
 
   bool begin() override {
