@@ -26,7 +26,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<run_filter>("ts.run_filter");
   cfg.add_message_type<run_page>("ts.run_page");
   cfg.add_message_type<output_slice>("ts.output_slice");
-  cfg.add_message_type<cancel_result>("ts.cancel_result");
+  cfg.add_message_type<task_change>("ts.task_change");
+  cfg.add_message_type<request_key>("ts.request_key");
   add_error_category(cfg);
 }
 

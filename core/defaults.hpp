@@ -40,6 +40,13 @@ constexpr int64_t claim_lead_ms = 100;
 constexpr int64_t max_sleep_ms = 1000;
 /// The tail of a run's output a task keeps unless it names its own output_limit_bytes.
 constexpr int64_t output_limit_bytes = 64 * 1024;
+/// The largest output_limit_bytes a task may ask for (--max-output-bytes).
+constexpr int64_t max_output_bytes = 8 * 1024 * 1024;
+/// A running command's output is stored this often (and at its end), so that a crash keeps
+/// what it wrote and a follower sees it, without a database write per line.
+constexpr auto output_flush_interval = std::chrono::milliseconds(250);
+/// ... or as soon as this much is gathered.
+constexpr size_t output_flush_bytes = 256 * 1024;
 /// Writes gathered into one transaction at most.
 constexpr size_t max_batch = 4096;
 /// Outcomes kept in memory while the database is away, in bytes of output.

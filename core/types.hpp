@@ -136,11 +136,14 @@ struct claim {
   task_id task = 0;
   std::string command;
   millis due = 0;
+  /// The tail of output the run keeps (the task's output_limit_bytes).
+  int64_t output_limit_bytes = defaults::output_limit_bytes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim& x) {
-  return f(caf::meta::type_name("ts.claim"), x.run, x.task, x.command, x.due);
+  return f(caf::meta::type_name("ts.claim"), x.run, x.task, x.command, x.due,
+           x.output_limit_bytes);
 }
 
 /// Identifies a started process well enough to kill it safely after a crash:
@@ -330,15 +333,30 @@ typename Inspector::result_type inspect(Inspector& f, output_slice& x) {
            x.complete);
 }
 
-/// A cancelled task, and the run to stop when one was in progress (it ends `cancelled`).
-struct cancel_result {
-  task_info task;
-  std::optional<run_id> stop_run;
+/// The Idempotency-Key of a cancel or trigger with the digest of what it asked (method,
+/// path), so that a retry is answered with the first result instead of acting twice.
+struct request_key {
+  std::optional<std::string> idempotency_key;  // absent: no key, nothing is remembered
+  std::string request_hash;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, cancel_result& x) {
-  return f(caf::meta::type_name("ts.cancel_result"), x.task, opt(x.stop_run));
+typename Inspector::result_type inspect(Inspector& f, request_key& x) {
+  return f(caf::meta::type_name("ts.request_key"), opt(x.idempotency_key), x.request_hash);
+}
+
+/// A task after a cancel or trigger. `stop_run`: the run a cancel must stop (it ends
+/// `cancelled`); after a trigger the coordinator arms the task at its next_run_at; `replayed`: an Idempotency-Key matched an earlier identical request, and
+/// nothing was changed this time.
+struct task_change {
+  task_info task;
+  std::optional<run_id> stop_run;
+  bool replayed = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_change& x) {
+  return f(caf::meta::type_name("ts.task_change"), x.task, opt(x.stop_run), x.replayed);
 }
 
 } // namespace ts

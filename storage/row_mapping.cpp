@@ -80,6 +80,25 @@ caf::expected<task_record> replayed_task(keyed_row&& r, const new_task& t,
   return out;
 }
 
+caf::error key_of_a_change() {
+  return make_error(ec::idempotency_conflict,
+                    "the idempotency key was used by a cancel or trigger");
+}
+
+caf::error check_replay(const request_key& key, task_id task, std::string_view used_hash,
+                        task_id used_task) {
+  // The hash covers the path, so another task cannot match; the id is checked all the same,
+  // so that a replay never answers with a task the request did not name.
+  if (used_hash == key.request_hash && used_task == task)
+    return caf::none;
+  return make_error(ec::idempotency_conflict,
+                    "the idempotency key was used with a different request");
+}
+
+caf::error key_of_a_create() {
+  return make_error(ec::idempotency_conflict, "the idempotency key was used to create a task");
+}
+
 orphan_run to_orphan(const running_row& r) {
   orphan_run o;
   o.run = r.run;

@@ -63,6 +63,19 @@ struct keyed_row {
 caf::expected<task_record> replayed_task(keyed_row&& r, const new_task& t,
                                          const char* backend);
 
+/// A create whose Idempotency-Key a cancel or trigger used: ec::idempotency_conflict (one
+/// key names one request, whatever its kind).
+caf::error key_of_a_change();
+
+/// The Idempotency-Key of a cancel or trigger found among the remembered ones
+/// (request_keys): none when it is the same request again (same hash, same task), which is
+/// then answered without acting; else ec::idempotency_conflict.
+caf::error check_replay(const request_key& key, task_id task, std::string_view used_hash,
+                        task_id used_task);
+
+/// A cancel or trigger whose Idempotency-Key a create used: ec::idempotency_conflict.
+caf::error key_of_a_create();
+
 /// A run left `running` (interrupt_running).
 struct running_row {
   int64_t run = 0;

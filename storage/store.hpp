@@ -77,13 +77,20 @@ public:
   /// output_limit_bytes are dropped, so that a run keeps its tail.
   virtual caf::error append_output(run_id run, int64_t offset, const std::string& data) = 0;
 
-  /// No further runs. A run in progress is marked to be stopped (the caller stops it) and
-  /// ends `cancelled`. ec::invalid_state for a task already completed or cancelled.
-  virtual caf::expected<cancel_result> cancel_task(task_id task, millis now) = 0;
+  /// No further runs. A run in progress (starting or running) is marked to be stopped (the
+  /// caller stops it; `stop_run` names it) and ends `cancelled`. ec::invalid_state for a task
+  /// already completed or cancelled. With an Idempotency-Key in `key`: a key already used
+  /// with the same request_hash answers the task as it is now with `replayed` and changes
+  /// nothing; with another hash, ec::idempotency_conflict; a new key is remembered with the
+  /// change (only when it succeeds).
+  virtual caf::expected<task_change> cancel_task(task_id task, millis now,
+                                                 const request_key& key) = 0;
 
   /// One more run, due `now` (trigger "manual"), also for a completed task; the caller
   /// arms it like a new task. ec::invalid_state while a run is in progress or once cancelled.
-  virtual caf::expected<task_info> trigger_task(task_id task, millis now) = 0;
+  /// Idempotency-Keys as for cancel_task.
+  virtual caf::expected<task_change> trigger_task(task_id task, millis now,
+                                                  const request_key& key) = 0;
 
   // -- reads and maintenance (outside of a transaction) ------------------------------------
 

@@ -222,9 +222,80 @@ caf::expected<output_slice> mysql_store::read_output(run_id id, int64_t offset,
   return b.finish(ended, stored);
 }
 
-caf::expected<cancel_result> mysql_store::cancel_task(task_id task, millis now) {
-  cancel_result out;
+caf::expected<bool> mysql_store::is_replay(task_id task, const request_key& key) {
+  if (!key.idempotency_key)
+    return false;
+  params k;
+  k.text(*key.idempotency_key);
+  row r{col::text, col::integer};
+  std::optional<caf::error> used;
+  if (auto err = c_.query(q::find_request_key, k, r,
+                          [&] { used = check_replay(key, task, r.text(0), r.integer(1)); }))
+    return err;
+  if (used) {
+    if (*used)
+      return std::move(*used);
+    return true;
+  }
+  params t;
+  t.text(*key.idempotency_key);
+  row created{col::integer, col::text, col::integer, col::integer, col::text, col::text};
+  bool by_create = false;
+  if (auto err = c_.query(q::select_task_by_key, t, created, [&] { by_create = true; }))
+    return err;
+  if (by_create)
+    return key_of_a_create();
+  return false;
+}
+
+caf::expected<task_change>
+mysql_store::change_task(task_id task, millis now, const request_key& key,
+                         const std::function<caf::error(task_change&)>& change) {
+  task_change out;
   auto err = atomically([&]() -> caf::error {
+    out = task_change{};
+    if (key.idempotency_key) {
+      // The task's row lock first: a retry on another connection waits for this one to
+      // commit and then finds its key (READ COMMITTED reads the latest commit).
+      params p;
+      p.integer(task);
+      row r{col::text, col::text, col::integer};
+      if (auto err = c_.query(q::task_for_change, p, r, [] {}))
+        return err;
+    }
+    auto replay = is_replay(task, key);
+    if (!replay)
+      return replay.error();
+    out.replayed = *replay;
+    if (!out.replayed) {
+      if (auto err = change(out))
+        return err;
+      if (key.idempotency_key) {
+        params k;
+        k.text(*key.idempotency_key).text(key.request_hash).integer(task).integer(now);
+        if (auto err = c_.execute(q::insert_request_key, k)) {
+          // Used meanwhile for another task: the lock above serializes retries of this one.
+          if (c_.last_errno() == ER_DUP_ENTRY)
+            return make_error(ec::idempotency_conflict,
+                              "the idempotency key was used with a different request");
+          return err;
+        }
+      }
+    }
+    auto t = get_task_info(task, run_filter{}.output_tail);
+    if (!t)
+      return t.error();
+    out.task = std::move(*t);
+    return {};
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<task_change> mysql_store::cancel_task(task_id task, millis now,
+                                                    const request_key& key) {
+  return change_task(task, now, key, [&](task_change& out) -> caf::error {
     params p;
     p.integer(task);
     row r{col::text, col::text, col::integer};
@@ -248,6 +319,7 @@ caf::expected<cancel_result> mysql_store::cancel_task(task_id task, millis now) 
     c.integer(now).integer(task);
     if (auto err = c_.execute(q::cancel_task, c))
       return err;
+    // The task is `running` from the claim on: a run starting is stopped too.
     if (status == to_string(task_status::running) && latest) {
       params s;
       s.integer(now).integer(*latest);
@@ -255,20 +327,13 @@ caf::expected<cancel_result> mysql_store::cancel_task(task_id task, millis now) 
         return err;
       out.stop_run = latest;
     }
-    auto t = get_task_info(task, run_filter{}.output_tail);
-    if (!t)
-      return t.error();
-    out.task = std::move(*t);
     return {};
   });
-  if (err)
-    return err;
-  return out;
 }
 
-caf::expected<task_info> mysql_store::trigger_task(task_id task, millis now) {
-  task_info out;
-  auto err = atomically([&]() -> caf::error {
+caf::expected<task_change> mysql_store::trigger_task(task_id task, millis now,
+                                                     const request_key& key) {
+  return change_task(task, now, key, [&](task_change&) -> caf::error {
     params p;
     p.integer(task);
     row r{col::text, col::text, col::integer};
@@ -285,17 +350,8 @@ caf::expected<task_info> mysql_store::trigger_task(task_id task, millis now) {
       return refused;
     params t;
     t.integer(now).integer(now).integer(task);
-    if (auto err = c_.execute(q::trigger_task, t))
-      return err;
-    auto info = get_task_info(task, run_filter{}.output_tail);
-    if (!info)
-      return info.error();
-    out = std::move(*info);
-    return {};
+    return c_.execute(q::trigger_task, t);
   });
-  if (err)
-    return err;
-  return out;
 }
 
 } // namespace ts::storage::mysql

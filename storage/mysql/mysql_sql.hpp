@@ -104,6 +104,15 @@ inline const std::vector<std::vector<const char*>> migrations = {
     ") ENGINE=InnoDB",
     "INSERT IGNORE INTO run_output (run_id, end_off, data)"
     " SELECT id, output_bytes, output FROM runs WHERE output_bytes > 0",
+    // The Idempotency-Keys of cancels and triggers (a create's stays in tasks); VARBINARY
+    // like tasks.idempotency_key, and the front end allows 255 bytes of printable ASCII.
+    "CREATE TABLE IF NOT EXISTS request_keys ("
+    " idempotency_key VARBINARY(255) NOT NULL PRIMARY KEY,"
+    " request_hash VARCHAR(64) NOT NULL,"
+    " task_id BIGINT NOT NULL,"
+    " created_ms BIGINT NOT NULL,"
+    " CONSTRAINT request_keys_task_fk FOREIGN KEY (task_id) REFERENCES tasks (id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
   },
 };
 
@@ -171,6 +180,8 @@ enum class q : size_t {
   cancel_task,
   request_stop,
   trigger_task,
+  find_request_key,
+  insert_request_key,
   task_labels,
   get_task_info,
   get_run,
@@ -222,7 +233,7 @@ inline constexpr statement_text statements[] = {
    "UPDATE tasks SET latest_run = ?, next_run_ms = NULL, version = version + 1,"
    " updated_ms = ? WHERE id = ?"},
   {q::select_claimed, "select claimed task",
-   "SELECT command, next_run_ms, next_trigger FROM tasks WHERE id = ?"},
+   "SELECT command, next_run_ms, next_trigger, output_limit_bytes FROM tasks WHERE id = ?"},
   {q::select_task_status, "select task status", "SELECT status FROM tasks WHERE id = ?"},
   {q::select_run, "select run",
    "SELECT task_id, status, started_ms, scheduled_ms, run_trigger FROM runs WHERE id = ?"},
@@ -293,6 +304,11 @@ inline constexpr statement_text statements[] = {
   {q::trigger_task, "trigger task",
    "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?,"
    " next_trigger = 'manual', version = version + 1, updated_ms = ? WHERE id = ?"},
+  {q::find_request_key, "find request key",
+   "SELECT request_hash, task_id FROM request_keys WHERE idempotency_key = ?"},
+  {q::insert_request_key, "remember request key",
+   "INSERT INTO request_keys (idempotency_key, request_hash, task_id, created_ms)"
+   " VALUES (?, ?, ?, ?)"},
   {q::task_labels, "task labels",
    "SELECT label_key, label_value FROM task_labels WHERE task_id = ? ORDER BY label_key"},
   {q::get_task_info, "get task info", TS_MYSQL_TASK_SELECT " WHERE t.id = ?"},

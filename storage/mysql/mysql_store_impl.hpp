@@ -79,8 +79,10 @@ public:
   // -- writes ----------------------------------------------------------------------------------
 
   caf::error append_output(run_id run, int64_t offset, const std::string& data) override;
-  caf::expected<cancel_result> cancel_task(task_id task, millis now) override;
-  caf::expected<task_info> trigger_task(task_id task, millis now) override;
+  caf::expected<task_change> cancel_task(task_id task, millis now,
+                                         const request_key& key) override;
+  caf::expected<task_change> trigger_task(task_id task, millis now,
+                                          const request_key& key) override;
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override;
   caf::expected<task_page> list_tasks(const task_filter& f) override;
   caf::expected<run_page> list_runs(const run_filter& f) override;
@@ -91,6 +93,16 @@ public:
   caf::expected<task_record> insert_task(const new_task& t) override {
     if (auto err = c_.usable())
       return err;
+    if (t.idempotency_key) {
+      params k;
+      k.text(*t.idempotency_key);
+      row r{col::text, col::integer};
+      bool used = false;
+      if (auto err = c_.query(q::find_request_key, k, r, [&] { used = true; }))
+        return err;
+      if (used)
+        return key_of_a_change();
+    }
     params p;
     p.text(t.command)
       .integer(t.due)
@@ -154,13 +166,14 @@ public:
         return refusal(task);
       params s;
       s.integer(task);
-      row t{col::text, col::integer, col::text};
+      row t{col::text, col::integer, col::text, col::integer};
       bool found = false;
       std::string trigger;
       if (auto err = c_.query(q::select_claimed, s, t, [&] {
             c.command = std::move(t.text(0));
             c.due = t.opt_integer(1).value_or(0);
             trigger = t.text(2);
+            c.output_limit_bytes = t.integer(3);
             found = true;
           }))
         return err;
@@ -430,6 +443,14 @@ private:
 
   /// The task's labels, sorted by key.
   caf::error read_labels(task_info& t);
+  /// Whether a cancel or trigger of `task` with an Idempotency-Key repeats an earlier one
+  /// (then it is answered without acting); ec::idempotency_conflict for a key another
+  /// request used, a create's included. False without a key.
+  caf::expected<bool> is_replay(task_id task, const request_key& key);
+  /// A cancel or trigger: `change` checks and writes, unless the key replays an earlier one;
+  /// a new key is remembered with the change.
+  caf::expected<task_change> change_task(task_id task, millis now, const request_key& key,
+                                         const std::function<caf::error(task_change&)>& change);
   /// Runs a built list query; `on_row` reads each row from `r`.
   caf::error run_query(const built_query& q, const char* what, row& r,
                        const std::function<void()>& on_row);

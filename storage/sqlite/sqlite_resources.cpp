@@ -234,9 +234,72 @@ caf::expected<task_info> sqlite_store::task_after_change(task_id id) {
   return get_task_info(id, run_filter{}.output_tail);
 }
 
-caf::expected<cancel_result> sqlite_store::cancel_task(task_id task, millis now) {
-  cancel_result out;
+caf::expected<bool> sqlite_store::is_replay(task_id task, const request_key& key) {
+  if (!key.idempotency_key)
+    return false;
+  {
+    use u{find_request_key_};
+    u.bind_opt(1, key.idempotency_key);
+    auto rc = u.step();
+    if (rc == SQLITE_ROW) {
+      if (auto err = check_replay(key, task, u.text_view(0), u.int64(1)))
+        return err;
+      return true;
+    }
+    if (rc != SQLITE_DONE)
+      return fail(rc, "find request key");
+  }
+  use u{find_by_key_};
+  u.bind_opt(1, key.idempotency_key);
+  auto rc = u.step();
+  if (rc == SQLITE_ROW)
+    return key_of_a_create();
+  if (rc != SQLITE_DONE)
+    return fail(rc, "find idempotency key");
+  return false;
+}
+
+caf::error sqlite_store::remember_key(task_id task, millis now, const request_key& key) {
+  if (!key.idempotency_key)
+    return caf::none;
+  use u{insert_request_key_};
+  u.bind_opt(1, key.idempotency_key).bind_text(2, key.request_hash).bind(3, task).bind(4, now);
+  auto rc = u.step();
+  return rc == SQLITE_DONE ? caf::none : fail(rc, "remember request key");
+}
+
+caf::expected<task_change>
+sqlite_store::change_task(task_id task, millis now, const request_key& key,
+                          const std::function<caf::error(task_change&)>& change) {
+  task_change out;
+  // BEGIN IMMEDIATE serializes the writers: no other can use the key between the lookup
+  // and the insert.
   auto err = atomically([&]() -> caf::error {
+    out = task_change{};
+    auto replay = is_replay(task, key);
+    if (!replay)
+      return replay.error();
+    out.replayed = *replay;
+    if (!out.replayed) {
+      if (auto err = change(out))
+        return err;
+      if (auto err = remember_key(task, now, key))
+        return err;
+    }
+    auto t = task_after_change(task);
+    if (!t)
+      return t.error();
+    out.task = std::move(*t);
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::expected<task_change> sqlite_store::cancel_task(task_id task, millis now,
+                                                     const request_key& key) {
+  return change_task(task, now, key, [&](task_change& out) -> caf::error {
     std::optional<run_id> latest;
     {
       use u{task_for_change_};
@@ -249,6 +312,7 @@ caf::expected<cancel_result> sqlite_store::cancel_task(task_id task, millis now)
       if (u.text_view(1) != to_string(task_state::active))
         return invalid_state(task, "only an active task can be cancelled, not a "
                                      + u.text(1) + " one");
+      // The task is `running` from the claim on: a run starting is stopped too.
       if (u.text_view(0) == to_string(task_status::running))
         latest = u.opt_int64(2);
     }
@@ -267,20 +331,13 @@ caf::expected<cancel_result> sqlite_store::cancel_task(task_id task, millis now)
         return fail(rc, "cancel: stop the run");
       out.stop_run = latest;
     }
-    auto t = task_after_change(task);
-    if (!t)
-      return t.error();
-    out.task = std::move(*t);
     return caf::none;
   });
-  if (err)
-    return err;
-  return out;
 }
 
-caf::expected<task_info> sqlite_store::trigger_task(task_id task, millis now) {
-  task_info out;
-  auto err = atomically([&]() -> caf::error {
+caf::expected<task_change> sqlite_store::trigger_task(task_id task, millis now,
+                                                      const request_key& key) {
+  return change_task(task, now, key, [&](task_change&) -> caf::error {
     {
       use u{task_for_change_};
       u.bind(1, task);
@@ -292,22 +349,11 @@ caf::expected<task_info> sqlite_store::trigger_task(task_id task, millis now) {
       if (auto err = check_trigger(task, u.text_view(0), u.text_view(1)))
         return err;
     }
-    {
-      use u{trigger_task_};
-      u.bind(1, task).bind(2, now);
-      auto rc = u.step();
-      if (rc != SQLITE_DONE)
-        return fail(rc, "trigger task");
-    }
-    auto t = task_after_change(task);
-    if (!t)
-      return t.error();
-    out = std::move(*t);
-    return caf::none;
+    use u{trigger_task_};
+    u.bind(1, task).bind(2, now);
+    auto rc = u.step();
+    return rc == SQLITE_DONE ? caf::none : fail(rc, "trigger task");
   });
-  if (err)
-    return err;
-  return out;
 }
 
 } // namespace ts::storage::sqlite

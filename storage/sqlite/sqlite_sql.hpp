@@ -51,7 +51,8 @@ INSERT INTO schema_version(version) VALUES(1);
 
 /// Version 2 (issue 10): tasks as v1 resources (name, labels, output limit, state, version,
 /// next run), runs with attempt, trigger, scheduled time, message, lateness and a stop
-/// request, and output stored in chunks while the run runs. Old rows get the values they
+/// request, output stored in chunks while the run runs, and the Idempotency-Keys of cancels
+/// and triggers. Old rows get the values they
 /// would have had: a pending task's next run is its due time, a finished one is completed,
 /// a run's scheduled time is its task's due time, a run claimed but never started is
 /// `starting`, and an old run's output becomes its one chunk.
@@ -103,6 +104,14 @@ CREATE TABLE run_output(
 ) STRICT, WITHOUT ROWID;
 INSERT INTO run_output(run_id, end_off, data)
   SELECT id, output_bytes, CAST(output AS BLOB) FROM runs WHERE output_bytes > 0;
+-- The Idempotency-Keys of cancels and triggers (a create's stays in tasks.idempotency_key):
+-- a retry finds its key and is answered without acting twice.
+CREATE TABLE request_keys(
+  idempotency_key TEXT PRIMARY KEY,
+  request_hash    TEXT NOT NULL,
+  task_id         INTEGER NOT NULL REFERENCES tasks(id),
+  created_ms      INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
 )sql";
 
 /// migrations[i] brings a database from version i + 1 to i + 2 inside the open schema
@@ -152,7 +161,8 @@ inline constexpr const char* find_by_key =
   " FROM tasks WHERE idempotency_key = ?1";
 
 inline constexpr const char* task_for_claim =
-  "SELECT status, command, next_run_ms, next_trigger FROM tasks WHERE id = ?1";
+  "SELECT status, command, next_run_ms, next_trigger, output_limit_bytes FROM tasks"
+  " WHERE id = ?1";
 inline constexpr const char* insert_run =
   "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
   " VALUES(?1, 'starting', ?2, ?3, ?4)";
@@ -242,6 +252,11 @@ inline constexpr const char* request_stop =
 inline constexpr const char* trigger_task =
   "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?2,"
   " next_trigger = 'manual', version = version + 1, updated_ms = ?2 WHERE id = ?1";
+inline constexpr const char* find_request_key =
+  "SELECT request_hash, task_id FROM request_keys WHERE idempotency_key = ?1";
+inline constexpr const char* insert_request_key =
+  "INSERT INTO request_keys(idempotency_key, request_hash, task_id, created_ms)"
+  " VALUES(?1, ?2, ?3, ?4)";
 
 inline constexpr const char* task_labels =
   "SELECT label_key, label_value FROM task_labels WHERE task_id = ?1 ORDER BY label_key";

@@ -90,6 +90,8 @@ caf::error sqlite_store::prepare_all() {
     {&request_stop_, sql::request_stop},
     {&trigger_task_, sql::trigger_task},
     {&task_labels_, sql::task_labels},
+    {&find_request_key_, sql::find_request_key},
+    {&insert_request_key_, sql::insert_request_key},
     {&get_task_info_, get_task_info_sql.c_str()},
     {&get_run_, get_run_sql.c_str()},
   };
@@ -104,6 +106,15 @@ caf::error sqlite_store::prepare_all() {
 caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
   task_record out;
   auto err = atomically([&]() -> caf::error {
+    if (t.idempotency_key) {
+      use u{find_request_key_};
+      u.bind_opt(1, t.idempotency_key);
+      auto rc = u.step();
+      if (rc == SQLITE_ROW)
+        return key_of_a_change();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "insert task: find request key");
+    }
     {
       use u{insert_task_};
       u.bind_text(1, t.command)
@@ -169,6 +180,7 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
       out.command = u.text(1);
       out.due = u.int64(2);
       trigger = u.text(3);
+      out.output_limit_bytes = u.int64(4);
     }
     {
       use u{insert_run_};

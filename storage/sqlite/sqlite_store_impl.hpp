@@ -58,8 +58,10 @@ public:
   caf::expected<std::vector<orphan_run>> interrupt_running(millis now) override;
 
   caf::error append_output(run_id run, int64_t offset, const std::string& data) override;
-  caf::expected<cancel_result> cancel_task(task_id task, millis now) override;
-  caf::expected<task_info> trigger_task(task_id task, millis now) override;
+  caf::expected<task_change> cancel_task(task_id task, millis now,
+                                         const request_key& key) override;
+  caf::expected<task_change> trigger_task(task_id task, millis now,
+                                          const request_key& key) override;
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override;
   caf::expected<task_page> list_tasks(const task_filter& f) override;
   caf::expected<run_page> list_runs(const run_filter& f) override;
@@ -128,6 +130,15 @@ private:
                        const std::function<caf::error(const use&)>& f);
   /// A task with its labels, for the answers of cancel and trigger.
   caf::expected<task_info> task_after_change(task_id id);
+  /// Whether a cancel or trigger of `task` with an Idempotency-Key repeats an earlier one
+  /// (then it is answered without acting); ec::idempotency_conflict for a key another
+  /// request used, a create's included. False without a key.
+  caf::expected<bool> is_replay(task_id task, const request_key& key);
+  /// Remembers the key of a cancel or trigger that succeeded, in its transaction.
+  caf::error remember_key(task_id task, millis now, const request_key& key);
+  /// A cancel or trigger: `change` checks and writes, unless the key replays an earlier one.
+  caf::expected<task_change> change_task(task_id task, millis now, const request_key& key,
+                                         const std::function<caf::error(task_change&)>& change);
 
   connection conn_;
   std::string path_;
@@ -143,6 +154,7 @@ private:
   statement ping_;
   statement output_state_, append_chunk_, drop_chunks_, read_chunks_;
   statement task_for_change_, cancel_task_, request_stop_, trigger_task_, task_labels_;
+  statement find_request_key_, insert_request_key_;
   statement get_task_info_, get_run_;
 };
 

@@ -300,8 +300,16 @@ TEST_CASE("the v1 resources round-trip, their optional fields present and absent
   CHECK(s_back.data == s.data);
   CHECK(s_back.next_offset == 103);
   CHECK(s_back.complete);
-  cancel_result c{t, 12};
-  CHECK(round_trip(c).stop_run == 12);
+  task_change c{t, 12, true};
+  auto c_back = round_trip(c);
+  CHECK(c_back.stop_run == 12);
+  CHECK(c_back.replayed);
+  CHECK(c_back.task.id == t.id);
+  request_key k{std::string{"key"}, "hash"};
+  auto k_back = round_trip(k);
+  CHECK(k_back.idempotency_key == "key");
+  CHECK(k_back.request_hash == "hash");
+  CHECK_FALSE(round_trip(request_key{}).idempotency_key);
 }
 
 TEST_CASE("the v1 names read back as what they were written as", "[types]") {

@@ -178,6 +178,17 @@ const process_start running_process{8, 4242, 4241, 1099511627818ull, t0 + 7001};
 constexpr task_id last_fixture_task = 9;
 constexpr run_id last_fixture_run = 8;
 
+// From schema version 2 on, one more task: cancelled with an Idempotency-Key, which lives in
+// request_keys, so that later migrations are held to keeping those keys too.
+constexpr task_id keyed_cancel_task = 10;
+const request_key cancel_key{"fixture-cancel-key", "DELETE /v1/tasks/10"};
+constexpr millis cancelled_at = t0 + 8000;
+
+/// The last task a fixture of `version` holds.
+task_id last_task_of(int version) {
+  return version >= 2 ? keyed_cancel_task : last_fixture_task;
+}
+
 const fixture_task& fixture(task_id id) {
   return fixture_tasks().at(static_cast<size_t>(id - 1));
 }
@@ -442,7 +453,8 @@ public:
     } else {
       mysql_raw raw;
       raw.exec("SET FOREIGN_KEY_CHECKS = 0;"
-               " DROP TABLE IF EXISTS run_output, task_labels, runs, tasks, schema_version");
+               " DROP TABLE IF EXISTS request_keys, run_output, task_labels, runs, tasks,"
+               " schema_version");
     }
   }
 
@@ -558,7 +570,25 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
       check_view(ok(s->get_task(f.view.id)), f);
       check_info(*s, f, version);
     }
-    CHECK(code_of(s->get_task(last_fixture_task + 1).error()) == ec::not_found);
+    CHECK(code_of(s->get_task(last_task_of(version) + 1).error()) == ec::not_found);
+    if (version >= 2) {
+      // The cancel's key replays, and counts as used for any other request.
+      auto before = ok(s->get_task_info(keyed_cancel_task, 100));
+      CHECK(before.state == task_state::cancelled);
+      CHECK(before.updated_at == cancelled_at);
+      ok(s->begin());
+      auto again = ok(s->cancel_task(keyed_cancel_task, cancelled_at + 1000, cancel_key));
+      CHECK(again.replayed);
+      CHECK(again.task.version == before.version);
+      auto other = cancel_key;
+      other.request_hash += "?";
+      CHECK(code_of(s->cancel_task(keyed_cancel_task, cancelled_at + 1000, other).error())
+            == ec::idempotency_conflict);
+      auto create = as_new(fixture(1));
+      create.idempotency_key = cancel_key.idempotency_key;
+      CHECK(code_of(s->insert_task(create).error()) == ec::idempotency_conflict);
+      s->rollback();
+    }
     // The label filter and the lists find the old tasks.
     task_filter by_label;
     by_label.labels = {{"env", "prod"}};
@@ -628,7 +658,7 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     auto rec = ok(s->insert_task(fresh));
     ok(s->commit());
     CHECK_FALSE(rec.replayed);
-    CHECK(rec.id > last_fixture_task);
+    CHECK(rec.id > last_task_of(version));
     ok(s->begin());
     auto c_new = ok(s->claim_run(rec.id, now + 1000));
     auto c_old = ok(s->claim_run(1, now + 1000));
@@ -738,6 +768,14 @@ TEST_CASE("write the schema fixture database", "[.fixture-writer]") {
   // Run 8: running when the database was copied.
   claim_at(9, t0 + 6990, running_process.run);
   write_tx(*s, [&] { return s->record_start(running_process); });
+  // Cancelled before it ran, under an Idempotency-Key.
+  ok(s->begin());
+  auto keyed = ok(s->insert_task(as_new({"keyed cancel", view(keyed_cancel_task, "true",
+                                                              t0 + 9000, t0 + 10),
+                                         std::nullopt, "", std::nullopt, {}})));
+  REQUIRE(keyed.id == keyed_cancel_task);
+  ok(s->cancel_task(keyed_cancel_task, cancelled_at, cancel_key));
+  ok(s->commit());
 
   for (auto& f : fixture_tasks())
     check_view(ok(s->get_task(f.view.id)), f);

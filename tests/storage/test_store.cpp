@@ -1,9 +1,10 @@
 // The storage conformance suite: every case in the first part runs unchanged against each
 // backend, a fresh SQLite file always and MariaDB when TS_TEST_MYSQL_URL names one
 // (mysql://USER:PASSWORD@HOST:PORT/DATABASE). For MariaDB each case starts by dropping the
-// schema's tables (run_output, task_labels, runs, tasks, schema_version) through a raw client connection, so the
-// store creates them again: the user only needs rights on that one database, and cases stay
-// independent. The second part covers what only SQLite has (files, folders, locks).
+// schema's tables (request_keys, run_output, task_labels, runs, tasks, schema_version) through
+// a raw client connection, so the store creates them again: the user only needs rights on
+// that one database, and cases stay independent. The second part covers what only SQLite has
+// (files, folders, locks).
 #include "storage/store.hpp"
 
 #include <algorithm>
@@ -213,7 +214,8 @@ public:
       url_ = mysql_url();
       mysql_raw raw;
       raw.exec("SET FOREIGN_KEY_CHECKS = 0");
-      raw.exec("DROP TABLE IF EXISTS run_output, task_labels, runs, tasks, schema_version");
+      raw.exec("DROP TABLE IF EXISTS request_keys, run_output, task_labels, runs, tasks,"
+               " schema_version");
     }
   }
 
@@ -1060,6 +1062,13 @@ claim run_to_end(store& s, task_id id, millis at, task_status status = task_stat
   return c;
 }
 
+/// A cancel or trigger without an Idempotency-Key.
+const request_key no_key{};
+
+request_key keyed(std::string key, std::string hash) {
+  return request_key{std::move(key), std::move(hash)};
+}
+
 std::vector<task_id> ids_of(const task_page& p) {
   std::vector<task_id> out;
   for (auto& t : p.items)
@@ -1072,6 +1081,18 @@ std::vector<run_id> ids_of(const run_page& p) {
   for (auto& r : p.items)
     out.push_back(r.id);
   return out;
+}
+
+/// A write returning a value in a transaction of its own, committed only when it succeeds.
+template <class F>
+auto in_one_tx_value(store& s, F&& f) -> decltype(f()) {
+  ok(s.begin());
+  auto x = f();
+  if (x)
+    ok(s.commit());
+  else
+    s.rollback();
+  return x;
 }
 
 template <class F>
@@ -1121,6 +1142,10 @@ TEST_CASE("a v1 task reads back with name, labels, limit, state, version and nex
   CHECK(legacy.output_limit_bytes == defaults::output_limit_bytes);
   CHECK(code_of(error_of(s->get_task_info(424242, 100))) == ec::not_found);
   CHECK(code_of(error_of(s->get_run(424242, 100))) == ec::not_found);
+
+  // A claim carries the task's output limit to the executor.
+  CHECK(claim_one(*s, rec.id, 50000).output_limit_bytes == 1234);
+  CHECK(claim_one(*s, legacy.id, 1000).output_limit_bytes == defaults::output_limit_bytes);
 }
 
 TEST_CASE("a run goes starting -> running -> success, and the legacy view follows",
@@ -1219,7 +1244,7 @@ TEST_CASE("tasks list by state, every label and a byte-exact name prefix", "[sto
   auto d = insert(*s, v1_task("true", 1000, "backup", {{"env", "prod "}, {"team", "ops"}})).id;
   auto e = insert(*s, make_task("true", 1000)).id;
   run_to_end(*s, b, 1000);
-  ok(s->cancel_task(c, 1100));
+  ok(s->cancel_task(c, 1100, no_key));
 
   task_filter f;
   f.state = task_state::active;
@@ -1262,7 +1287,7 @@ TEST_CASE("cancel: no further runs, a run in progress ends cancelled", "[store][
   run_to_end(*s, done, 1000);
 
   ok(s->begin());
-  auto r = ok(s->cancel_task(pending, 500));
+  auto r = ok(s->cancel_task(pending, 500, no_key));
   ok(s->commit());
   CHECK(r.task.state == task_state::cancelled);
   CHECK(r.task.version == 2);
@@ -1274,15 +1299,15 @@ TEST_CASE("cancel: no further runs, a run in progress ends cancelled", "[store][
   CHECK(pending_of(*s).size() == 1);  // only `running`, until it is claimed
   ok(s->begin());
   CHECK(code_of(error_of(s->claim_run(pending, 1000))) == ec::not_pending);
-  CHECK(code_of(error_of(s->cancel_task(pending, 600))) == ec::invalid_state);
-  CHECK(code_of(error_of(s->cancel_task(done, 600))) == ec::invalid_state);
-  CHECK(code_of(error_of(s->cancel_task(424242, 600))) == ec::not_found);
+  CHECK(code_of(error_of(s->cancel_task(pending, 600, no_key))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->cancel_task(done, 600, no_key))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->cancel_task(424242, 600, no_key))) == ec::not_found);
   s->rollback();
 
   auto c = claim_one(*s, running, 1000);
   write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
   ok(s->begin());
-  r = ok(s->cancel_task(running, 1500));
+  r = ok(s->cancel_task(running, 1500, no_key));
   ok(s->commit());
   CHECK(r.stop_run == c.run);
   CHECK(r.task.state == task_state::cancelled);
@@ -1310,7 +1335,7 @@ TEST_CASE("trigger: one more run now, marked manual", "[store][v1]") {
   auto first = run_to_end(*s, id, 1000);
 
   ok(s->begin());
-  auto t = ok(s->trigger_task(id, 7000));
+  auto t = ok(s->trigger_task(id, 7000, no_key)).task;
   ok(s->commit());
   CHECK(t.state == task_state::active);
   CHECK(t.next_run_at == 7000);
@@ -1330,7 +1355,8 @@ TEST_CASE("trigger: one more run now, marked manual", "[store][v1]") {
   CHECK(r.trigger == run_trigger::manual);
   CHECK(r.scheduled_for == 7000);
   ok(s->begin());
-  CHECK(code_of(error_of(s->trigger_task(id, 7001))) == ec::invalid_state);  // in progress
+  // In progress:
+  CHECK(code_of(error_of(s->trigger_task(id, 7001, no_key))) == ec::invalid_state);
   s->rollback();
   write_tx(*s, [&] { return s->finish_run(outcome(second, task_status::failure, 7005)); });
   v = ok(s->get_task(id));
@@ -1352,18 +1378,178 @@ TEST_CASE("trigger: one more run now, marked manual", "[store][v1]") {
   CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{first.run});
 
   ok(s->begin());
-  ok(s->trigger_task(id, 9000));
+  ok(s->trigger_task(id, 9000, no_key));
   ok(s->commit());
   auto third = claim_one(*s, id, 9000);
   write_tx(*s, [&] { return s->unclaim_run(third.run); });
   auto again = claim_one(*s, id, 9000);
   CHECK(ok(s->get_run(again.run, 100)).trigger == run_trigger::manual);
 
-  ok(s->cancel_task(id, 9500));
+  ok(s->cancel_task(id, 9500, no_key));
   ok(s->begin());
-  CHECK(code_of(error_of(s->trigger_task(id, 9600))) == ec::invalid_state);
-  CHECK(code_of(error_of(s->trigger_task(424242, 9600))) == ec::not_found);
+  CHECK(code_of(error_of(s->trigger_task(id, 9600, no_key))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->trigger_task(424242, 9600, no_key))) == ec::not_found);
   s->rollback();
+}
+
+TEST_CASE("cancel stops a run that is claimed but not started yet", "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("sleep 100", 1000)).id;
+  auto c = claim_one(*s, id, 990);
+  auto r = ok(in_one_tx_value(*s, [&] { return s->cancel_task(id, 995, no_key); }));
+  CHECK(r.stop_run == c.run);
+  CHECK_FALSE(r.replayed);
+  CHECK(ok(s->get_run(c.run, 100)).stop_requested);
+}
+
+TEST_CASE("cancel and trigger replay a retry of their Idempotency-Key, and change nothing",
+          "[store][v1]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto cancel = [&](task_id id, millis now, const request_key& k) {
+    return in_one_tx_value(*s, [&] { return s->cancel_task(id, now, k); });
+  };
+  auto trigger = [&](task_id id, millis now, const request_key& k) {
+    return in_one_tx_value(*s, [&] { return s->trigger_task(id, now, k); });
+  };
+
+  SECTION("cancel") {
+    auto id = insert(*s, make_task("sleep 100", 1000)).id;
+    auto c = claim_one(*s, id, 1000);
+    write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
+    auto k = keyed("cancel-1", "DELETE /v1/tasks/1");
+    auto first = ok(cancel(id, 1500, k));
+    CHECK_FALSE(first.replayed);
+    CHECK(first.stop_run == c.run);
+    CHECK(first.task.state == task_state::cancelled);
+    // The retry is answered, not refused as a cancel of a cancelled task; nothing is asked
+    // to stop again.
+    auto again = ok(cancel(id, 1600, k));
+    CHECK(again.replayed);
+    CHECK_FALSE(again.stop_run);
+    CHECK(again.task.state == task_state::cancelled);
+    CHECK(again.task.version == first.task.version);
+    CHECK(again.task.updated_at == 1500);
+    CHECK(ok(s->get_task_info(id, 100)).version == first.task.version);
+    // The task as it is now: the run has ended meanwhile.
+    write_tx(*s, [&] { return s->finish_run(outcome(c, task_status::failure, 1700)); });
+    again = ok(cancel(id, 1800, k));
+    CHECK(again.replayed);
+    REQUIRE(again.task.latest_run);
+    CHECK(again.task.latest_run->reason == run_reason::cancelled);
+    CHECK(again.task.version == first.task.version + 1);
+    // Another request under the key is a conflict: another hash, or another task.
+    auto other = insert(*s, make_task("true", 1000)).id;
+    CHECK(code_of(error_of(cancel(id, 1900, keyed("cancel-1", "POST /v1/tasks/1/trigger"))))
+          == ec::idempotency_conflict);
+    CHECK(code_of(error_of(trigger(id, 1900, keyed("cancel-1", "POST /v1/tasks/1/trigger"))))
+          == ec::idempotency_conflict);
+    CHECK(code_of(error_of(cancel(other, 1900, k))) == ec::idempotency_conflict);
+    CHECK(ok(s->get_task_info(other, 100)).state == task_state::active);
+  }
+
+  SECTION("trigger") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto first_run = run_to_end(*s, id, 1000);
+    auto k = keyed("trigger-1", "POST /v1/tasks/1/trigger");
+    auto first = ok(trigger(id, 7000, k));
+    CHECK_FALSE(first.replayed);
+    CHECK(first.task.next_run_at == 7000);
+    auto again = ok(trigger(id, 7001, k));
+    CHECK(again.replayed);
+    CHECK(again.task.version == first.task.version);
+    CHECK(again.task.next_run_at == 7000);
+    auto pending = pending_of(*s);
+    REQUIRE(pending.size() == 1);
+    CHECK(pending[0].due == 7000);
+    // While the triggered run runs, the retry is answered too, and no second run is due.
+    auto second = claim_one(*s, id, 7000);
+    again = ok(trigger(id, 7002, k));
+    CHECK(again.replayed);
+    CHECK_FALSE(again.task.next_run_at);
+    REQUIRE(again.task.latest_run);
+    CHECK(again.task.latest_run->id == second.run);
+    write_tx(*s, [&] { return s->finish_run(outcome(second, task_status::success, 7010)); });
+    CHECK(ok(trigger(id, 7020, k)).replayed);
+    CHECK(pending_of(*s).empty());
+    run_filter f;
+    f.task = id;
+    CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{second.run, first_run.run});
+    CHECK(code_of(error_of(trigger(id, 7030, keyed("trigger-1", "other"))))
+          == ec::idempotency_conflict);
+    CHECK(code_of(error_of(cancel(id, 7030, keyed("trigger-1", "DELETE /v1/tasks/1"))))
+          == ec::idempotency_conflict);
+    CHECK(ok(s->get_task_info(id, 100)).state == task_state::completed);
+  }
+
+  SECTION("a key a create used, and a create with a key a change used") {
+    auto created = insert(*s, make_task("true", 1000, "create-1", "POST /v1/tasks")).id;
+    for (auto hash : {"POST /v1/tasks", "DELETE /v1/tasks/1"}) {
+      CAPTURE(hash);
+      CHECK(code_of(error_of(cancel(created, 1100, keyed("create-1", hash))))
+            == ec::idempotency_conflict);
+      CHECK(code_of(error_of(trigger(created, 1100, keyed("create-1", hash))))
+            == ec::idempotency_conflict);
+    }
+    auto info = ok(s->get_task_info(created, 100));
+    CHECK(info.state == task_state::active);
+    CHECK(info.version == 1);
+    ok(cancel(created, 1200, keyed("cancel-2", "DELETE /v1/tasks/1")));
+    ok(s->begin());
+    CHECK(code_of(error_of(s->insert_task(make_task("true", 1000, "cancel-2", "POST /v1/tasks"))))
+          == ec::idempotency_conflict);
+    s->rollback();
+    // The create's own retry still replays.
+    CHECK(insert(*s, make_task("true", 1000, "create-1", "POST /v1/tasks")).replayed);
+  }
+
+  SECTION("a failed change does not use its key") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto c = claim_one(*s, id, 1000);
+    auto k = keyed("trigger-2", "POST /v1/tasks/1/trigger");
+    CHECK(code_of(error_of(trigger(id, 1001, k))) == ec::invalid_state);  // in progress
+    CHECK(code_of(error_of(trigger(424242, 1001, k))) == ec::not_found);
+    write_tx(*s, [&] { return s->finish_run(outcome(c, task_status::success, 1005)); });
+    auto later = ok(trigger(id, 2000, k));
+    CHECK_FALSE(later.replayed);
+    CHECK(later.task.next_run_at == 2000);
+    // A cancel of a finished task is refused, and its key stays free for another request.
+    auto done = insert(*s, make_task("true", 1000)).id;
+    run_to_end(*s, done, 1000);
+    auto ck = keyed("cancel-3", "DELETE /v1/tasks/2");
+    CHECK(code_of(error_of(cancel(done, 3000, ck))) == ec::invalid_state);
+    CHECK_FALSE(ok(cancel(id, 3000, keyed("cancel-3", "DELETE /v1/tasks/1"))).replayed);
+    // A rolled-back transaction forgets the key with the change.
+    auto third = insert(*s, make_task("true", 1000)).id;
+    auto rk = keyed("cancel-4", "DELETE /v1/tasks/3");
+    ok(s->begin());
+    ok(s->cancel_task(third, 3100, rk));
+    s->rollback();
+    CHECK(ok(s->get_task_info(third, 100)).state == task_state::active);
+    CHECK_FALSE(ok(cancel(third, 3200, rk)).replayed);
+  }
+
+  SECTION("in one transaction, and after reopening") {
+    auto id = insert(*s, make_task("true", 5000)).id;
+    auto k = keyed("cancel-5", "DELETE /v1/tasks/1");
+    // A batch of the persistence actor: the retry sees the change before the commit.
+    ok(s->begin());
+    auto first = ok(s->cancel_task(id, 1000, k));
+    auto again = ok(s->cancel_task(id, 1001, k));
+    ok(s->commit());
+    CHECK_FALSE(first.replayed);
+    CHECK(again.replayed);
+    CHECK(again.task.version == first.task.version);
+    s.reset();
+    s = db.open();
+    auto after = ok(in_one_tx_value(*s, [&] { return s->cancel_task(id, 2000, k); }));
+    CHECK(after.replayed);
+    CHECK(after.task.version == first.task.version);
+    CHECK(code_of(error_of(in_one_tx_value(
+            *s, [&] { return s->cancel_task(id, 2000, keyed("cancel-5", "x")); })))
+          == ec::idempotency_conflict);
+  }
 }
 
 TEST_CASE("runs list over all tasks by keyset", "[store][v1]") {
