@@ -174,6 +174,71 @@ void arm(coordinator_pointer self, task_id id, millis due) {
   arm_tick(self, st.clock->now_us());
 }
 
+// A cancelled (or re-armed) task leaves the wheel and the queue of due tasks. The queue is
+// ordered by time, so finding a task in it is a scan; it holds only what waits for a slot.
+void forget(coordinator_pointer self, task_id id) {
+  auto& st = self->state;
+  st.wheel->cancel(id);
+  for (auto i = st.ready.begin(); i != st.ready.end(); ++i) {
+    if (i->second == id) {
+      st.ready.erase(i);
+      break;
+    }
+  }
+}
+
+// Stops the run a cancel marked. A claim waiting for its exact start never starts: it ends
+// cancelled here. A started one is signalled by its executor, and ends cancelled when its
+// process does. Persistence answers a claim before a cancel that came after it, so a run
+// the cancel names is known here unless it has already ended.
+void stop_run(coordinator_pointer self, task_id task, run_id run) {
+  auto& st = self->state;
+  for (auto i = st.claimed.begin(); i != st.claimed.end(); ++i) {
+    if (i->second.run != run)
+      continue;
+    st.claimed.erase(i);
+    run_outcome o;
+    o.run = run;
+    o.task = task;
+    o.status = task_status::failure;
+    o.reason = run_reason::cancelled;
+    o.finished_at = st.clock->now_ms();
+    log::info("run_cancelled", {{"task", task}, {"run", run}, {"started", false}});
+    self->request(st.db, caf::infinite, finished_atom::value, std::move(o))
+      .then([=](caf::ok_atom) { release_slot(self); },
+            [=](caf::error& err) {
+              // Left `starting`: the next start ends it as interrupted, never runs it.
+              log::warn("cancel_not_recorded", {{"run", run}, {"error", render(err)}});
+              release_slot(self);
+            });
+    return;
+  }
+  if (auto i = st.executors.find(run); i != st.executors.end()) {
+    log::info("run_cancelled", {{"task", task}, {"run", run}, {"started", true}});
+    self->send(i->second, cancel_atom::value);
+  }
+}
+
+// Cancel and trigger are writes through persistence; the coordinator acts on what was
+// committed (unless it was a replay, which changed nothing).
+template <class Atom, class OnChange>
+caf::result<task_change> change_task(coordinator_pointer self, Atom atom, task_id id,
+                                     request_key& key, OnChange on_change) {
+  auto& st = self->state;
+  if (st.shutting_down)
+    return make_error(ec::shutting_down, "the service is shutting down");
+  auto rp = self->make_response_promise<task_change>();
+  self->request(st.db, caf::infinite, atom, id, st.clock->now_ms(), std::move(key))
+    .then(
+      [=](task_change& c) mutable {
+        if (!c.replayed)
+          on_change(c);
+        rp.deliver(std::move(c));
+      },
+      [=](caf::error& err) mutable { rp.deliver(std::move(err)); });
+  return rp;
+}
+
 } // namespace
 
 coordinator_actor::behavior_type coordinator(coordinator_pointer self, persistence_actor db,
@@ -234,6 +299,20 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
     [=](done_atom, run_id run) {
       self->state.executors.erase(run);
       release_slot(self);
+    },
+    [=](cancel_atom atom, task_id id, request_key& key) {
+      return change_task(self, atom, id, key, [=](const task_change& c) {
+        forget(self, id);
+        if (c.stop_run)
+          stop_run(self, id, *c.stop_run);
+      });
+    },
+    [=](trigger_atom atom, task_id id, request_key& key) {
+      return change_task(self, atom, id, key, [=](const task_change& c) {
+        forget(self, id);
+        if (c.task.next_run_at)
+          arm(self, id, *c.task.next_run_at);
+      });
     },
     [=](stats_atom) {
       auto& st = self->state;

@@ -32,6 +32,36 @@ void report(executor_pointer self, persistence_actor db, coordinator_actor done_
       });
 }
 
+// Hands the output gathered so far to persistence, with where it starts in the run's stream.
+// Not answered: persistence keeps pieces through an outage as far as its backlog allows,
+// and the outcome carries the tail whatever became of them.
+void store_output(executor_pointer self, const persistence_actor& db) {
+  auto& st = self->state;
+  if (st.output.empty())
+    return;
+  auto size = static_cast<int64_t>(st.output.size());
+  self->send(db, append_atom::value, st.job.run, st.output_offset, std::move(st.output));
+  st.output.clear();
+  st.output_offset += size;
+}
+
+// SIGTERM to the group at the first request, SIGKILL at one that comes kill_escalation
+// later: `again` is sent to itself for that. Measured on the actor's clock rather than
+// counted, so that a cancel and a shutdown kill (or two cancels) in a row do not skip the
+// grace SIGTERM gives.
+template <class Atom>
+void stop(executor_pointer self, process_runner& runner, Atom again) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  if (!st.term_sent) {
+    st.term_sent = now;
+    runner.signal_group(st.process.pgid, SIGTERM);
+    self->delayed_send(self, defaults::kill_escalation, again);
+  } else if (now - *st.term_sent >= defaults::kill_escalation) {
+    runner.signal_group(st.process.pgid, SIGKILL);
+  }
+}
+
 void finish(executor_pointer self, const process_exit& e) {
   auto& st = self->state;
   auto& o = st.outcome;
@@ -40,7 +70,10 @@ void finish(executor_pointer self, const process_exit& e) {
   o.output = e.output;
   o.output_truncated = e.output_truncated;
   o.finished_at = e.finished_at;
-  if (st.interrupted) {
+  if (st.cancelled) {
+    o.status = task_status::failure;
+    o.reason = run_reason::cancelled;
+  } else if (st.interrupted) {
     o.status = task_status::failure;
     o.reason = run_reason::interrupted;
   } else if (e.signal) {
@@ -78,9 +111,15 @@ executor_actor::behavior_type executor(executor_pointer self, claim job,
   st.job = std::move(job);
   st.outcome.run = st.job.run;
   st.outcome.task = st.job.task;
-  // The handler runs on the runner's thread: it only posts a message.
+  // The handlers run on the runner's thread: they only post a message. The runner calls
+  // the output handler for every piece before the exit handler, so they arrive in order.
   auto handle = caf::actor_cast<executor_actor>(self);
-  auto started = runner->start(st.job.command, [handle](process_exit e) {
+  start_options opts;
+  opts.output_limit = static_cast<size_t>(std::max<int64_t>(st.job.output_limit_bytes, 0));
+  opts.on_output = [handle](std::string piece) {
+    caf::anon_send(handle, output_atom::value, std::move(piece));
+  };
+  auto started = runner->start(st.job.command, std::move(opts), [handle](process_exit e) {
     caf::anon_send(handle, exited_atom::value, std::move(e));
   });
   if (!started) {
@@ -112,21 +151,45 @@ executor_actor::behavior_type executor(executor_pointer self, claim job,
   return {
     [=](exited_atom, process_exit& e) {
       self->state.exited = true;
+      // The rest of the stream goes first: persistence writes an append of a run before
+      // the run's end, and a follower then reads the stream to its last byte.
+      store_output(self, db);
       finish(self, e);
       report(self, db, done_to);
+    },
+    [=](output_atom, std::string& piece) {
+      auto& st = self->state;
+      if (st.output.empty())
+        st.output = std::move(piece);
+      else
+        st.output += piece;
+      // Every so often, not per piece: a chatty command must not cost a write per line.
+      if (st.output.size() >= defaults::output_flush_bytes) {
+        store_output(self, db);
+      } else if (!st.flush_armed) {
+        st.flush_armed = true;
+        self->delayed_send(self, defaults::output_flush_interval, flush_atom::value);
+      }
+    },
+    [=](flush_atom) {
+      self->state.flush_armed = false;
+      store_output(self, db);
     },
     [=](kill_atom) {
       auto& st = self->state;
       if (!st.started || st.exited)
         return;
       st.interrupted = true;
-      // SIGTERM first, SIGKILL if the group is still there after the escalation delay.
-      if (st.kills++ == 0) {
-        runner->signal_group(st.process.pgid, SIGTERM);
-        self->delayed_send(self, defaults::kill_escalation, kill_atom::value);
-      } else {
-        runner->signal_group(st.process.pgid, SIGKILL);
-      }
+      stop(self, *runner, kill_atom::value);
+    },
+    [=](cancel_atom) {
+      // Before the start (it failed) or after the exit there is nothing to stop, and the
+      // outcome stays what it is.
+      auto& st = self->state;
+      if (!st.started || st.exited)
+        return;
+      st.cancelled = true;
+      stop(self, *runner, cancel_atom::value);
     },
     [=](retry_atom) { report(self, db, done_to); },
   };

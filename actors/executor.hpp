@@ -1,10 +1,13 @@
 // The executor actor: one per run. It starts the claimed command through the process
-// runner, records the process, and reports the outcome to persistence, then to the
-// coordinator, and ends.
+// runner, records the process, stores its output as it comes (in pieces, every so often),
+// and reports the outcome to persistence, then to the coordinator, and ends.
 #pragma once
 
 #include <memory>
+#include <optional>
+#include <string>
 
+#include <caf/actor_clock.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
 #include "core/clock.hpp"
@@ -21,9 +24,17 @@ struct executor_state {
   bool started = false;
   /// Set once the process has ended: its group must not be signalled any more.
   bool exited = false;
-  /// Set once shutdown asked to kill the run: it then ends as interrupted.
+  /// Set once shutdown asked to kill the run: it then ends as interrupted...
   bool interrupted = false;
-  int kills = 0;
+  /// ... or once a cancel asked to stop it: it ends cancelled (which wins, as in the store).
+  bool cancelled = false;
+  /// When SIGTERM went to the group; SIGKILL follows kill_escalation later.
+  std::optional<caf::actor_clock::time_point> term_sent;
+  /// Output gathered since the last append, and where it starts in the run's stream.
+  std::string output;
+  int64_t output_offset = 0;
+  /// A flush_atom is on its way (a delayed send cannot be taken back).
+  bool flush_armed = false;
   run_outcome outcome;
   /// Null under --metrics=off.
   std::shared_ptr<ts::metrics> metrics;

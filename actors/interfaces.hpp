@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include <caf/atom.hpp>
@@ -30,6 +31,14 @@ using exited_atom = caf::atom_constant<caf::atom("exited")>;
 using kill_atom = caf::atom_constant<caf::atom("kill")>;
 using stats_atom = caf::atom_constant<caf::atom("stats")>;
 using retry_atom = caf::atom_constant<caf::atom("retry")>;
+// -- the v1 resources
+using task_atom = caf::atom_constant<caf::atom("task")>;
+using list_atom = caf::atom_constant<caf::atom("list")>;
+using run_atom = caf::atom_constant<caf::atom("run")>;
+using output_atom = caf::atom_constant<caf::atom("output")>;
+using append_atom = caf::atom_constant<caf::atom("append")>;
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
+using trigger_atom = caf::atom_constant<caf::atom("trigger")>;
 
 /// The coordinator's gauges.
 struct coordinator_stats {
@@ -61,6 +70,21 @@ using persistence_actor = caf::typed_actor<
   caf::reacts_to<started_atom, process_start>,
   // Records how a run ended. Answered once durable (or, during an outage, once queued).
   caf::replies_to<finished_atom, run_outcome>::with<caf::ok_atom>,
+  // Stores output a running command wrote from byte `offset` of its stream on; batched
+  // with the other writes, not answered (the executor sends it every so often).
+  caf::reacts_to<append_atom, run_id, int64_t, std::string>,
+  // v1 reads: a task (with its latest run and that run's last `int64_t` bytes of output),
+  // lists of tasks and of runs, a run (with its last `int64_t` bytes), and a piece of a
+  // run's output (offset, at most max bytes).
+  caf::replies_to<task_atom, task_id, int64_t>::with<task_info>,
+  caf::replies_to<list_atom, task_filter>::with<task_page>,
+  caf::replies_to<list_atom, run_filter>::with<run_page>,
+  caf::replies_to<run_atom, run_id, int64_t>::with<run_info>,
+  caf::replies_to<output_atom, run_id, int64_t, int64_t>::with<output_slice>,
+  // v1 writes, answered once durable: cancel (the run to stop comes back in the change)
+  // and trigger (one more run due at the given time).
+  caf::replies_to<cancel_atom, task_id, millis, request_key>::with<task_change>,
+  caf::replies_to<trigger_atom, task_id, millis, request_key>::with<task_change>,
   // Answers when the database does (readiness).
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
   // Commits the writes gathered so far (sent to itself).
@@ -74,6 +98,12 @@ using executor_actor = caf::typed_actor<
   caf::reacts_to<exited_atom, process_exit>,
   // Shutdown: SIGTERM the process group now, SIGKILL it 5 s later; the run is interrupted.
   caf::reacts_to<kill_atom>,
+  // A cancel: the same signals, and the run ends cancelled.
+  caf::reacts_to<cancel_atom>,
+  // Output the command wrote (sent by the process runner's thread, in order).
+  caf::reacts_to<output_atom, std::string>,
+  // Stores the output gathered since the last flush (sent to itself, every so often).
+  caf::reacts_to<flush_atom>,
   // Tries again to record the outcome after persistence refused it (sent to itself).
   caf::reacts_to<retry_atom>>;
 
@@ -90,6 +120,11 @@ using coordinator_actor = caf::typed_actor<
   caf::reacts_to<done_atom, run_id>,
   // Reports gauges.
   caf::replies_to<stats_atom>::with<coordinator_stats>,
+  // Cancels a task (through persistence): its timer is dropped, a claimed run never starts,
+  // a running one is stopped. Answered once durable.
+  caf::replies_to<cancel_atom, task_id, request_key>::with<task_change>,
+  // One more run of a task, now (through persistence), armed like a new task.
+  caf::replies_to<trigger_atom, task_id, request_key>::with<task_change>,
   // Starts no new runs; answers once every running command has ended, killing those still
   // running after the grace period (in ms).
   caf::replies_to<shutdown_atom, int64_t>::with<caf::ok_atom>,

@@ -24,7 +24,8 @@ bool is_outage(const caf::error& err) {
 
 void note_backlog(const persistence_state& st) {
   if (st.opts.metrics)
-    st.opts.metrics->storage_backlog(st.start_backlog.size() + st.outcome_backlog.size());
+    st.opts.metrics->storage_backlog(st.start_backlog.size() + st.append_backlog.size()
+                                     + st.outcome_backlog.size());
 }
 
 void schedule_flush(persistence_pointer self) {
@@ -61,6 +62,9 @@ using claim_op = persistence_state::claim_op;
 using unclaim_op = persistence_state::unclaim_op;
 using start_op = persistence_state::start_op;
 using finish_op = persistence_state::finish_op;
+using append_op = persistence_state::append_op;
+using cancel_op = persistence_state::cancel_op;
+using trigger_op = persistence_state::trigger_op;
 
 template <class T>
 void deliver(caf::typed_response_promise<T>& rp, caf::expected<T>& result) {
@@ -104,6 +108,24 @@ caf::error apply(storage::store& db, finish_op& x) {
   return x.result = db.finish_run(x.outcome);
 }
 
+caf::error apply(storage::store& db, append_op& x) {
+  return x.result = db.append_output(x.run, x.offset, x.data);
+}
+
+caf::error apply(storage::store& db, cancel_op& x) {
+  x.result = db.cancel_task(x.task, x.at, x.key);
+  return error_of(x.result);
+}
+
+caf::error apply(storage::store& db, trigger_op& x) {
+  x.result = db.trigger_task(x.task, x.at, x.key);
+  return error_of(x.result);
+}
+
+void log_append_failed(run_id run, int64_t offset, const caf::error& err) {
+  log::warn("append_output_failed", {{"run", run}, {"offset", offset}, {"error", render(err)}});
+}
+
 template <class Op>
 void answer(Op& x) {
   deliver(x.rp, x.result);
@@ -114,7 +136,12 @@ void answer(start_op& x) {
     log::warn("record_start_failed", {{"run", x.start.run}, {"error", render(x.result)}});
 }
 
-// Outcomes and process starts may wait for the database: their processes already ran.
+void answer(append_op& x) {
+  if (x.result)
+    log_append_failed(x.run, x.offset, x.result);
+}
+
+// Outcomes, process starts and output may wait for the database: their processes already ran.
 // Everything else is refused so the client learns at once that nothing was stored.
 template <class Op>
 void hold_or_refuse(persistence_state&, Op& x, const caf::error& err) {
@@ -138,7 +165,31 @@ void hold_or_refuse(persistence_state& st, finish_op& x, const caf::error&) {
   note_backlog(st);
 }
 
+// Output shares the outcomes' bound. A piece that does not fit is dropped, and so is the rest
+// of that run's stream (the store takes a stream only in order): a follower loses the live
+// view, while the outcome, which carries the tail, still waits or is retried.
+void hold_or_refuse(persistence_state& st, append_op& x, const caf::error&) {
+  if (st.output_gaps.count(x.run) > 0)
+    return;
+  auto size = x.data.size() + sizeof(append_op);
+  if (st.backlog_bytes + size > st.opts.max_backlog_bytes) {
+    st.output_gaps.insert(x.run);
+    log::warn("output_dropped", {{"run", x.run},
+                                 {"offset", x.offset},
+                                 {"bytes", x.data.size()},
+                                 {"error", "database unavailable and backlog full"}});
+    return;
+  }
+  st.backlog_bytes += size;
+  st.append_backlog.push_back(std::move(x));
+  note_backlog(st);
+}
+
 using write_ops = std::vector<persistence_state::write_op>;
+
+bool backlog_empty(const persistence_state& st) {
+  return st.start_backlog.empty() && st.append_backlog.empty() && st.outcome_backlog.empty();
+}
 
 void hold_or_refuse_all(persistence_state& st, write_ops& ops, const caf::error& err) {
   for (auto& op : ops)
@@ -156,12 +207,13 @@ void flush(persistence_pointer self) {
     st.batch.clear();
     return;
   }
-  if (st.batch.empty() && st.start_backlog.empty() && st.outcome_backlog.empty())
+  if (st.batch.empty() && backlog_empty(st))
     return;
   auto ops = std::move(st.batch);
   st.batch.clear();
   auto began = std::chrono::steady_clock::now();
-  auto rows = ops.size() + st.start_backlog.size() + st.outcome_backlog.size();
+  auto rows = ops.size() + st.start_backlog.size() + st.append_backlog.size()
+              + st.outcome_backlog.size();
   // Results are held in the writes until the commit: nothing is acknowledged before it is
   // durable.
   caf::error outage;
@@ -177,6 +229,10 @@ void flush(persistence_pointer self) {
     for (auto& s : st.start_backlog)
       if (auto err = note(st.db->record_start(s)); err && !outage)
         log::warn("record_start_failed", {{"run", s.run}, {"error", render(err)}});
+    // A run's output before its end, which fixes what the run keeps.
+    for (auto& a : st.append_backlog)
+      if (auto err = note(st.db->append_output(a.run, a.offset, a.data)); err && !outage)
+        log_append_failed(a.run, a.offset, err);
     for (auto& o : st.outcome_backlog)
       if (auto err = note(st.db->finish_run(o)); err && !outage)
         log::warn("finish_run_failed", {{"run", o.run}, {"error", render(err)}});
@@ -204,7 +260,7 @@ void flush(persistence_pointer self) {
   auto took = std::chrono::steady_clock::now() - began;
   if (st.opts.metrics) {
     st.opts.metrics->transaction(true, rows, took);
-    if (!st.start_backlog.empty() || !st.outcome_backlog.empty())
+    if (!backlog_empty(st))
       st.opts.metrics->storage_backlog(0);
   }
   // Slow commits are what an operator looks for when runs start late.
@@ -214,10 +270,23 @@ void flush(persistence_pointer self) {
                {"duration_ms",
                 std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
   st.start_backlog.clear();
+  st.append_backlog.clear();
   st.outcome_backlog.clear();
   st.backlog_bytes = 0;
   for (auto& op : ops)
     std::visit([](auto& x) { answer(x); }, op);
+}
+
+// Reads go straight to the store, outside of any batch; an outage they meet starts the
+// reconnect loop like a failed commit.
+template <class T>
+caf::result<T> read_reply(persistence_pointer self, caf::expected<T> r) {
+  if (!r) {
+    if (is_outage(r.error()))
+      go_down(self, r.error());
+    return std::move(r.error());
+  }
+  return std::move(*r);
 }
 
 template <class Op>
@@ -243,14 +312,8 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
       gather(self, insert_op{std::move(t), rp});
       return rp;
     },
-    [=](caf::get_atom, task_id id) -> caf::result<task_view> {
-      auto r = self->state.db->get_task(id);
-      if (!r) {
-        if (is_outage(r.error()))
-          go_down(self, r.error());
-        return r.error();
-      }
-      return std::move(*r);
+    [=](caf::get_atom, task_id id) {
+      return read_reply(self, self->state.db->get_task(id));
     },
     [=](claim_atom, task_id id, millis at) {
       auto rp = self->make_response_promise<claim>();
@@ -266,8 +329,37 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
       gather(self, start_op{p});
     },
     [=](finished_atom, run_outcome& o) {
+      // The run's stream is over: no piece of it can follow a gap any more.
+      self->state.output_gaps.erase(o.run);
       auto rp = self->make_response_promise<caf::ok_atom>();
       gather(self, finish_op{std::move(o), rp});
+      return rp;
+    },
+    [=](append_atom, run_id run, int64_t offset, std::string& data) {
+      // After a gap the store would refuse every later piece of the run: drop them here.
+      if (self->state.output_gaps.count(run) > 0)
+        return;
+      gather(self, append_op{run, offset, std::move(data)});
+    },
+    [=](task_atom, task_id id, int64_t output_tail) {
+      return read_reply(self, self->state.db->get_task_info(id, output_tail));
+    },
+    [=](list_atom, const task_filter& f) { return read_reply(self, self->state.db->list_tasks(f)); },
+    [=](list_atom, const run_filter& f) { return read_reply(self, self->state.db->list_runs(f)); },
+    [=](run_atom, run_id id, int64_t output_tail) {
+      return read_reply(self, self->state.db->get_run(id, output_tail));
+    },
+    [=](output_atom, run_id id, int64_t offset, int64_t max_bytes) {
+      return read_reply(self, self->state.db->read_output(id, offset, max_bytes));
+    },
+    [=](cancel_atom, task_id id, millis at, request_key& key) {
+      auto rp = self->make_response_promise<task_change>();
+      gather(self, cancel_op{id, at, std::move(key), rp});
+      return rp;
+    },
+    [=](trigger_atom, task_id id, millis at, request_key& key) {
+      auto rp = self->make_response_promise<task_change>();
+      gather(self, trigger_op{id, at, std::move(key), rp});
       return rp;
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
@@ -297,7 +389,8 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
                        std::chrono::steady_clock::now() - st.down_since)
                        .count();
       log::info("database_up", {{"backend", st.db->backend()}, {"down_ms", down_ms},
-                                {"backlog", st.outcome_backlog.size()}});
+                                {"backlog", st.outcome_backlog.size()},
+                                {"output_backlog", st.append_backlog.size()}});
       st.up = true;
       if (st.opts.metrics) {
         st.opts.metrics->reconnect_attempt(true);

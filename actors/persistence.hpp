@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <deque>
 #include <memory>
+#include <string>
+#include <unordered_set>
 #include <variant>
 #include <vector>
 
@@ -62,7 +64,29 @@ struct persistence_state {
     caf::typed_response_promise<caf::ok_atom> rp;
     caf::error result{};
   };
-  using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op>;
+  /// A piece of a running command's output; not answered, like start_op.
+  struct append_op {
+    run_id run;
+    int64_t offset;
+    std::string data;
+    caf::error result{};
+  };
+  struct cancel_op {
+    task_id task;
+    millis at;
+    request_key key;
+    caf::typed_response_promise<task_change> rp;
+    caf::expected<task_change> result = caf::no_error;
+  };
+  struct trigger_op {
+    task_id task;
+    millis at;
+    request_key key;
+    caf::typed_response_promise<task_change> rp;
+    caf::expected<task_change> result = caf::no_error;
+  };
+  using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op, append_op,
+                                cancel_op, trigger_op>;
 
   std::shared_ptr<storage::store> db;
   persistence_options opts;
@@ -74,10 +98,16 @@ struct persistence_state {
   std::chrono::milliseconds backoff{0};
   /// When the outage began (for the log line that ends it).
   std::chrono::steady_clock::time_point down_since{};
-  /// Process starts and outcomes that arrived during an outage, written once it is back.
+  /// Process starts, output and outcomes that arrived during an outage, written once it is
+  /// back in this order (a run's output before its end).
   std::deque<process_start> start_backlog;
+  std::deque<append_op> append_backlog;
   std::deque<run_outcome> outcome_backlog;
+  /// Output and outcomes in the backlogs, in bytes (bounded by opts.max_backlog_bytes).
   size_t backlog_bytes = 0;
+  /// Runs whose output lost a piece to a full backlog: the store takes a run's stream only
+  /// in order, so their later pieces are dropped too (the outcome still carries the tail).
+  std::unordered_set<run_id> output_gaps;
 };
 
 using persistence_pointer = persistence_actor::stateful_pointer<persistence_state>;

@@ -41,8 +41,13 @@ struct watch {
 };
 
 struct child {
-  child(int32_t pid, int pidfd, int out_fd, size_t limit, process_runner::exit_handler f)
-    : pid(pid), pidfd(pidfd), out_fd(out_fd), output(limit), on_exit(std::move(f)) {
+  child(int32_t pid, int pidfd, int out_fd, start_options opts, process_runner::exit_handler f)
+    : pid(pid),
+      pidfd(pidfd),
+      out_fd(out_fd),
+      output(opts.output_limit),
+      on_output(std::move(opts.on_output)),
+      on_exit(std::move(f)) {
   }
   child(const child&) = delete;
   child& operator=(const child&) = delete;
@@ -51,6 +56,7 @@ struct child {
   int pidfd;
   int out_fd;
   output_buffer output;
+  std::function<void(std::string)> on_output;
   process_runner::exit_handler on_exit;
   watch pid_watch{this, true};
   watch out_watch{this, false};
@@ -62,8 +68,7 @@ struct child {
 // may even be destroyed from inside an exit handler (on the thread itself).
 class runner_core {
 public:
-  runner_core(size_t output_limit, std::string shell)
-    : output_limit_(output_limit), shell_(std::move(shell)) {
+  explicit runner_core(std::string shell) : shell_(std::move(shell)) {
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) {
       init_error_ = errno_text("epoll_create1", errno);
@@ -101,7 +106,7 @@ public:
     wake();
   }
 
-  caf::expected<spawned_process> start(const std::string& command,
+  caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                        process_runner::exit_handler on_exit) {
     if (!init_error_.empty())
       return make_error(ec::start_failed, init_error_);
@@ -114,7 +119,7 @@ public:
     result.pgid = pid;  // POSIX_SPAWN_SETPGROUP with 0: the child leads its own group
     result.start_ticks = process_start_ticks(pid);
     result.started_at = spawned->started_at;
-    auto c = std::make_unique<child>(pid, spawned->pidfd, spawned->out_fd, output_limit_,
+    auto c = std::make_unique<child>(pid, spawned->pidfd, spawned->out_fd, std::move(opts),
                                      std::move(on_exit));
     bool first = false;
     {
@@ -252,21 +257,35 @@ private:
     children_.emplace(key, std::move(c));
   }
 
-  // Reads what is in the pipe, at most `budget` bytes; closes it at end of file.
+  // Reads what is in the pipe, at most `budget` bytes, and hands it on as one piece (one
+  // message per readiness event, not per read); closes the pipe at end of file.
   void read_output(child& c, size_t budget) {
+    std::string piece;
     while (c.out_fd >= 0 && budget > 0) {
       auto n = ::read(c.out_fd, buffer_.data(), std::min(budget, buffer_.size()));
       if (n > 0) {
-        c.output.append(buffer_.data(), static_cast<size_t>(n));
+        piece += c.output.append(buffer_.data(), static_cast<size_t>(n));
         budget -= static_cast<size_t>(n);
         continue;
       }
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-        return;
+        break;
       unwatch(c.out_fd); // end of file or a read error
+      break;
+    }
+    emit(c, std::move(piece));
+  }
+
+  // Calls the live output handler, on this thread and with no lock held.
+  static void emit(child& c, std::string piece) {
+    if (piece.empty() || !c.on_output)
       return;
+    try {
+      c.on_output(std::move(piece));
+    } catch (...) {
+      // As for exit handlers: one handler must not take the supervisor down.
     }
   }
 
@@ -291,6 +310,8 @@ private:
     // Whatever the child wrote is in the pipe by now; a grandchild that still holds the
     // pipe open does not hold back the report.
     read_output(c, drain_after_exit);
+    // The stream ends here: a character still incomplete is replaced, live and in the tail.
+    emit(c, c.output.finish());
     unwatch(c.out_fd);
     unwatch(c.pidfd);
     c.finished = true;
@@ -305,7 +326,6 @@ private:
     close_fd(fd);
   }
 
-  const size_t output_limit_;
   const std::string shell_;
   std::string init_error_;
   int epoll_fd_ = -1;
@@ -323,8 +343,8 @@ private:
 
 class posix_process_runner final : public process_runner {
 public:
-  posix_process_runner(size_t output_limit, std::string shell)
-    : core_(std::make_shared<runner_core>(output_limit, std::move(shell))) {
+  explicit posix_process_runner(std::string shell)
+    : core_(std::make_shared<runner_core>(std::move(shell))) {
     if (!core_->ready())
       return;
     // The thread blocks every signal, so the service's own signal handling never lands on
@@ -347,9 +367,9 @@ public:
       supervisor_.join();
   }
 
-  caf::expected<spawned_process> start(const std::string& command,
+  caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                        exit_handler on_exit) override {
-    return core_->start(command, std::move(on_exit));
+    return core_->start(command, std::move(opts), std::move(on_exit));
   }
 
   void signal_group(int32_t pgid, int sig) override {
@@ -365,13 +385,8 @@ private:
 
 } // namespace
 
-std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit) {
-  return make_posix_process_runner(output_limit, "/bin/sh");
-}
-
-std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit,
-                                                          std::string shell) {
-  return std::make_shared<posix_process_runner>(output_limit, std::move(shell));
+std::shared_ptr<process_runner> make_posix_process_runner(std::string shell) {
+  return std::make_shared<posix_process_runner>(std::move(shell));
 }
 
 bool kill_leftover(int32_t pid, int32_t pgid, uint64_t start_ticks) {

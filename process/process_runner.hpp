@@ -12,12 +12,13 @@
 #include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 
+#include "core/defaults.hpp"
 #include "core/types.hpp"
 
 namespace ts {
 
-/// What the runner keeps of a command's output: the last 64 KiB.
-constexpr size_t default_output_limit = 64 * 1024;
+/// What the runner keeps of a command's output unless a start says otherwise.
+constexpr size_t default_output_limit = static_cast<size_t>(defaults::output_limit_bytes);
 
 /// How a process ended.
 struct process_exit {
@@ -42,6 +43,18 @@ struct spawned_process {
   millis started_at = 0;
 };
 
+/// What a start asks besides the command.
+struct start_options {
+  /// The tail of output that process_exit.output keeps, in bytes of the repaired stream.
+  size_t output_limit = default_output_limit;
+  /// Called with each piece of output as it is read (stdout and stderr interleaved,
+  /// repaired into UTF-8 as process_exit.output is; a character that a read cut in two
+  /// waits for its rest), in order, all of them before the exit handler: the pieces joined
+  /// are the whole stream, and process_exit.output is its tail. Runs on the runner's thread
+  /// like the exit handler and must be as cheap (post a message); empty: no live output.
+  std::function<void(std::string)> on_output;
+};
+
 class process_runner {
 public:
   using exit_handler = std::function<void(process_exit)>;
@@ -52,8 +65,9 @@ public:
   /// stdout and stderr into one pipe. `on_exit` is called exactly once, from the runner's
   /// own thread (never a CAF scheduler thread), after the process has ended and the output
   /// it left in the pipe is read; it may run before start() returns, and may call start().
-  /// Fails with ec::start_failed when nothing was started. Safe to call from any thread.
-  virtual caf::expected<spawned_process> start(const std::string& command,
+  /// Fails with ec::start_failed when nothing was started (and then calls no handler). Safe
+  /// to call from any thread.
+  virtual caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                                exit_handler on_exit)
     = 0;
 
@@ -67,13 +81,9 @@ public:
 /// (that process stays in the group: signal_group ends it). Destroying the runner SIGKILLs
 /// the groups of commands still running and reaps them, without calling their handlers.
 /// The process must not ignore SIGCHLD (the kernel would reap children before the runner).
-std::shared_ptr<process_runner>
-make_posix_process_runner(size_t output_limit = default_output_limit);
-
-/// As above with another shell than /bin/sh (run as `SHELL -c command`); tests use a
-/// missing one to see a start failure.
-std::shared_ptr<process_runner> make_posix_process_runner(size_t output_limit,
-                                                          std::string shell);
+/// `shell` replaces /bin/sh (run as `SHELL -c command`); tests use a missing one to see a
+/// start failure.
+std::shared_ptr<process_runner> make_posix_process_runner(std::string shell = "/bin/sh");
 
 /// Kills (SIGKILL) the process group of a process left over by a crash, but only when the
 /// process `pid` still exists and started at `start_ticks` (process_start_ticks in

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <optional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "actors/executor.hpp"
 #include "actors/persistence.hpp"
 #include "storage/store.hpp"
 #include "tests/support/actor_fakes.hpp"
@@ -95,15 +97,17 @@ public:
       return outage();
     return inner_->append_output(run, offset, data);
   }
-  caf::expected<cancel_result> cancel_task(task_id task, millis now) override {
+  caf::expected<task_change> cancel_task(task_id task, millis now,
+                                         const request_key& key) override {
     if (down)
       return outage();
-    return inner_->cancel_task(task, now);
+    return inner_->cancel_task(task, now, key);
   }
-  caf::expected<task_info> trigger_task(task_id task, millis now) override {
+  caf::expected<task_change> trigger_task(task_id task, millis now,
+                                          const request_key& key) override {
     if (down)
       return outage();
-    return inner_->trigger_task(task, now);
+    return inner_->trigger_task(task, now, key);
   }
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override {
     if (down)
@@ -674,4 +678,424 @@ TEST_CASE("outcomes kept during an outage are bounded in memory", "[persistence]
   vb = f.second_store()->get_task(b->id);
   REQUIRE(vb);
   CHECK(vb->status == task_status::success);
+}
+
+// -- output, reads, cancel and trigger ------------------------------------------------------
+
+namespace {
+
+/// A task claimed and started in the store, ready for output (through persistence).
+struct running_fixture : persistence_fixture {
+  explicit running_fixture(size_t max_backlog_bytes = 64 * 1024 * 1024)
+    : persistence_fixture(4096, max_backlog_bytes) {
+    auto r = schedule(task("echo running", t0));
+    REQUIRE(r);
+    auto c = claim_task(r->id, t0);
+    REQUIRE(c);
+    job = *c;
+    self->send(db, started_atom::value, process_start{job.run, 4242, 4242, 777, t0 + 1});
+    run();
+  }
+
+  claim job;
+
+  void append(int64_t offset, const std::string& data) {
+    self->send(db, append_atom::value, job.run, offset, data);
+  }
+
+  /// What a follower reads of the run's stream: another connection, from byte `offset`.
+  output_slice follow(int64_t offset = 0) {
+    auto s = second_store()->read_output(job.run, offset, 1 << 30);
+    REQUIRE(s);
+    return std::move(*s);
+  }
+
+  template <class T, class... Ts>
+  caf::expected<T> ask(Ts&&... xs) {
+    auto h = self->request(db, caf::infinite, std::forward<Ts>(xs)...);
+    run();
+    auto r = poll_reply<T>(self, h);
+    REQUIRE(r);
+    return std::move(*r);
+  }
+};
+
+} // namespace
+
+TEST_CASE("output pieces are written with the other writes that arrive together",
+          "[persistence][output]") {
+  running_fixture f;
+  auto commits = f.store->commits.load();
+  f.append(0, "one\n");
+  f.append(4, "two\n");
+  auto other = f.self->request(f.db, caf::infinite, schedule_atom::value,
+                               f.task("echo beside", t0));
+  f.append(8, "three\n");
+  f.run();
+  CHECK(f.store->commits == commits + 1);
+  auto s = f.follow();
+  CHECK(s.data == "one\ntwo\nthree\n");
+  CHECK(s.next_offset == 14);
+  CHECK_FALSE(s.complete);
+  CHECK(f.follow(4).data == "two\nthree\n");
+  auto r = poll_reply<task_record>(f.self, other);
+  REQUIRE(r);
+  CHECK(*r);
+}
+
+TEST_CASE("a run's output is applied before its end in the same batch",
+          "[persistence][output]") {
+  running_fixture f;
+  f.append(0, "aaaa");
+  f.append(4, "bbbb");
+  f.append(8, "cccc");
+  // The outcome carries only the tail: applied first, it would become the stream.
+  auto o = success_of(f.job, t0 + 1, t0 + 9, "cccc");
+  o.output_truncated = true;
+  auto fin = f.self->request(f.db, caf::infinite, finished_atom::value, o);
+  f.run();
+  auto ok = poll_reply<caf::ok_atom>(f.self, fin);
+  REQUIRE(ok);
+  CHECK(*ok);
+  auto s = f.follow();
+  CHECK(s.data == "aaaabbbbcccc");
+  CHECK(s.complete);
+  auto v = f.second_store()->get_task(f.job.task);
+  REQUIRE(v);
+  CHECK(v->output == "cccc");
+}
+
+TEST_CASE("output that arrives during an outage is written before the run's end once back",
+          "[persistence][output][outage]") {
+  running_fixture f;
+  f.append(0, "before\n");
+  f.run();
+  f.store->down = true;
+  f.append(7, "during\n");
+  f.append(14, "end\n");
+  CHECK(f.finish(success_of(f.job, t0 + 1, t0 + 9, "before\nduring\nend\n")));
+  f.store->down = false;
+  f.advance(5000);
+  auto s = f.follow();
+  CHECK(s.data == "before\nduring\nend\n");
+  CHECK(s.complete);
+  auto v = f.second_store()->get_task(f.job.task);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+}
+
+TEST_CASE("output beyond the backlog's bound is dropped with the rest of its run, the outcome "
+          "still lands", "[persistence][output][outage]") {
+  running_fixture f{16 * 1024};
+  f.store->down = true;
+  f.append(0, std::string(1000, 'a'));
+  f.append(1000, std::string(20 * 1024, 'b'));  // does not fit
+  f.append(1000 + 20 * 1024, "c");                // fits, but would follow a gap
+  auto tail = std::string(1000, 'b') + "c";
+  auto o = success_of(f.job, t0 + 1, t0 + 9, tail);
+  o.output_truncated = true;
+  CHECK(f.finish(o));
+  f.store->down = false;
+  f.advance(5000);
+  auto s = f.follow();
+  CHECK(s.data == std::string(1000, 'a'));
+  CHECK(s.complete);
+  auto v = f.second_store()->get_task(f.job.task);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+  CHECK(v->output == tail);
+}
+
+TEST_CASE("the v1 reads answer from the store", "[persistence][reads]") {
+  running_fixture f;
+  auto other = f.schedule(f.task("echo other", t0 + 1000));
+  REQUIRE(other);
+  f.append(0, "hello ");
+  f.append(6, "world\n");
+  f.run();
+
+  auto t = f.ask<task_info>(task_atom::value, f.job.task, int64_t{6});
+  REQUIRE(t);
+  CHECK(t->command == "echo running");
+  REQUIRE(t->latest_run);
+  CHECK(t->latest_run->id == f.job.run);
+  CHECK(t->latest_run->status == run_status::running);
+  CHECK(t->latest_run->output == "world\n");
+  CHECK(t->latest_run->output_size == 12);
+
+  auto tasks = f.ask<task_page>(list_atom::value, task_filter{});
+  REQUIRE(tasks);
+  REQUIRE(tasks->items.size() == 2);
+  CHECK(tasks->items[0].id == other->id);  // newest first
+
+  run_filter rf;
+  rf.task = f.job.task;
+  auto runs = f.ask<run_page>(list_atom::value, rf);
+  REQUIRE(runs);
+  REQUIRE(runs->items.size() == 1);
+  CHECK(runs->items[0].id == f.job.run);
+
+  auto r = f.ask<run_info>(run_atom::value, f.job.run, int64_t{1024});
+  REQUIRE(r);
+  CHECK(r->output == "hello world\n");
+
+  auto piece = f.ask<output_slice>(output_atom::value, f.job.run, int64_t{6}, int64_t{3});
+  REQUIRE(piece);
+  CHECK(piece->offset == 6);
+  CHECK(piece->data == "wor");
+  CHECK(piece->next_offset == 9);
+  CHECK_FALSE(piece->complete);
+
+  auto missing = f.ask<run_info>(run_atom::value, run_id{9999}, int64_t{0});
+  REQUIRE_FALSE(missing);
+  CHECK(missing.error() == ec::not_found);
+}
+
+TEST_CASE("a read that meets an outage takes the database down until a reconnect",
+          "[persistence][reads][outage]") {
+  running_fixture f;
+  f.store->down = true;
+  auto t = f.ask<task_info>(task_atom::value, f.job.task, int64_t{0});
+  REQUIRE_FALSE(t);
+  CHECK(t.error() == ec::unavailable);
+  CHECK(is_error(std::optional{f.ask<task_page>(list_atom::value, task_filter{})},
+                 ec::unavailable));
+  CHECK(is_error(std::optional{f.ask<run_page>(list_atom::value, run_filter{})},
+                 ec::unavailable));
+  CHECK(is_error(std::optional{f.ask<output_slice>(output_atom::value, f.job.run, int64_t{0},
+                                                   int64_t{10})},
+                 ec::unavailable));
+  // Back, but persistence does not know yet: it answers unavailable until it reconnects.
+  f.store->down = false;
+  CHECK(is_error(std::optional{f.ping()}, ec::unavailable));
+  f.advance(reconnect_min.count());
+  CHECK(f.ping());
+  CHECK(f.ask<run_info>(run_atom::value, f.job.run, int64_t{0}));
+}
+
+TEST_CASE("cancel and trigger are answered once committed, each with its own result",
+          "[persistence][change]") {
+  running_fixture f;
+  auto idle = f.schedule(f.task("echo idle", t0 + 60'000));
+  REQUIRE(idle);
+  auto commits = f.store->commits.load();
+  const request_key no_key{};
+  auto& self = f.self;
+  auto stop = self->request(f.db, caf::infinite, cancel_atom::value, f.job.task, t0 + 5, no_key);
+  auto drop = self->request(f.db, caf::infinite, cancel_atom::value, idle->id, t0 + 5,
+                            request_key{std::string{"k1"}, "cancel idle"});
+  auto busy = self->request(f.db, caf::infinite, trigger_atom::value, f.job.task, t0 + 5, no_key);
+  auto unknown = self->request(f.db, caf::infinite, cancel_atom::value, task_id{9999}, t0 + 5,
+                               no_key);
+  f.run();
+  CHECK(f.store->commits == commits + 1);
+
+  auto stopped = poll_reply<task_change>(self, stop);
+  REQUIRE(stopped);
+  REQUIRE(*stopped);
+  CHECK((*stopped)->task.id == f.job.task);
+  CHECK((*stopped)->stop_run == f.job.run);  // the running run is the caller's to stop
+  auto dropped = poll_reply<task_change>(self, drop);
+  REQUIRE(dropped);
+  REQUIRE(*dropped);
+  CHECK((*dropped)->task.state == task_state::cancelled);
+  CHECK_FALSE((*dropped)->stop_run);
+  CHECK_FALSE((*dropped)->replayed);
+  // The cancel of a running task leaves a run in progress: no trigger meanwhile. (Its
+  // order in the batch decides nothing here: the run is in progress either way.)
+  CHECK(is_error(poll_reply<task_change>(self, busy), ec::invalid_state));
+  CHECK(is_error(poll_reply<task_change>(self, unknown), ec::not_found));
+  auto v = f.second_store()->get_task_info(idle->id, 0);
+  REQUIRE(v);
+  CHECK(v->state == task_state::cancelled);
+
+  // A retry under the same key changes nothing and says so.
+  auto again = f.ask<task_change>(cancel_atom::value, idle->id, t0 + 6,
+                                  request_key{std::string{"k1"}, "cancel idle"});
+  REQUIRE(again);
+  CHECK(again->replayed);
+}
+
+TEST_CASE("a trigger makes a completed task due again, durably", "[persistence][change]") {
+  running_fixture f;
+  CHECK(f.finish(success_of(f.job, t0 + 1, t0 + 2, "done\n")));
+  auto c = f.ask<task_change>(trigger_atom::value, f.job.task, t0 + 10, request_key{});
+  REQUIRE(c);
+  CHECK(c->task.state == task_state::active);
+  CHECK(c->task.next_run_at == t0 + 10);
+  auto v = f.second_store()->get_task_info(f.job.task, 0);
+  REQUIRE(v);
+  CHECK(v->next_run_at == t0 + 10);
+  // During an outage a change is refused at once, never kept for later.
+  f.store->down = true;
+  auto refused = f.ask<task_change>(cancel_atom::value, f.job.task, t0 + 11, request_key{});
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error() == ec::unavailable);
+  f.store->down = false;
+  f.advance(5000);
+  v = f.second_store()->get_task_info(f.job.task, 0);
+  REQUIRE(v);
+  CHECK(v->state == task_state::active);
+}
+
+// -- the executor over this persistence and a fake runner ------------------------------------
+
+namespace {
+
+struct executor_fixture : running_fixture {
+  std::shared_ptr<fake_runner> runner = std::make_shared<fake_runner>(wall);
+  std::shared_ptr<std::vector<run_id>> done = std::make_shared<std::vector<run_id>>();
+  coordinator_actor coord = sys.spawn(fake_coordinator, done);
+  executor_actor exec;
+
+  /// Spawns the executor of the claimed run; it starts its command at once.
+  void spawn() {
+    exec = sys.spawn(executor, job, persistence_actor{db}, coord,
+                     std::shared_ptr<process_runner>{runner}, std::shared_ptr<wall_clock>{wall},
+                     std::shared_ptr<ts::metrics>{});
+  }
+
+  ~executor_fixture() {
+    runner->end_all();
+    drain();
+    runner->processes.clear();  // the handlers hold the executor
+    self->send_exit(coord, caf::exit_reason::user_shutdown);
+    drain();
+  }
+
+  caf::expected<run_info> stored_run() {
+    return second_store()->get_run(job.run, 1024);
+  }
+
+  int32_t pgid() const {
+    return runner->processes.at(0).spawned.pgid;
+  }
+};
+
+} // namespace
+
+TEST_CASE("the executor stores a running command's output in pieces, every so often",
+          "[executor][output]") {
+  executor_fixture f;
+  f.job.output_limit_bytes = 1000;
+  f.spawn();
+  f.run();
+  REQUIRE(f.runner->processes.size() == 1);
+  CHECK(f.runner->processes[0].options.output_limit == 1000);
+  auto commits = f.store->commits.load();
+
+  std::string lines;
+  for (int i = 0; i < 10; ++i) {
+    lines += "line " + std::to_string(i) + "\n";
+    f.runner->write(0, "line " + std::to_string(i) + "\n");
+  }
+  f.run();
+  // Gathered, not a write per line...
+  CHECK(f.follow().data.empty());
+  CHECK(f.store->commits == commits);
+  // ...until the flush interval has passed: then one write, read while the command runs.
+  f.advance(defaults::output_flush_interval.count());
+  CHECK(f.follow().data == lines);
+  CHECK(f.store->commits == commits + 1);
+  f.runner->write(0, "more\n");
+  f.advance(defaults::output_flush_interval.count());
+  CHECK(f.follow().data == lines + "more\n");
+  // Offsets count the stream's bytes from 0.
+  CHECK(f.follow(static_cast<int64_t>(lines.size())).data == "more\n");
+  // A large piece goes at once. (The store keeps the task's 64 KiB tail in whole pieces:
+  // a read from 0 starts at the oldest piece kept.)
+  std::string big(defaults::output_flush_bytes, 'x');
+  f.runner->write(0, big);
+  f.run();
+  auto before_big = static_cast<int64_t>(lines.size() + 5);
+  auto s = f.follow();
+  CHECK(s.offset == before_big);
+  CHECK(s.next_offset == before_big + static_cast<int64_t>(big.size()));
+  // The rest goes before the outcome, which keeps the tail the runner reports.
+  f.runner->write(0, "last\n");
+  f.runner->end(0, 0, std::nullopt, "x\nlast\n");
+  f.run();
+  s = f.follow();
+  CHECK(s.offset == before_big);
+  bool whole_rest = s.data == big + "last\n";  // (not printed: 256 KiB)
+  CHECK(whole_rest);
+  CHECK(s.complete);
+  auto r = f.stored_run();
+  REQUIRE(r);
+  CHECK(r->status == run_status::success);
+  CHECK(r->output == "x\nlast\n");
+  CHECK(*f.done == std::vector<run_id>{f.job.run});
+}
+
+TEST_CASE("a cancel stops the command with SIGTERM then SIGKILL and ends the run cancelled",
+          "[executor][cancel]") {
+  executor_fixture f;
+  f.spawn();
+  f.run();
+  using signals = std::vector<std::pair<int32_t, int>>;
+  f.self->send(f.exec, cancel_atom::value);
+  f.run();
+  CHECK(f.runner->signals == signals{{f.pgid(), SIGTERM}});
+  // Another cancel, or the shutdown's kill, does not cut the grace short...
+  f.advance(1000);
+  f.self->send(f.exec, cancel_atom::value);
+  f.self->send(f.exec, kill_atom::value);
+  auto escalation = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      defaults::kill_escalation).count();
+  f.advance(escalation - 1000 - 10);
+  CHECK(f.runner->signals.size() == 1);
+  // ...which ends with SIGKILL.
+  f.advance(10);
+  CHECK(f.runner->signals == signals{{f.pgid(), SIGTERM}, {f.pgid(), SIGKILL}});
+  f.runner->end(0, 0, SIGKILL);
+  f.run();
+  auto r = f.stored_run();
+  REQUIRE(r);
+  CHECK(r->status == run_status::failure);
+  CHECK(r->reason == run_reason::cancelled);  // a cancel wins over the shutdown's kill
+  CHECK(*f.done == std::vector<run_id>{f.job.run});
+}
+
+TEST_CASE("a shutdown kill still ends the run interrupted", "[executor][cancel]") {
+  executor_fixture f;
+  f.spawn();
+  f.run();
+  f.self->send(f.exec, kill_atom::value);
+  f.run();
+  f.runner->end(0, 0, SIGTERM);
+  f.run();
+  auto r = f.stored_run();
+  REQUIRE(r);
+  CHECK(r->status == run_status::failure);
+  CHECK(r->reason == run_reason::interrupted);
+}
+
+TEST_CASE("a cancel after the exit or of a start that failed changes nothing",
+          "[executor][cancel]") {
+  SECTION("after the exit") {
+    executor_fixture f;
+    f.spawn();
+    f.run();
+    f.runner->end(0, 0, std::nullopt, "ok\n");
+    f.self->send(f.exec, cancel_atom::value);  // behind the exit in the mailbox
+    f.run();
+    CHECK(f.runner->signals.empty());
+    auto r = f.stored_run();
+    REQUIRE(r);
+    CHECK(r->status == run_status::success);
+    CHECK(r->reason == run_reason::none);
+  }
+  SECTION("before a start that failed") {
+    executor_fixture f;
+    f.runner->fail_starts = true;
+    f.spawn();
+    f.self->send(f.exec, cancel_atom::value);
+    f.run();
+    CHECK(f.runner->signals.empty());
+    auto r = f.stored_run();
+    REQUIRE(r);
+    CHECK(r->status == run_status::failure);
+    CHECK(r->reason == run_reason::start_failed);
+    CHECK(*f.done == std::vector<run_id>{f.job.run});
+  }
 }

@@ -1,11 +1,14 @@
 #include "process/output_buffer.hpp"
+#include "core/text.hpp"
 
+#include <random>
 #include <string>
 
 #include <catch2/catch.hpp>
 
 using ts::output_buffer;
 using ts::repair_utf8;
+using ts::utf8_stream_repair;
 
 namespace {
 
@@ -150,4 +153,61 @@ TEST_CASE("repair_utf8 matches the Unicode standard's examples") {
   CHECK(repair_utf8("\xF1\x80\x80" "A") == fffd + "A");
   // An invalid second byte does not swallow a valid following character.
   CHECK(repair_utf8("\xE2" "\xC3\xA9") == fffd + "\xC3\xA9");
+}
+
+TEST_CASE("utf8_stream_repair holds a cut sequence back for the next piece") {
+  utf8_stream_repair r;
+  CHECK(r.feed("a\xE2") == "a");
+  CHECK(r.feed("\x82") == "");
+  CHECK(r.feed("\xAC" "b\xF0\x9F") == "\xE2\x82\xAC" "b");
+  // The rest does not continue the held bytes: they are one maximal subpart, replaced.
+  CHECK(r.feed("c") == fffd + "c");
+  // Invalid at once needs no waiting: E0 80 can never become valid, nor can FF.
+  CHECK(r.feed("\xE0\x80") == times(fffd, 2));
+  CHECK(r.feed("\xFF") == fffd);
+  CHECK(r.finish() == "");
+  CHECK(r.feed("\xC3") == "");
+  CHECK(r.finish() == fffd);  // cut by the end of the stream
+  CHECK(r.finish() == "");
+}
+
+TEST_CASE("utf8_stream_repair in pieces equals repair_utf8 of the whole, however cut") {
+  // Bytes that make every kind of sequence: ASCII, leads of each length and their special
+  // second-byte ranges, continuations, never-valid bytes.
+  const std::string alphabet = "a\n\x80\x9F\xA0\xBF\xC2\xC3\xDF\xE0\xE2\xED\xEF\xF0\xF4\xF5\xFF";
+  std::mt19937 gen{42};
+  for (int round = 0; round < 2000; ++round) {
+    std::string all;
+    auto len = std::uniform_int_distribution<size_t>{0, 40}(gen);
+    for (size_t i = 0; i < len; ++i)
+      all += alphabet[std::uniform_int_distribution<size_t>{0, alphabet.size() - 1}(gen)];
+    utf8_stream_repair r;
+    output_buffer buf{std::uniform_int_distribution<size_t>{1, 48}(gen)};
+    std::string pieces;
+    std::string buffered;
+    for (size_t at = 0; at < all.size();) {
+      auto n = std::min(all.size() - at, std::uniform_int_distribution<size_t>{1, 5}(gen));
+      pieces += r.feed(all.substr(at, n));
+      buffered += buf.append(all.data() + at, n);
+      at += n;
+    }
+    pieces += r.finish();
+    buffered += buf.finish();
+    auto whole = repair_utf8(all);
+    REQUIRE(pieces == whole);
+    REQUIRE(buffered == whole);
+    // The kept tail is a suffix of the same stream, starting at a character.
+    auto tail = buf.str();
+    REQUIRE(tail.size() <= whole.size());
+    REQUIRE(whole.compare(whole.size() - tail.size(), tail.size(), tail) == 0);
+    REQUIRE(ts::valid_utf8(tail));
+  }
+}
+
+TEST_CASE("output_buffer counts its limit in repaired bytes") {
+  // One invalid byte becomes three: the limit bounds what is kept and stored.
+  output_buffer buf{4};
+  CHECK(buf.append("\xFF\xFF", 2) == times(fffd, 2));
+  CHECK(buf.truncated());
+  CHECK(buf.str() == fffd);
 }

@@ -28,6 +28,8 @@
 #include <catch2/catch.hpp>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
+#include "process/output_buffer.hpp"
 
 using namespace std::chrono_literals;
 using ts::process_exit;
@@ -71,8 +73,9 @@ struct exits {
   }
 };
 
-spawned_process start(process_runner& runner, const std::string& command, exits& sink) {
-  auto sp = runner.start(command, sink.handler());
+spawned_process start(process_runner& runner, const std::string& command, exits& sink,
+                      ts::start_options opts = {}) {
+  auto sp = runner.start(command, std::move(opts), sink.handler());
   REQUIRE(sp);
   return *sp;
 }
@@ -194,8 +197,8 @@ TEST_CASE("runner keeps the last 64 KiB of a long output") {
 
 TEST_CASE("runner honours a smaller output limit") {
   exits sink;
-  auto runner = ts::make_posix_process_runner(4);
-  start(*runner, "echo hello", sink);
+  auto runner = ts::make_posix_process_runner();
+  start(*runner, "echo hello", sink, {4, {}});
   REQUIRE(sink.wait(1));
   CHECK(sink.at(0).output == "llo\n");
   CHECK(sink.at(0).output_truncated);
@@ -300,7 +303,7 @@ TEST_CASE("runner starts safely from many threads and reports from its own") {
   for (int t = 0; t < threads; ++t)
     starters.emplace_back([&] {
       for (int i = 0; i < per_thread; ++i)
-        if (!runner->start("true", sink.handler()))
+        if (!runner->start("true", {}, sink.handler()))
           ++failures;
     });
   for (auto& t : starters)
@@ -382,8 +385,8 @@ TEST_CASE("process_start_ticks reads past a command name with spaces and parenth
 
 TEST_CASE("a start failure is an error, and no handler runs") {
   exits sink;
-  auto runner = ts::make_posix_process_runner(ts::default_output_limit, "/nonexistent/sh");
-  auto sp = runner->start("true", sink.handler());
+  auto runner = ts::make_posix_process_runner("/nonexistent/sh");
+  auto sp = runner->start("true", {}, sink.handler());
   REQUIRE_FALSE(sp);
   CHECK(sp.error().category() == ts::ec_category);
   CHECK(sp.error().code() == static_cast<uint8_t>(ts::ec::start_failed));
@@ -412,8 +415,8 @@ TEST_CASE("an exit handler may start another command") {
   auto runner = ts::make_posix_process_runner();
   std::atomic<bool> started{false};
   auto& inner = sink;
-  auto sp = runner->start("echo first", [&](process_exit x) {
-    started = static_cast<bool>(runner->start("echo second", inner.handler()));
+  auto sp = runner->start("echo first", {}, [&](process_exit x) {
+    started = static_cast<bool>(runner->start("echo second", {}, inner.handler()));
     inner.handler()(std::move(x));
   });
   REQUIRE(sp);
@@ -427,7 +430,7 @@ TEST_CASE("an exit handler may drop the last reference to the runner") {
   exits sink;
   auto runner = ts::make_posix_process_runner();
   std::weak_ptr<process_runner> weak = runner;
-  auto sp = runner->start("sleep 0.5", [keep = runner, &sink](process_exit x) mutable {
+  auto sp = runner->start("sleep 0.5", {}, [keep = runner, &sink](process_exit x) mutable {
     keep.reset();  // destroys the runner on its own thread
     sink.handler()(std::move(x));
   });
@@ -435,6 +438,109 @@ TEST_CASE("an exit handler may drop the last reference to the runner") {
   runner.reset();
   REQUIRE(sink.wait(1));
   CHECK(eventually([&] { return weak.expired(); }));
+}
+
+// -- live output --------------------------------------------------------------------------
+
+namespace {
+
+// Records live pieces and the exit in the order the runner's thread delivered them.
+struct live_log {
+  std::mutex mtx;
+  std::condition_variable cv;
+  std::vector<std::string> pieces;
+  std::vector<steady::time_point> piece_times;
+  std::optional<process_exit> exit;
+  steady::time_point exit_time;
+  bool piece_after_exit = false;
+
+  ts::start_options options(size_t limit = ts::default_output_limit) {
+    return {limit, [this](std::string piece) {
+              std::lock_guard<std::mutex> guard{mtx};
+              piece_after_exit = piece_after_exit || exit.has_value();
+              pieces.push_back(std::move(piece));
+              piece_times.push_back(steady::now());
+            }};
+  }
+
+  process_runner::exit_handler on_exit() {
+    return [this](process_exit x) {
+      std::lock_guard<std::mutex> guard{mtx};
+      exit = std::move(x);
+      exit_time = steady::now();
+      cv.notify_all();
+    };
+  }
+
+  // Runs `command` to its end with the given output limit.
+  void run(const std::string& command, size_t limit = ts::default_output_limit) {
+    auto runner = ts::make_posix_process_runner();
+    REQUIRE(runner->start(command, options(limit), on_exit()));
+    std::unique_lock<std::mutex> guard{mtx};
+    REQUIRE(cv.wait_for(guard, 20s, [&] { return exit.has_value(); }));
+  }
+
+  std::string joined() {
+    std::string all;
+    for (auto& p : pieces)
+      all += p;
+    return all;
+  }
+};
+
+} // namespace
+
+TEST_CASE("runner hands out output while the command runs, each piece before the exit") {
+  live_log log;
+  log.run("for i in 1 2 3; do echo $i; sleep 0.2; done");
+  CHECK(log.pieces == std::vector<std::string>{"1\n", "2\n", "3\n"});
+  CHECK_FALSE(log.piece_after_exit);
+  // The first piece came while the command still ran: two sleeps of 0.2 s followed it.
+  REQUIRE_FALSE(log.piece_times.empty());
+  CHECK(log.exit_time - log.piece_times.front() >= 300ms);
+  CHECK(log.exit->output == "1\n2\n3\n");
+  CHECK(log.exit->exit_code == 0);
+}
+
+TEST_CASE("runner carries a character cut between reads over, and repairs invalid bytes") {
+  // E2 82 | AC is one "€" written in two parts; FF is never valid; C3 at the very end is
+  // cut by the end of the stream.
+  live_log log;
+  log.run("printf '\\342\\202'; sleep 0.2; printf '\\254x\\377'; sleep 0.2; printf 'y\\303'");
+  const std::string fffd = "\xEF\xBF\xBD";
+  // The first write alone completes nothing, so it makes no piece.
+  CHECK(log.pieces == std::vector<std::string>{"\xE2\x82\xAC" "x" + fffd, "y", fffd});
+  for (auto& p : log.pieces)
+    CHECK(ts::valid_utf8(p));
+  CHECK(log.exit->output == log.joined());
+  CHECK(log.exit->output == ts::repair_utf8("\xE2\x82\xAC" "x\xFF" "y\xC3"));
+}
+
+TEST_CASE("the live pieces are the whole stream, and the exit's output is their tail") {
+  live_log log;
+  log.run("seq 1 40000", 1000);  // about 224 KiB: several reads (one piece each event)
+  std::string all;
+  for (int i = 1; i <= 40000; ++i)
+    all += std::to_string(i) + "\n";
+  CHECK(log.joined() == all);
+  CHECK(log.exit->output_truncated);
+  CHECK(log.exit->output == all.substr(all.size() - 1000));
+}
+
+TEST_CASE("an output limit that cuts a character keeps the tail from the next one on") {
+  live_log log;
+  log.run("printf 'ab\\303\\251\\303\\251'", 3);  // "abéé"; the last 3 bytes are A9 C3 A9
+  CHECK(log.joined() == "ab\xC3\xA9\xC3\xA9");
+  CHECK(log.exit->output == "\xC3\xA9");
+  CHECK(log.exit->output_truncated);
+}
+
+TEST_CASE("runner without a live handler still reports the whole tail") {
+  exits sink;
+  auto runner = ts::make_posix_process_runner();
+  start(*runner, "printf '\\342\\202'; sleep 0.1; printf '\\254'", sink);
+  REQUIRE(sink.wait(1));
+  CHECK(sink.at(0).output == "\xE2\x82\xAC");
 }
 
 // The executor receives this type as a message; tests/core/test_types.cpp does the same for

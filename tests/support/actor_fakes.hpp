@@ -154,6 +154,16 @@ struct fake_db {
   std::vector<run_id> unclaims;
   std::vector<process_start> starts;
   std::vector<run_outcome> outcomes;
+  /// Every piece of output in the order received.
+  struct output_piece {
+    run_id run;
+    int64_t offset;
+    std::string data;
+  };
+  std::vector<output_piece> appends;
+  /// Every cancel and trigger request: (task, at).
+  std::vector<std::pair<task_id, millis>> cancels;
+  std::vector<std::pair<task_id, millis>> triggers;
   std::vector<caf::typed_response_promise<caf::ok_atom>> held;
   std::vector<std::pair<caf::typed_response_promise<claim>, claim>> held_claims;
 
@@ -168,6 +178,33 @@ struct fake_db {
       if (o.task == id)
         return &o;
     return nullptr;
+  }
+  /// The run's output as appended, joined.
+  std::string output_of(run_id run) const {
+    std::string all;
+    for (auto& a : appends)
+      if (a.run == run)
+        all += a.data;
+    return all;
+  }
+  /// The latest claim of a task, if any.
+  const claim* claim_of(task_id id) const {
+    for (auto i = claims.rbegin(); i != claims.rend(); ++i)
+      if (i->task == id)
+        return &*i;
+    return nullptr;
+  }
+  task_info info_of(const task_record& r) const {
+    task_info t;
+    t.id = r.id;
+    t.command = r.command;
+    t.due = r.due;
+    t.created_at = r.created_at;
+    t.state = r.status == task_status::cancelled ? task_state::cancelled
+              : r.status == task_status::pending || r.status == task_status::running
+                ? task_state::active
+                : task_state::completed;
+    return t;
   }
 };
 
@@ -246,6 +283,82 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
         rp.deliver(caf::ok_atom::value);
       return rp;
     },
+    [=](append_atom, run_id run, int64_t offset, std::string& data) {
+      db->appends.push_back({run, offset, std::move(data)});
+    },
+    // The v1 reads know only what the fake keeps: tasks (without runs) and output.
+    [=](task_atom, task_id id, int64_t) -> caf::result<task_info> {
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      auto i = db->tasks.find(id);
+      if (i == db->tasks.end())
+        return make_error(ec::not_found);
+      return db->info_of(i->second);
+    },
+    [=](list_atom, const task_filter&) -> caf::result<task_page> {
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      task_page page;
+      for (auto i = db->tasks.rbegin(); i != db->tasks.rend(); ++i)
+        page.items.push_back(db->info_of(i->second));
+      return page;
+    },
+    [=](list_atom, const run_filter&) -> caf::result<run_page> {
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      return run_page{};
+    },
+    [=](run_atom, run_id, int64_t) -> caf::result<run_info> {
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      return make_error(ec::not_found);
+    },
+    [=](output_atom, run_id run, int64_t offset, int64_t max) -> caf::result<output_slice> {
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      auto all = db->output_of(run);
+      output_slice s;
+      s.run = run;
+      s.offset = std::clamp<int64_t>(offset, 0, static_cast<int64_t>(all.size()));
+      s.data = all.substr(static_cast<size_t>(s.offset), static_cast<size_t>(max));
+      s.next_offset = s.offset + static_cast<int64_t>(s.data.size());
+      for (auto& o : db->outcomes)
+        s.complete = s.complete || o.run == run;
+      return s;
+    },
+    // A cancel stops a claimed run (stop_run names it); a trigger makes the task due again.
+    [=](cancel_atom, task_id id, millis at, request_key&) -> caf::result<task_change> {
+      db->cancels.emplace_back(id, at);
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      auto i = db->tasks.find(id);
+      if (i == db->tasks.end())
+        return make_error(ec::not_found);
+      if (i->second.status != task_status::pending && i->second.status != task_status::running)
+        return make_error(ec::invalid_state);
+      task_change c;
+      if (auto* cl = db->claim_of(id); cl && i->second.status == task_status::running)
+        c.stop_run = cl->run;
+      i->second.status = task_status::cancelled;
+      c.task = db->info_of(i->second);
+      return c;
+    },
+    [=](trigger_atom, task_id id, millis at, request_key&) -> caf::result<task_change> {
+      db->triggers.emplace_back(id, at);
+      if (db->down)
+        return make_error(ec::unavailable, "fake outage");
+      auto i = db->tasks.find(id);
+      if (i == db->tasks.end())
+        return make_error(ec::not_found);
+      if (i->second.status == task_status::running || i->second.status == task_status::cancelled)
+        return make_error(ec::invalid_state);
+      i->second.status = task_status::pending;
+      i->second.due = at;
+      task_change c;
+      c.task = db->info_of(i->second);
+      c.task.next_run_at = at;
+      return c;
+    },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       if (db->down)
         return make_error(ec::unavailable, "fake outage");
@@ -264,6 +377,27 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
   };
 }
 
+// -- fake coordinator ---------------------------------------------------------------------
+
+/// Stands in for the coordinator where a test drives an executor alone: it records the runs
+/// whose end the executors report (done_atom) and refuses everything else.
+inline coordinator_actor::behavior_type
+fake_coordinator(coordinator_actor::pointer, std::shared_ptr<std::vector<run_id>> done) {
+  auto refused = [] { return make_error(ec::unavailable, "fake coordinator"); };
+  return {
+    [=](schedule_atom, new_task&) -> caf::result<task_record> { return refused(); },
+    [=](load_atom, std::vector<pending_entry>&) {},
+    [=](tick_atom) {},
+    [=](done_atom, run_id run) { done->push_back(run); },
+    [=](stats_atom) { return coordinator_stats{}; },
+    [=](cancel_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
+    [=](trigger_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
+    [=](shutdown_atom, int64_t) { return caf::ok_atom::value; },
+    [=](kill_atom) {},
+    [=](retry_atom) {},
+  };
+}
+
 // -- fake process runner ------------------------------------------------------------------
 
 /// Records every start and signal; a "process" runs until the test calls `end`.
@@ -274,6 +408,7 @@ public:
     spawned_process spawned;
     exit_handler on_exit;
     bool ended = false;
+    start_options options;
   };
 
   explicit fake_runner(std::shared_ptr<wall_clock> clock) : clock_(std::move(clock)) {
@@ -285,7 +420,7 @@ public:
   /// (pgid, signal) in the order sent.
   std::vector<std::pair<int32_t, int>> signals;
 
-  caf::expected<spawned_process> start(const std::string& command,
+  caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                        exit_handler on_exit) override {
     if (fail_starts)
       return make_error(ec::start_failed, "fake runner refuses to start");
@@ -294,8 +429,16 @@ public:
     p.pgid = p.pid;
     p.start_ticks = 4242;
     p.started_at = clock_->now_ms();
-    processes.push_back(process{command, p, std::move(on_exit), false});
+    processes.push_back(process{command, p, std::move(on_exit), false, std::move(opts)});
     return p;
+  }
+
+  /// The `i`th process writes `text`: its live output handler sees it, as the real runner
+  /// would hand it a piece it read.
+  void write(size_t i, std::string text) {
+    auto& p = processes.at(i);
+    if (!p.ended && p.options.on_output)
+      p.options.on_output(std::move(text));
   }
 
   void signal_group(int32_t pgid, int sig) override {
