@@ -58,6 +58,9 @@ bool is_loopback(const std::string& addr) {
   return false;
 }
 
+/// The largest --max-output-bytes.
+constexpr size_t max_output_cap = 64 * 1024 * 1024;
+
 } // namespace
 
 config::config() {
@@ -93,7 +96,11 @@ config::config() {
     .add(default_time_zone, "default-time-zone",
          with_default("IANA time zone that times without an offset are read in "
                       "(Europe/Berlin); local: the process's zone (TZ, else /etc/localtime)",
-                      defaults::default_time_zone));
+                      defaults::default_time_zone))
+    .add(max_output_bytes, "max-output-bytes",
+         with_default("the largest output_limit_bytes a task may ask for (1024 to 67108864; "
+                      "MariaDB: keep max_allowed_packet above it)",
+                      defaults::max_output_bytes));
   register_types(*this);
   // CAF's scheduler defaults suit a machine given over to one actor system: at least 4
   // workers that poll for ~25 ms (sleeping 50 us at a time) before they block. Here they
@@ -141,6 +148,11 @@ caf::expected<options> read_options(const config& cfg) {
                        "process's zone)");
     opts.default_time_zone = *zone;
   }
+  // Each run's tail is one value in the database: MariaDB's packet limit (16 MiB by
+  // default) must hold it, so the bound stays well within what an operator can raise.
+  if (cfg.max_output_bytes < 1024 || cfg.max_output_bytes > max_output_cap)
+    return invalid("--max-output-bytes must be from 1024 to 67108864");
+  opts.max_output_bytes = static_cast<int64_t>(cfg.max_output_bytes);
   opts.port = cfg.port;
   opts.bind = cfg.bind;
   opts.db = cfg.db;

@@ -37,6 +37,7 @@ public:
   size_t http_threads = defaults::http_threads;
   std::string metrics = defaults::metrics;
   std::string default_time_zone = defaults::default_time_zone;
+  size_t max_output_bytes = static_cast<size_t>(defaults::max_output_bytes);
 
   config();
 
@@ -60,6 +61,8 @@ struct options {
   std::optional<std::string> db_password;
   /// Where naive times are read; null: the process's zone ("local").
   zone_ptr default_time_zone;
+  /// The largest output_limit_bytes a task may ask for.
+  int64_t max_output_bytes{};
 };
 
 /// Checks --log-level and --log-format and applies them, so that the errors of every later

@@ -125,6 +125,7 @@ int main(int argc, char** argv) {
   srv_opts.threads = opt->http_threads;
   srv_opts.metrics = meters;
   srv_opts.default_time_zone = opt->default_time_zone;
+  srv_opts.max_output_bytes = opt->max_output_bytes;
   auto server = ts::start_http_server(srv_opts, gateway);
   if (!server) {
     ts::stop_service(sys, *actors, 0);

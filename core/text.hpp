@@ -1,6 +1,6 @@
 // Byte-level text helpers with one home each: percent-decoding (the query string and the
 // database URL), UTF-8 decoding (request validation and output repair), ASCII case and
-// space. Pure: nothing of CAF (ts_core_pure).
+// space, base64url (the v1 cursors). Pure: nothing of CAF (ts_core_pure).
 #pragma once
 
 #include <cstddef>
@@ -54,5 +54,12 @@ inline char ascii_lower(char c) {
 
 /// Case-insensitive equality in ASCII (ascii_lower, byte by byte).
 bool iequals(std::string_view a, std::string_view b);
+
+/// Base64url (RFC 4648 section 5) without padding: safe in a URL query as it is.
+std::string base64url_encode(std::string_view bytes);
+
+/// The inverse; nullopt for a character outside the alphabet, padding, or a length that
+/// no encoding has (a remainder of one character), or stray bits in the last character.
+std::optional<std::string> base64url_decode(std::string_view text);
 
 } // namespace ts

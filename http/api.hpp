@@ -57,12 +57,24 @@ enum class http_ec : uint8_t {
   method_not_allowed,
   payload_too_large,
   unsupported_media_type,
+  /// v1: a body field or query parameter the server does not know.
+  unknown_field,
+  /// v1: a list cursor that this server did not give out for this list.
+  invalid_cursor,
+  /// v1: no task or run with that id (the message says which).
+  no_such_resource,
+  /// The token is valid but may not do this (reserved for scoped tokens and run-as).
+  forbidden,
 };
 
 constexpr caf::atom_value http_ec_category = caf::atom("http");
 
 /// `message` is shown to the client: never put internals or secrets in it.
 caf::error make_http_error(http_ec code, std::string message);
+
+/// The same, naming the one field at fault: a dotted body path ("schedule.at") or a query
+/// parameter; responses carry it as error.field.
+caf::error make_field_error(http_ec code, std::string field, std::string message);
 
 } // namespace api
 } // namespace ts

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <string>
+#include <utility>
+#include <variant>
 
 #include <caf/actor_system.hpp>
 #include <caf/event_based_actor.hpp>
@@ -91,6 +93,122 @@ bool timed_out(const caf::error& err) {
   return err == caf::sec::request_timeout;
 }
 
+// -- v1 -----------------------------------------------------------------------------------
+
+/// The output tail a task's latest run shows, and one run's (the 4 KiB and 64 KiB).
+constexpr int64_t task_output_tail = 4 * 1024;
+constexpr int64_t run_output_tail = 64 * 1024;
+/// One read of /output returns everything kept: at most --max-output-bytes plus the chunk
+/// being written; this bounds it whatever a store holds.
+constexpr int64_t max_output_read = 16 * 1024 * 1024;
+
+/// Asks `dest` and answers with `render` of its reply (a Result: CAF 0.17 checks typed
+/// handlers by their argument types, so no generic lambda); ec::not_found becomes a 404 that
+/// names `missing` ("no run with this id").
+template <class Result, class Dest, class Render, class... Ts>
+void ask(gateway_actor_ptr self, const Dest& dest, const std::shared_ptr<reply_once>& once,
+         const char* missing, Render render, Ts&&... xs) {
+  self->request(dest, caf::infinite, std::forward<Ts>(xs)...)
+    .then(
+      [self, once, render](Result& reply) {
+        (*once)(render(reply));
+        trim(self->state);
+      },
+      [self, once, missing](const caf::error& err) {
+        if (err == ec::not_found)
+          (*once)(api::error_response(make_http_error(api::http_ec::no_such_resource, missing)));
+        else
+          (*once)(api::error_response(err));
+        trim(self->state);
+      });
+}
+
+constexpr const char* no_task = "no task with this id";
+constexpr const char* no_run = "no run with this id";
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::create_task_action& a) {
+  // The answer shows the task as stored (labels sorted, state, version): read it back once
+  // the coordinator has it durable. A replay shows the task as it is now.
+  self->request(self->state.coordinator, caf::infinite, schedule_atom::value,
+                std::move(a.task))
+    .then(
+      [self, once](const task_record& rec) {
+        bool replayed = rec.replayed;
+        ask<task_info>(self, self->state.persistence, once, no_task,
+            [replayed](const task_info& t) { return api::task_created(t, replayed); },
+            task_atom::value, rec.id, task_output_tail);
+      },
+      [self, once](const caf::error& err) {
+        (*once)(api::error_response(err));
+        trim(self->state);
+      });
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once, api::get_task_action& a) {
+  ask<task_info>(self, self->state.persistence, once, no_task,
+      [](const task_info& t) { return api::task_resource(t); }, task_atom::value, a.id,
+      task_output_tail);
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::list_tasks_action& a) {
+  ask<task_page>(self, self->state.persistence, once, no_task,
+      [key = a.list.filter_key](const task_page& p) { return api::task_list(p, key); },
+      list_atom::value, std::move(a.list.filter));
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::cancel_task_action& a) {
+  ask<task_change>(self, self->state.coordinator, once, no_task,
+      [](const task_change& c) { return api::task_resource(c.task, c.replayed); },
+      cancel_atom::value, a.id, std::move(a.key));
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::trigger_task_action& a) {
+  ask<task_change>(self, self->state.coordinator, once, no_task,
+      [](const task_change& c) { return api::task_resource(c.task, c.replayed); },
+      trigger_atom::value, a.id, std::move(a.key));
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::list_runs_action& a) {
+  auto task = a.list.filter.task;
+  auto key = a.list.filter_key;
+  self->request(self->state.persistence, caf::infinite, list_atom::value,
+                std::move(a.list.filter))
+    .then(
+      [self, once, task, key](const run_page& p) {
+        // An empty page of one task's runs: a task without runs, or no such task (404).
+        if (!p.items.empty() || !task) {
+          (*once)(api::run_list(p, key));
+          trim(self->state);
+          return;
+        }
+        ask<task_info>(self, self->state.persistence, once, no_task,
+            [p, key](const task_info&) { return api::run_list(p, key); }, task_atom::value,
+            *task, int64_t{0});
+      },
+      [self, once](const caf::error& err) {
+        (*once)(api::error_response(err));
+        trim(self->state);
+      });
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once, api::get_run_action& a) {
+  ask<run_info>(self, self->state.persistence, once, no_run,
+      [](const run_info& r) { return api::run_resource(r); }, run_atom::value, a.id,
+      run_output_tail);
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::read_output_action& a) {
+  ask<output_slice>(self, self->state.persistence, once, no_run,
+      [](const output_slice& s) { return api::output_text(s); }, output_atom::value, a.id,
+      a.offset, max_output_read);
+}
+
 } // namespace
 
 caf::behavior gateway(gateway_actor_ptr self, coordinator_actor coordinator,
@@ -127,6 +245,10 @@ caf::behavior gateway(gateway_actor_ptr self, coordinator_actor coordinator,
             (*once)(api::error_response(err));
             trim(self->state);
           });
+    },
+    [self](api::v1_action& a, reply_fn& reply) {
+      auto once = track(self, std::move(reply));
+      std::visit([&](auto& x) { handle(self, once, x); }, a);
     },
     [self](sweep_atom) {
       auto& st = self->state;

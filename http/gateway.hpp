@@ -19,6 +19,7 @@
 #include "actors/interfaces.hpp"
 #include "metrics/metrics.hpp"
 #include "http/api.hpp"
+#include "http/routes.hpp"
 
 namespace ts {
 
@@ -54,8 +55,9 @@ struct gateway_state {
 
 using gateway_actor_ptr = caf::stateful_actor<gateway_state>*;
 
-/// Handles (schedule_atom, new_task, reply_fn), (get_atom, task_id, reply_fn), readiness
-/// as (ping_atom, reply_fn) and scrapes as (stats_atom, reply_fn).
+/// Handles (schedule_atom, new_task, reply_fn), (get_atom, task_id, reply_fn), the v1
+/// requests as (api::v1_action, reply_fn), readiness as (ping_atom, reply_fn) and scrapes
+/// as (stats_atom, reply_fn).
 caf::behavior gateway(gateway_actor_ptr self, coordinator_actor coordinator,
                       persistence_actor persistence, caf::timespan timeout,
                       std::shared_ptr<ts::metrics> m);
@@ -71,3 +73,4 @@ caf::actor spawn_gateway(caf::actor_system& sys, coordinator_actor coordinator,
 
 // Local only: a callback never crosses a process boundary.
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ts::reply_fn)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(ts::api::v1_action)

@@ -17,30 +17,38 @@ caf::error invalid(http_ec code, std::string message) {
   return make_http_error(code, std::move(message));
 }
 
-bool json_media_type(std::string_view content_type) {
-  auto media = trim(content_type.substr(0, content_type.find(';')));
-  return iequals(media, "application/json")
-         || iequals(media, "application/x-www-form-urlencoded");
+} // namespace
+
+caf::error check_json_content_type(std::optional<std::string_view> content_type) {
+  if (!content_type)
+    return caf::none;
+  auto media = trim(content_type->substr(0, content_type->find(';')));
+  if (iequals(media, "application/json") || iequals(media, "application/x-www-form-urlencoded"))
+    return caf::none;
+  return invalid(http_ec::unsupported_media_type,
+                 "the body must be JSON (Content-Type: application/json)");
 }
 
-} // namespace
+caf::error check_idempotency_key(std::optional<std::string_view> key) {
+  if (!key)
+    return caf::none;
+  bool printable = !key->empty() && key->size() <= max_idempotency_key_bytes;
+  for (char c : *key)
+    printable = printable && c >= 0x20 && c <= 0x7E;
+  if (printable)
+    return caf::none;
+  return make_field_error(http_ec::invalid_field, "Idempotency-Key",
+                          "Idempotency-Key must be 1 to 255 printable ASCII characters");
+}
 
 caf::expected<new_task> parse_schedule_request(std::string_view body,
                                                std::optional<std::string_view> content_type,
                                                std::optional<std::string_view> idempotency_key,
                                                millis now, const time_zone* zone) {
-  if (content_type && !json_media_type(*content_type))
-    return invalid(http_ec::unsupported_media_type,
-                   "the body must be JSON (Content-Type: application/json)");
-  if (idempotency_key) {
-    auto& key = *idempotency_key;
-    bool printable = !key.empty() && key.size() <= max_idempotency_key_bytes;
-    for (char c : key)
-      printable = printable && c >= 0x20 && c <= 0x7E;
-    if (!printable)
-      return invalid(http_ec::invalid_field,
-                     "Idempotency-Key must be 1 to 255 printable ASCII characters");
-  }
+  if (auto err = check_json_content_type(content_type))
+    return err;
+  if (auto err = check_idempotency_key(idempotency_key))
+    return err;
   auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
   if (j.is_discarded())
     return invalid(http_ec::invalid_json, "the body is not valid JSON");
@@ -103,26 +111,37 @@ caf::expected<task_id> parse_id(std::optional<std::string_view> text) {
   return value;
 }
 
-caf::expected<task_id> parse_id_query(std::string_view query) {
-  std::optional<std::string> id;
+caf::expected<query_params> parse_query(std::string_view query) {
+  query_params out;
   while (!query.empty()) {
     auto amp = query.find('&');
     auto pair = query.substr(0, amp);
     query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty())
+      continue;
     auto eq = pair.find('=');
     auto key = percent_decode(pair.substr(0, eq), percent_mode::form);
-    if (!key)
-      return invalid(http_ec::invalid_id, "the query string is malformed");
-    if (*key != "id")
-      continue;
-    if (id)
-      return invalid(http_ec::invalid_id, "id must be given once");
     auto value = percent_decode(eq == std::string_view::npos ? std::string_view{}
                                                              : pair.substr(eq + 1),
                                 percent_mode::form);
-    if (!value)
-      return invalid(http_ec::invalid_id, "the query string is malformed");
-    id = std::move(*value);
+    if (!key || !value)
+      return invalid(http_ec::invalid_field, "the query string is malformed");
+    out.emplace_back(std::move(*key), std::move(*value));
+  }
+  return out;
+}
+
+caf::expected<task_id> parse_id_query(std::string_view query) {
+  auto params = parse_query(query);
+  if (!params)
+    return invalid(http_ec::invalid_id, "the query string is malformed");
+  std::optional<std::string> id;
+  for (auto& [key, value] : *params) {
+    if (key != "id")
+      continue;
+    if (id)
+      return invalid(http_ec::invalid_id, "id must be given once");
+    id = std::move(value);
   }
   if (!id)
     return parse_id(std::nullopt);

@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -21,6 +23,17 @@ caf::expected<new_task> parse_schedule_request(std::string_view body,
                                                std::optional<std::string_view> content_type,
                                                std::optional<std::string_view> idempotency_key,
                                                millis now, const time_zone* zone = nullptr);
+
+/// A query string's parameters in order, percent-decoded (form rules: '+' is a space);
+/// invalid_field for a malformed escape.
+using query_params = std::vector<std::pair<std::string, std::string>>;
+caf::expected<query_params> parse_query(std::string_view query);
+
+/// Refuses a Content-Type other than JSON (415); an absent one is taken as JSON.
+caf::error check_json_content_type(std::optional<std::string_view> content_type);
+
+/// Refuses an Idempotency-Key that is not 1 to 255 printable ASCII characters.
+caf::error check_idempotency_key(std::optional<std::string_view> key);
 
 /// Parses a task id: decimal 1 .. 2^63-1, digits only.
 caf::expected<task_id> parse_id(std::optional<std::string_view> text);

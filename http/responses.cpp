@@ -11,6 +11,7 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "core/time_format.hpp"
+#include "http/json_body.hpp"
 
 namespace ts {
 
@@ -18,25 +19,17 @@ namespace {
 
 // -- JSON output --------------------------------------------------------------------------
 
-using ordered_json = nlohmann::ordered_json;
+using api::dump;
+using api::json_response;
+using api::ordered_json;
 
-std::string dump(const ordered_json& j) {
-  // `replace` rather than throw if a stored string were ever not valid UTF-8.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
-}
-
-http_response json_response(int status, const ordered_json& body) {
-  http_response res;
-  res.status = status;
-  res.body = dump(body);
-  res.headers.emplace_back("Content-Type", "application/json");
-  return res;
-}
-
-http_response error_body(int status, const char* code, std::string_view message) {
+http_response error_body(int status, const char* code, std::string_view message,
+                         std::string_view field = {}) {
   ordered_json body;
   body["error"]["code"] = code;
   body["error"]["message"] = message;
+  if (!field.empty())
+    body["error"]["field"] = field;
   return json_response(status, body);
 }
 
@@ -148,16 +141,27 @@ caf::error make_http_error(http_ec code, std::string message) {
                     caf::make_message(std::move(message))};
 }
 
+caf::error make_field_error(http_ec code, std::string field, std::string message) {
+  return caf::error{static_cast<uint8_t>(code), http_ec_category,
+                    caf::make_message(std::move(message), std::move(field))};
+}
+
 http_response error_response(const caf::error& err) {
   // A none error has no category (CAF's precondition); reaching here with one is a bug.
   if (!err)
     return internal_error();
   if (err.category() == http_ec_category) {
     auto message = context_text(err, 0);
+    // The field at fault, for every code but 405 (whose second element is Allow).
+    auto field = context_text(err, 1);
     switch (static_cast<http_ec>(err.code())) {
       case http_ec::invalid_json: return error_body(400, "invalid_json", message);
-      case http_ec::invalid_field: return error_body(400, "invalid_field", message);
-      case http_ec::invalid_time: return error_body(400, "invalid_time", message);
+      case http_ec::invalid_field: return error_body(400, "invalid_field", message, field);
+      case http_ec::invalid_time: return error_body(400, "invalid_time", message, field);
+      case http_ec::unknown_field: return error_body(400, "unknown_field", message, field);
+      case http_ec::invalid_cursor: return error_body(400, "invalid_cursor", message, field);
+      case http_ec::no_such_resource: return error_body(404, "not_found", message);
+      case http_ec::forbidden: return error_body(403, "forbidden", message);
       case http_ec::invalid_task: return error_body(400, "invalid_task", message);
       case http_ec::invalid_id: return error_body(400, "invalid_id", message);
       case http_ec::unauthorized: {
@@ -187,6 +191,9 @@ http_response error_response(const caf::error& err) {
       case ec::idempotency_conflict:
         return error_body(409, "idempotency_conflict",
                           "this Idempotency-Key was already used with a different request");
+      case ec::invalid_state:
+        // The store's reason is written for clients ("a run of the task is in progress").
+        return error_body(409, "invalid_state", context_text(err, 0));
       case ec::unavailable:
         return unavailable("the database cannot be reached; try again later");
       case ec::shutting_down:
@@ -319,6 +326,7 @@ const char* reason_phrase(int status) {
     case 201: return "Created";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
+    case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";

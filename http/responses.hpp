@@ -34,6 +34,29 @@ http_response created(const task_record& rec);
 /// 200 with the task and its latest run.
 http_response status(const task_view& view);
 
+// -- the v1 resources
+
+/// POST /v1/tasks: 201 with the task and Location; a replay also carries
+/// Idempotent-Replayed: true.
+http_response task_created(const task_info& task, bool replayed);
+
+/// 200 with the task (GET, cancel, trigger); `replayed` as above.
+http_response task_resource(const task_info& task, bool replayed = false);
+
+/// 200 with {"items", "next_cursor"}; the cursor is bound to `filter_key` (cursor.hpp).
+http_response task_list(const task_page& page, const std::string& filter_key);
+http_response run_list(const run_page& page, const std::string& filter_key);
+
+/// 200 with one run.
+http_response run_resource(const run_info& run);
+
+/// 200 text/plain with the piece of output, X-Output-Complete, X-Output-Offset (where the
+/// body starts) and X-Output-Next-Offset (where the next read goes on).
+http_response output_text(const output_slice& slice);
+
+/// 200 application/json with the OpenAPI document.
+http_response openapi_document(std::string_view json);
+
 /// 200 with the metrics text.
 http_response metrics_text(std::string text);
 

@@ -1,19 +1,186 @@
 #include "http/routes.hpp"
 
+#include <string>
 #include <utility>
 
+#include "http/openapi.hpp"
 #include "http/requests.hpp"
 #include "http/responses.hpp"
 
 namespace ts::api {
 
+namespace {
+
+const std::vector<route_entry> table = {
+  {schedule_path, {"POST"}, route_id::schedule},
+  {status_path, {"GET"}, route_id::status},
+  {metrics_path, {"GET"}, route_id::metrics},
+  {healthz_path, {"GET"}, route_id::healthz},
+  {readyz_path, {"GET"}, route_id::readyz},
+  {"/v1/tasks", {"GET", "POST"}, route_id::v1_tasks},
+  {"/v1/tasks/{id}", {"GET"}, route_id::v1_task},
+  {"/v1/tasks/{id}/cancel", {"POST"}, route_id::v1_task_cancel},
+  {"/v1/tasks/{id}/trigger", {"POST"}, route_id::v1_task_trigger},
+  {"/v1/tasks/{id}/runs", {"GET"}, route_id::v1_task_runs},
+  {"/v1/runs", {"GET"}, route_id::v1_runs},
+  {"/v1/runs/{id}", {"GET"}, route_id::v1_run},
+  {"/v1/runs/{id}/output", {"GET"}, route_id::v1_run_output},
+  {"/v1/openapi.json", {"GET"}, route_id::v1_openapi},
+};
+
+struct match {
+  const route_entry* entry = nullptr;
+  /// The segment that matched "{id}", if the pattern has one.
+  std::string_view id;
+};
+
+// Segment by segment; "{id}" takes any one non-empty segment (its value is checked by the
+// route, so that /v1/tasks/abc is a 400 invalid_id, not a 404).
+bool matches(std::string_view pattern, std::string_view path, std::string_view& id) {
+  while (!pattern.empty() && !path.empty()) {
+    if (pattern[0] != '/' || path[0] != '/')
+      return false;
+    pattern.remove_prefix(1);
+    path.remove_prefix(1);
+    auto p_end = pattern.find('/');
+    auto s_end = path.find('/');
+    auto p_seg = pattern.substr(0, p_end);
+    auto s_seg = path.substr(0, s_end);
+    if (p_seg == "{id}") {
+      if (s_seg.empty())
+        return false;
+      id = s_seg;
+    } else if (p_seg != s_seg) {
+      return false;
+    }
+    pattern = p_end == std::string_view::npos ? std::string_view{} : pattern.substr(p_end);
+    path = s_end == std::string_view::npos ? std::string_view{} : path.substr(s_end);
+  }
+  return pattern.empty() && path.empty();
+}
+
+match find_route(std::string_view path) {
+  for (auto& entry : table) {
+    std::string_view id;
+    if (matches(entry.pattern, path, id))
+      return {&entry, id};
+  }
+  return {};
+}
+
+bool allows(const route_entry& e, std::string_view method) {
+  for (auto m : e.methods)
+    if (method == m)
+      return true;
+  return false;
+}
+
+std::string allow_header(const route_entry& e) {
+  std::string out;
+  for (auto m : e.methods) {
+    if (!out.empty())
+      out += ", ";
+    out += m;
+  }
+  return out;
+}
+
+template <class T>
+action or_error(caf::expected<T> x) {
+  if (!x)
+    return error_response(x.error());
+  return v1_action{std::move(*x)};
+}
+
+action v1_route(const request_view& req, const match& m, millis now, const v1_limits& limits) {
+  auto id = m.entry->id;
+  // Every v1 path with an {id}: its value first, whatever else is wrong.
+  int64_t rid = 0;
+  if (!m.id.empty()) {
+    auto parsed_id = parse_path_id(m.id, id == route_id::v1_run || id == route_id::v1_run_output
+                                           ? "run"
+                                           : "task");
+    if (!parsed_id)
+      return error_response(parsed_id.error());
+    rid = *parsed_id;
+  }
+  auto no_query = [&]() -> caf::error { return refuse_query(req.query); };
+  switch (id) {
+    case route_id::v1_tasks:
+      if (req.method == "POST") {
+        auto t = parse_create_request(req.body, req.content_type, req.idempotency_key, now,
+                                      limits);
+        if (!t)
+          return error_response(t.error());
+        return v1_action{create_task_action{std::move(*t)}};
+      } else {
+        auto list = parse_task_list_query(req.query);
+        if (!list)
+          return error_response(list.error());
+        return v1_action{list_tasks_action{std::move(*list)}};
+      }
+    case route_id::v1_task:
+      if (auto err = no_query())
+        return error_response(err);
+      return v1_action{get_task_action{rid}};
+    case route_id::v1_task_cancel:
+    case route_id::v1_task_trigger: {
+      if (auto err = no_query())
+        return error_response(err);
+      bool cancel = id == route_id::v1_task_cancel;
+      auto what = std::string{"POST /v1/tasks/"} + std::to_string(rid)
+                  + (cancel ? "/cancel" : "/trigger");
+      auto key = parse_action_request(req.body, req.content_type, req.idempotency_key, what);
+      if (!key)
+        return error_response(key.error());
+      if (cancel)
+        return v1_action{cancel_task_action{rid, std::move(*key)}};
+      return v1_action{trigger_task_action{rid, std::move(*key)}};
+    }
+    case route_id::v1_task_runs:
+    case route_id::v1_runs: {
+      std::optional<task_id> task;
+      if (id == route_id::v1_task_runs)
+        task = rid;
+      auto list = parse_run_list_query(req.query, task, limits.zone);
+      if (!list)
+        return error_response(list.error());
+      return v1_action{list_runs_action{std::move(*list)}};
+    }
+    case route_id::v1_run:
+      if (auto err = no_query())
+        return error_response(err);
+      return v1_action{get_run_action{rid}};
+    case route_id::v1_run_output: {
+      auto offset = parse_output_query(req.query);
+      if (!offset)
+        return error_response(offset.error());
+      return v1_action{read_output_action{rid, *offset}};
+    }
+    case route_id::v1_openapi:
+      if (auto err = no_query())
+        return error_response(err);
+      return openapi_document(openapi_json());
+    default: break;
+  }
+  return error_response(make_http_error(http_ec::unknown_path, "no such path"));
+}
+
+} // namespace
+
+const std::vector<route_entry>& route_table() {
+  return table;
+}
+
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
-             bool metrics, const time_zone* zone) {
-  if (req.path == healthz_path || req.path == readyz_path) {
-    if (req.method != "GET")
-      return method_not_allowed("GET");
+             bool metrics, const time_zone* zone, int64_t max_output_bytes) {
+  auto m = find_route(req.path);
+  auto id = m.entry ? m.entry->id : route_id::other;
+  if (id == route_id::healthz || id == route_id::readyz) {
+    if (!allows(*m.entry, req.method))
+      return method_not_allowed(allow_header(*m.entry));
     // Alive while it answers at all; not ready while stopping (take it out of rotation).
-    if (req.path == healthz_path)
+    if (id == route_id::healthz)
       return healthy();
     if (stopping)
       return not_ready("the service is shutting down");
@@ -23,58 +190,43 @@ action route(const request_view& req, std::string_view token, bool stopping, mil
     return unauthorized();
   if (stopping)
     return shutting_down();
-  if (req.path == metrics_path) {
-    if (!metrics)
-      return metrics_disabled();
-    if (req.method != "GET")
-      return method_not_allowed("GET");
-    return metrics_action{};
+  if (!m.entry)
+    return error_response(make_http_error(http_ec::unknown_path, "no such path"));
+  if (id == route_id::metrics && !metrics)
+    return metrics_disabled();
+  if (!allows(*m.entry, req.method))
+    return method_not_allowed(allow_header(*m.entry));
+  if (req.body.size() > max_body_bytes)
+    return error_response(make_http_error(http_ec::payload_too_large,
+                                          "the body must be at most 1 MiB"));
+  switch (id) {
+    case route_id::metrics: return metrics_action{};
+    case route_id::schedule: {
+      auto t = parse_schedule_request(req.body, req.content_type, req.idempotency_key, now,
+                                      zone);
+      if (!t)
+        return error_response(t.error());
+      return schedule_action{std::move(*t)};
+    }
+    case route_id::status: {
+      auto task = parse_id_query(req.query);
+      if (!task)
+        return error_response(task.error());
+      return status_action{*task};
+    }
+    default: return v1_route(req, m, now, v1_limits{max_output_bytes, zone});
   }
-  if (req.path == schedule_path) {
-    if (req.method != "POST")
-      return method_not_allowed("POST");
-    if (req.body.size() > max_body_bytes)
-      return error_response(make_http_error(http_ec::payload_too_large,
-                                            "the body must be at most 1 MiB"));
-    auto t = parse_schedule_request(req.body, req.content_type, req.idempotency_key, now, zone);
-    if (!t)
-      return error_response(t.error());
-    return schedule_action{std::move(*t)};
-  }
-  if (req.path == status_path) {
-    if (req.method != "GET")
-      return method_not_allowed("GET");
-    auto id = parse_id_query(req.query);
-    if (!id)
-      return error_response(id.error());
-    return status_action{*id};
-  }
-  return error_response(make_http_error(http_ec::unknown_path, "no such path"));
 }
 
 route_id classify(std::string_view path) {
-  if (path == schedule_path)
-    return route_id::schedule;
-  if (path == status_path)
-    return route_id::status;
-  if (path == metrics_path)
-    return route_id::metrics;
-  if (path == healthz_path)
-    return route_id::healthz;
-  if (path == readyz_path)
-    return route_id::readyz;
-  return route_id::other;
+  auto m = find_route(path);
+  return m.entry ? m.entry->id : route_id::other;
 }
 
 const char* route_label(route_id id) {
-  switch (id) {
-    case route_id::schedule: return schedule_path;
-    case route_id::status: return status_path;
-    case route_id::metrics: return metrics_path;
-    case route_id::healthz: return healthz_path;
-    case route_id::readyz: return readyz_path;
-    case route_id::other: break;
-  }
+  for (auto& entry : table)
+    if (entry.id == id)
+      return entry.pattern;
   return "other";
 }
 

@@ -7,10 +7,13 @@
 #include <optional>
 #include <string_view>
 #include <variant>
+#include <vector>
 
+#include "core/defaults.hpp"
 #include "core/time_zone.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
+#include "http/v1_requests.hpp"
 
 namespace ts::api {
 
@@ -41,22 +44,86 @@ struct metrics_action {};
 /// Ask persistence and the coordinator whether the service is ready.
 struct ready_action {};
 
+// -- v1: what to ask the actors, validated --------------------------------------------------
+
+struct create_task_action {
+  new_task task;
+};
+struct get_task_action {
+  task_id id = 0;
+};
+struct list_tasks_action {
+  task_list_request list;
+};
+struct cancel_task_action {
+  task_id id = 0;
+  request_key key;
+};
+struct trigger_task_action {
+  task_id id = 0;
+  request_key key;
+};
+struct list_runs_action {
+  run_list_request list;
+};
+struct get_run_action {
+  run_id id = 0;
+};
+struct read_output_action {
+  run_id id = 0;
+  int64_t offset = 0;
+};
+
+using v1_action =
+  std::variant<create_task_action, get_task_action, list_tasks_action, cancel_task_action,
+               trigger_task_action, list_runs_action, get_run_action, read_output_action>;
+
 /// An immediate answer, or what to ask the actors.
-using action =
-  std::variant<http_response, schedule_action, status_action, metrics_action, ready_action>;
+using action = std::variant<http_response, schedule_action, status_action, metrics_action,
+                            ready_action, v1_action>;
 
 /// Decides what to do with a request: /healthz and /readyz first (open, and /healthz
 /// answers even while stopping), then authentication (when `token` is not empty), then
 /// 503 while `stopping`, then path and method, body size, content type and validation.
 /// `metrics` is false under --metrics=off: /metrics is then 404. Naive times are read in
-/// `zone` (--default-time-zone), or in the process's zone when it is null.
+/// `zone` (--default-time-zone), or in the process's zone when it is null. Tasks may keep
+/// at most `max_output_bytes` of output (--max-output-bytes).
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
-             bool metrics = false, const time_zone* zone = nullptr);
+             bool metrics = false, const time_zone* zone = nullptr,
+             int64_t max_output_bytes = defaults::max_output_bytes);
 
-/// The routes, as metric labels: a request's label is its route pattern, never its raw
-/// path, so that clients cannot create series at will (unknown paths share `other`).
-enum class route_id : uint8_t { schedule, status, metrics, healthz, readyz, other };
-constexpr size_t route_count = 6;
+/// The routes. A request's metric label is its route pattern, never its raw path, so that
+/// clients cannot create series at will (unknown paths share `other`).
+enum class route_id : uint8_t {
+  schedule,
+  status,
+  metrics,
+  healthz,
+  readyz,
+  v1_tasks,
+  v1_task,
+  v1_task_cancel,
+  v1_task_trigger,
+  v1_task_runs,
+  v1_runs,
+  v1_run,
+  v1_run_output,
+  v1_openapi,
+  other,
+};
+constexpr size_t route_count = 15;
+
+/// One route of the router's own table: a path pattern ("{id}" matches one non-empty
+/// segment, as in OpenAPI) and the methods it answers (others get 405 with Allow).
+struct route_entry {
+  const char* pattern;
+  std::vector<const char*> methods;
+  route_id id;
+};
+
+/// The table route() dispatches from (the OpenAPI check compares the document with it).
+const std::vector<route_entry>& route_table();
+
 route_id classify(std::string_view path);
 const char* route_label(route_id id);
 

@@ -46,6 +46,7 @@ struct shared_state {
   std::shared_ptr<ts::metrics> metrics;
   /// Null: the process's zone.
   zone_ptr zone;
+  int64_t max_output_bytes = 0;
   std::atomic<bool> stopping{false};
   std::atomic<uint16_t> port{0};
   std::mutex mtx;
@@ -173,7 +174,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
     auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr,
-                          st->zone.get());
+                          st->zone.get(), st->max_output_bytes);
     if (auto res = std::get_if<http_response>(&act)) {
       r->reply(std::move(*res));
     } else {
@@ -183,6 +184,8 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
                        std::move(reply));
       else if (auto q = std::get_if<api::status_action>(&act))
         caf::anon_send(st->gateway, caf::get_atom::value, q->id, std::move(reply));
+      else if (auto a = std::get_if<api::v1_action>(&act))
+        caf::anon_send(st->gateway, std::move(*a), std::move(reply));
       else if (std::holds_alternative<api::metrics_action>(act))
         caf::anon_send(st->gateway, stats_atom::value, std::move(reply));
       else
@@ -257,6 +260,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
   p->st->token = opts.api_token.value_or("");
   p->st->metrics = opts.metrics;
   p->st->zone = opts.default_time_zone;
+  p->st->max_output_bytes = opts.max_output_bytes;
   p->st->gateway = std::move(gateway);
   p->drain_timeout = opts.drain_timeout;
   restinio::server_settings_t<traits> settings;

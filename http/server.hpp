@@ -38,6 +38,8 @@ struct server_options {
   std::shared_ptr<ts::metrics> metrics = nullptr;
   /// The zone naive times are read in; null: the process's zone.
   zone_ptr default_time_zone = nullptr;
+  /// The largest output_limit_bytes a task may ask for.
+  int64_t max_output_bytes = defaults::max_output_bytes;
 };
 
 class http_server {

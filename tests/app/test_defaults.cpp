@@ -31,6 +31,7 @@ const std::map<std::string, std::string>& option_defaults() {
     {"log-format", ts::defaults::log_format},
     {"metrics", ts::defaults::metrics},
     {"default-time-zone", ts::defaults::default_time_zone},
+    {"max-output-bytes", std::to_string(ts::defaults::max_output_bytes)},
   };
   return table;
 }

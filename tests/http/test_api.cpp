@@ -49,7 +49,8 @@ json body_of(const http_response& res) {
   return json::parse(res.body);
 }
 
-/// Checks the error shape of the issue: status, JSON content type, {"error":{code,message}}.
+/// Checks the error shape of the issue: status, JSON content type, {"error":{code,message}},
+/// and "field" only where one field is at fault.
 void check_error(const http_response& res, int status, const std::string& code) {
   CHECK(res.status == status);
   REQUIRE(res.header("Content-Type") != nullptr);
@@ -58,7 +59,7 @@ void check_error(const http_response& res, int status, const std::string& code) 
   REQUIRE(j.is_object());
   CHECK(j.size() == 1);
   REQUIRE(j.contains("error"));
-  CHECK(j["error"].size() == 2);
+  CHECK(j["error"].size() == (j["error"].contains("field") ? 3u : 2u));
   CHECK(j["error"]["code"] == code);
   REQUIRE(j["error"]["message"].is_string());
   CHECK(!j["error"]["message"].get<std::string>().empty());
@@ -672,6 +673,33 @@ void check_json_error(const ts::test_http::response& res, int status, const std:
 }
 
 /// What the fake coordinator saw and holds.
+/// The one v1 task the fakes know: task 1, whoami, finished with run 11.
+ts::task_info v1_task() {
+  using namespace ts;
+  task_info t;
+  t.id = 1;
+  t.command = "whoami";
+  t.name = std::string{"who"};
+  t.labels = {{"team", "ops"}};
+  t.due = example;
+  t.created_at = t.updated_at = example - 1000;
+  t.state = task_state::completed;
+  t.version = 3;
+  run_info r;
+  r.id = 11;
+  r.task = 1;
+  r.scheduled_for = example;
+  r.status = run_status::success;
+  r.started_at = example;
+  r.finished_at = example + 20;
+  r.exit_code = 0;
+  r.output = "root\n";
+  r.output_size = 5;
+  r.lateness_ms = 0;
+  t.latest_run = r;
+  return t;
+}
+
 struct fake_coordinator_state {
   std::mutex mtx;
   std::condition_variable cv;
@@ -729,6 +757,18 @@ fake_coordinator(ts::coordinator_actor::pointer self,
     [=](done_atom, run_id) {},
     [=](stats_atom) { return coordinator_stats{}; },
     [=](shutdown_atom, int64_t) { return caf::ok_atom::value; },
+    [=](cancel_atom, task_id id, request_key& key) -> caf::result<task_change> {
+      if (id != 1)
+        return make_error(ec::not_found);
+      task_change c;
+      c.task = v1_task();
+      c.task.state = task_state::cancelled;
+      c.replayed = key.idempotency_key.has_value();
+      return c;
+    },
+    [=](trigger_atom, task_id, request_key&) -> caf::result<task_change> {
+      return make_error(ec::invalid_state, "task 1: a run of the task is in progress");
+    },
     [=](kill_atom) {},
     [=](retry_atom) {
       std::unique_lock<std::mutex> guard{st->mtx};
@@ -780,6 +820,54 @@ ts::persistence_actor::behavior_type fake_persistence() {
     [](unclaim_atom, run_id) { return caf::ok_atom::value; },
     [](started_atom, process_start&) {},
     [](finished_atom, run_outcome&) { return caf::ok_atom::value; },
+    [](append_atom, run_id, int64_t, std::string&) {},
+    [](task_atom, task_id id, int64_t) -> caf::result<task_info> {
+      if (id == 1)
+        return v1_task();
+      return make_error(ec::not_found);
+    },
+    [](list_atom, task_filter& f) -> caf::result<task_page> {
+      // Two tasks (ids 2 and 1); the first page of one has a cursor at 2.
+      task_page p;
+      for (task_id id : {task_id{2}, task_id{1}}) {
+        if (f.after && id >= *f.after)
+          continue;
+        auto t = v1_task();
+        t.id = id;
+        p.items.push_back(t);
+        if (static_cast<int32_t>(p.items.size()) == f.limit) {
+          if (id > 1)
+            p.next = id;
+          break;
+        }
+      }
+      return p;
+    },
+    [](list_atom, run_filter& f) -> caf::result<run_page> {
+      run_page p;
+      if (!f.task || *f.task == 1)
+        p.items.push_back(*v1_task().latest_run);
+      return p;
+    },
+    [](run_atom, run_id id, int64_t) -> caf::result<run_info> {
+      if (id == 11)
+        return *v1_task().latest_run;
+      return make_error(ec::not_found);
+    },
+    [](output_atom, run_id id, int64_t offset, int64_t) -> caf::result<output_slice> {
+      if (id != 11)
+        return make_error(ec::not_found);
+      std::string all = "root\n";
+      auto from = std::min<int64_t>(offset, static_cast<int64_t>(all.size()));
+      return output_slice{11, from, all.substr(static_cast<size_t>(from)),
+                          static_cast<int64_t>(all.size()), true};
+    },
+    [](cancel_atom, task_id, millis, request_key&) -> caf::result<task_change> {
+      return make_error(ec::storage_failure);
+    },
+    [](trigger_atom, task_id, millis, request_key&) -> caf::result<task_change> {
+      return make_error(ec::storage_failure);
+    },
     [](ping_atom) { return caf::ok_atom::value; },
     [](flush_atom) {},
     [](retry_atom) {},
@@ -922,6 +1010,74 @@ TEST_CASE("server: schedule and status over HTTP", "[server]") {
     std::lock_guard<std::mutex> guard{f.coord_state->mtx};
     REQUIRE(f.coord_state->scheduled.size() == 1);
     CHECK(f.coord_state->scheduled[0].idempotency_key == "abc");
+  }
+}
+
+TEST_CASE("server: the v1 routes through the gateway", "[server][v1]") {
+  fixture f;
+  client c{f.port()};
+  SECTION("a task, a run, its output, pages") {
+    auto t = c.exchange(get("/v1/tasks/1"));
+    INFO(t.describe());
+    CHECK(t.status == 200);
+    auto j = t.json();
+    CHECK(j["name"] == "who");
+    CHECK(j["labels"]["team"] == "ops");
+    CHECK(j["state"] == "completed");
+    CHECK(j["latest_run"]["id"] == 11);
+    auto r = c.exchange(get("/v1/runs/11"));
+    CHECK(r.status == 200);
+    CHECK(r.json()["output"] == "root\n");
+    auto o = c.exchange(get("/v1/runs/11/output?offset=2"));
+    CHECK(o.status == 200);
+    CHECK(o.body == "ot\n");
+    CHECK(o.header("x-output-complete") == "true");
+    CHECK(o.header("content-type") == "text/plain; charset=utf-8");
+    auto p1 = c.exchange(get("/v1/tasks?limit=1")).json();
+    REQUIRE(p1["items"].size() == 1);
+    CHECK(p1["items"][0]["id"] == 2);
+    REQUIRE(p1["next_cursor"].is_string());
+    auto p2 = c.exchange(get("/v1/tasks?limit=1&cursor=" + p1["next_cursor"].get<std::string>()))
+                .json();
+    REQUIRE(p2["items"].size() == 1);
+    CHECK(p2["items"][0]["id"] == 1);
+    CHECK(p2["next_cursor"].is_null());
+    auto runs = c.exchange(get("/v1/tasks/1/runs")).json();
+    CHECK(runs["items"].size() == 1);
+    CHECK(c.exchange(get("/v1/runs")).json()["items"].size() == 1);
+  }
+  SECTION("missing things say which") {
+    auto t = c.exchange(get("/v1/tasks/5"));
+    check_json_error(t, 404, "not_found");
+    CHECK(t.json()["error"]["message"] == "no task with this id");
+    auto r = c.exchange(get("/v1/runs/5"));
+    check_json_error(r, 404, "not_found");
+    CHECK(r.json()["error"]["message"] == "no run with this id");
+    check_json_error(c.exchange(get("/v1/runs/5/output")), 404, "not_found");
+    // An empty page of a task that does not exist.
+    check_json_error(c.exchange(get("/v1/tasks/5/runs")), 404, "not_found");
+  }
+  SECTION("create reads the task back") {
+    auto res = c.exchange(post(R"({"command":"whoami"})", "Content-Type: application/json\r\n",
+                               "/v1/tasks"));
+    INFO(res.describe());
+    CHECK(res.status == 201);
+    CHECK(res.header("location") == "/v1/tasks/1");
+    CHECK(res.json()["command"] == "whoami");
+    std::lock_guard<std::mutex> guard{f.coord_state->mtx};
+    REQUIRE(f.coord_state->scheduled.size() == 1);
+    CHECK(f.coord_state->scheduled[0].command == "whoami");
+  }
+  SECTION("cancel and trigger go to the coordinator") {
+    auto res = c.exchange(post("", "Idempotency-Key: k\r\n", "/v1/tasks/1/cancel"));
+    CHECK(res.status == 200);
+    CHECK(res.json()["state"] == "cancelled");
+    CHECK(res.header("idempotent-replayed") == "true");
+    check_json_error(c.exchange(post("", "", "/v1/tasks/2/cancel")), 404, "not_found");
+    auto busy = c.exchange(post("{}", "Content-Type: application/json\r\n",
+                                "/v1/tasks/1/trigger"));
+    check_json_error(busy, 409, "invalid_state");
+    CHECK(busy.json()["error"]["message"] == "task 1: a run of the task is in progress");
   }
 }
 

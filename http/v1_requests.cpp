@@ -1,0 +1,435 @@
+#include "http/v1_requests.hpp"
+
+#include <algorithm>
+#include <limits>
+
+#include <nlohmann/json.hpp>
+
+#include "core/sha256.hpp"
+#include "core/text.hpp"
+#include "core/time_format.hpp"
+#include "http/cursor.hpp"
+#include "http/requests.hpp"
+
+namespace ts::api {
+
+namespace {
+
+using json = nlohmann::json;
+
+caf::error field_error(std::string field, std::string message) {
+  return make_field_error(http_ec::invalid_field, std::move(field), std::move(message));
+}
+
+caf::error unknown(std::string field) {
+  auto message = "unknown field " + field;
+  return make_field_error(http_ec::unknown_field, std::move(field), std::move(message));
+}
+
+// Names and label values are shown in lists and dashboards: no control characters.
+bool printable_text(std::string_view s) {
+  return std::none_of(s.begin(), s.end(), [](char c) {
+    auto u = static_cast<unsigned char>(c);
+    return u < 0x20 || u == 0x7f;
+  });
+}
+
+bool valid_label_key(std::string_view k) {
+  auto ok = [](char c, bool first) {
+    if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+      return true;
+    return !first && (c == '.' || c == '_' || c == '/' || c == '-');
+  };
+  if (k.empty() || k.size() > 63)
+    return false;
+  for (size_t i = 0; i < k.size(); ++i)
+    if (!ok(k[i], i == 0))
+      return false;
+  return true;
+}
+
+caf::error check_command(const json& j) {
+  if (!j.is_string())
+    return field_error("command", "command must be a string");
+  auto& c = j.get_ref<const std::string&>();
+  if (trim(c).empty())
+    return field_error("command", "command must not be empty");
+  if (c.find('\0') != std::string::npos)
+    return field_error("command", "command must not contain a NUL byte");
+  if (c.size() > max_task_bytes)
+    return field_error("command", "command must be at most 65536 bytes");
+  if (!valid_utf8(c))
+    return field_error("command", "command must be valid UTF-8");
+  return caf::none;
+}
+
+caf::error read_name(const json& j, new_task& t) {
+  if (j.is_null())
+    return caf::none;
+  if (!j.is_string())
+    return field_error("name", "name must be a string or null");
+  auto& n = j.get_ref<const std::string&>();
+  if (n.empty() || n.size() > max_name_bytes)
+    return field_error("name", "name must be 1 to 200 bytes");
+  if (!printable_text(n) || !valid_utf8(n))
+    return field_error("name", "name must be UTF-8 without control characters");
+  t.name = n;
+  return caf::none;
+}
+
+caf::error read_labels(const json& j, new_task& t) {
+  if (!j.is_object())
+    return field_error("labels", "labels must be an object of strings");
+  if (j.size() > max_labels)
+    return field_error("labels", "a task has at most 32 labels");
+  // nlohmann's object is sorted by key: the labels come out sorted, as the store keeps them.
+  for (auto& [key, value] : j.items()) {
+    auto field = "labels." + key;
+    if (!valid_label_key(key))
+      return field_error(field, "a label key is 1 to 63 characters of a-z, 0-9 and . _ / -,"
+                                " starting with a letter or digit");
+    if (!value.is_string())
+      return field_error(field, "a label value must be a string");
+    auto& v = value.get_ref<const std::string&>();
+    if (v.size() > max_label_value_bytes)
+      return field_error(field, "a label value is at most 200 bytes");
+    if (!printable_text(v) || !valid_utf8(v))
+      return field_error(field, "a label value must be UTF-8 without control characters");
+    t.labels.push_back(label{key, v});
+  }
+  return caf::none;
+}
+
+caf::error read_output_limit(const json& j, new_task& t, const v1_limits& limits) {
+  auto range = "output_limit_bytes must be an integer from 1 to "
+               + std::to_string(limits.max_output_bytes);
+  if (!j.is_number_integer())
+    return field_error("output_limit_bytes", range);
+  // Unsigned beyond int64 reads as is_number_unsigned, and then get<int64_t> would wrap.
+  if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
+    return field_error("output_limit_bytes", range);
+  auto v = j.get<int64_t>();
+  if (v < 1 || v > limits.max_output_bytes)
+    return field_error("output_limit_bytes", range);
+  t.output_limit_bytes = v;
+  return caf::none;
+}
+
+caf::error read_schedule(const json& j, new_task& t, millis now, const v1_limits& limits) {
+  t.due = now;
+  if (j.is_null())
+    return caf::none;
+  if (!j.is_object())
+    return field_error("schedule", "schedule must be an object");
+  for (auto& [key, value] : j.items())
+    if (key != "at" && key != "time_zone")
+      return unknown("schedule." + key);
+  const time_zone* zone = limits.zone;
+  zone_ptr named;
+  if (auto tz = j.find("time_zone"); tz != j.end() && !tz->is_null()) {
+    if (!tz->is_string())
+      return field_error("schedule.time_zone", "time_zone must be an IANA zone name");
+    auto found = find_time_zone(tz->get_ref<const std::string&>());
+    if (!found)
+      return field_error("schedule.time_zone", "unknown time zone: " + found.error());
+    named = *found;
+    zone = named.get();
+    t.time_zone = tz->get<std::string>();
+  }
+  if (auto at = j.find("at"); at != j.end() && !at->is_null()) {
+    if (!at->is_string())
+      return make_field_error(http_ec::invalid_time, "schedule.at", "at must be a time string");
+    auto& text = at->get_ref<const std::string&>();
+    auto due = zone ? parse_time(text, *zone) : parse_time(text);
+    if (!due)
+      return make_field_error(http_ec::invalid_time, "schedule.at",
+                              "invalid time: " + due.error());
+    t.due = *due;
+  }
+  return caf::none;
+}
+
+caf::expected<json> parse_object(std::string_view body) {
+  auto j = json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded())
+    return make_http_error(http_ec::invalid_json, "the body is not valid JSON");
+  if (!j.is_object())
+    return make_http_error(http_ec::invalid_json, "the body must be a JSON object");
+  return j;
+}
+
+// -- query strings ------------------------------------------------------------------------
+
+caf::error once(const std::optional<std::string>& seen, const std::string& key) {
+  if (seen)
+    return field_error(key, key + " must be given once");
+  return caf::none;
+}
+
+caf::expected<int32_t> read_limit(const std::string& value) {
+  auto bad = [] { return field_error("limit", "limit must be an integer from 1 to 500"); };
+  if (value.empty() || value.size() > 3)
+    return bad();
+  int32_t n = 0;
+  for (char c : value) {
+    if (c < '0' || c > '9')
+      return bad();
+    n = n * 10 + (c - '0');
+  }
+  if (n < 1 || n > max_page)
+    return bad();
+  return n;
+}
+
+} // namespace
+
+caf::expected<new_task> parse_create_request(std::string_view body,
+                                             std::optional<std::string_view> content_type,
+                                             std::optional<std::string_view> idempotency_key,
+                                             millis now, const v1_limits& limits) {
+  if (auto err = check_json_content_type(content_type))
+    return err;
+  if (auto err = check_idempotency_key(idempotency_key))
+    return err;
+  auto j = parse_object(body);
+  if (!j)
+    return j.error();
+  for (auto& [key, value] : j->items())
+    if (key != "command" && key != "schedule" && key != "name" && key != "labels"
+        && key != "output_limit_bytes")
+      return unknown(key);
+  auto command = j->find("command");
+  if (command == j->end())
+    return field_error("command", "command is missing");
+  if (auto err = check_command(*command))
+    return err;
+  new_task t;
+  t.command = command->get<std::string>();
+  t.created_at = now;
+  if (auto i = j->find("name"); i != j->end())
+    if (auto err = read_name(*i, t))
+      return err;
+  if (auto i = j->find("labels"); i != j->end())
+    if (auto err = read_labels(*i, t))
+      return err;
+  if (auto i = j->find("output_limit_bytes"); i != j->end())
+    if (auto err = read_output_limit(*i, t, limits))
+      return err;
+  auto schedule = j->find("schedule");
+  if (auto err = read_schedule(schedule == j->end() ? json{} : *schedule, t, now, limits))
+    return err;
+  if (idempotency_key)
+    t.idempotency_key = std::string{*idempotency_key};
+  // The canonical body (sorted keys), so that a retry is told from a different request;
+  // "v1" keeps it apart from a legacy request with the same key. A request without a time
+  // means "now": its retry is the same request, whenever it comes.
+  t.request_hash = sha256_hex("v1 POST /v1/tasks " + j->dump(-1, ' ', false,
+                                                            json::error_handler_t::replace));
+  return t;
+}
+
+caf::expected<request_key> parse_action_request(std::string_view body,
+                                                std::optional<std::string_view> content_type,
+                                                std::optional<std::string_view> idempotency_key,
+                                                std::string_view what) {
+  if (auto err = check_idempotency_key(idempotency_key))
+    return err;
+  if (!trim(body).empty()) {
+    if (auto err = check_json_content_type(content_type))
+      return err;
+    auto j = parse_object(body);
+    if (!j)
+      return j.error();
+    if (!j->empty())
+      return unknown(j->begin().key());
+  }
+  request_key key;
+  if (idempotency_key)
+    key.idempotency_key = std::string{*idempotency_key};
+  key.request_hash = sha256_hex("v1 " + std::string{what});
+  return key;
+}
+
+caf::expected<task_list_request> parse_task_list_query(std::string_view query) {
+  auto params = parse_query(query);
+  if (!params)
+    return params.error();
+  task_list_request out;
+  auto& f = out.filter;
+  f.limit = default_page;
+  std::optional<std::string> state, name_prefix, limit, cursor;
+  for (auto& [key, value] : *params) {
+    if (key == "state") {
+      if (auto err = once(state, key))
+        return err;
+      auto s = parse_task_state(value);
+      if (!s)
+        return field_error(key, "state must be active, completed or cancelled");
+      f.state = *s;
+      state = value;
+    } else if (key == "label") {
+      auto colon = value.find(':');
+      if (colon == std::string::npos)
+        return field_error(key, "label must be KEY:VALUE");
+      auto k = value.substr(0, colon);
+      auto v = value.substr(colon + 1);
+      if (!valid_label_key(k))
+        return field_error(key, "a label key is 1 to 63 characters of a-z, 0-9 and . _ / -");
+      if (v.size() > max_label_value_bytes || !valid_utf8(v))
+        return field_error(key, "a label value is at most 200 bytes of UTF-8");
+      if (f.labels.size() == max_labels)
+        return field_error(key, "at most 32 label filters");
+      f.labels.push_back(label{k, v});
+    } else if (key == "name_prefix") {
+      if (auto err = once(name_prefix, key))
+        return err;
+      if (value.empty() || value.size() > max_name_bytes || !valid_utf8(value))
+        return field_error(key, "name_prefix must be 1 to 200 bytes of UTF-8");
+      f.name_prefix = value;
+      name_prefix = value;
+    } else if (key == "limit") {
+      if (auto err = once(limit, key))
+        return err;
+      auto n = read_limit(value);
+      if (!n)
+        return n.error();
+      f.limit = *n;
+      limit = value;
+    } else if (key == "cursor") {
+      if (auto err = once(cursor, key))
+        return err;
+      cursor = value;
+    } else {
+      return unknown(key);
+    }
+  }
+  // The filter's canonical text: labels sorted, so that their order does not matter.
+  auto labels = f.labels;
+  std::sort(labels.begin(), labels.end(), [](const label& a, const label& b) {
+    return a.key != b.key ? a.key < b.key : a.value < b.value;
+  });
+  json key = json::object();
+  key["state"] = state ? json(*state) : json();
+  key["name_prefix"] = name_prefix ? json(*name_prefix) : json();
+  key["labels"] = json::array();
+  for (auto& l : labels)
+    key["labels"].push_back({l.key, l.value});
+  out.filter_key = key.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (cursor) {
+    auto after = decode_cursor(*cursor, cursor_list::tasks, out.filter_key);
+    if (!after)
+      return make_field_error(http_ec::invalid_cursor, "cursor", after.error());
+    f.after = *after;
+  }
+  return out;
+}
+
+caf::expected<run_list_request> parse_run_list_query(std::string_view query,
+                                                     std::optional<task_id> task,
+                                                     const time_zone* zone) {
+  auto params = parse_query(query);
+  if (!params)
+    return params.error();
+  run_list_request out;
+  auto& f = out.filter;
+  f.task = task;
+  f.limit = default_page;
+  std::optional<std::string> status, since, until, limit, cursor;
+  auto read_time = [&](const std::string& key, const std::string& value,
+                       std::optional<millis>& into) -> caf::error {
+    auto t = zone ? parse_time(value, *zone) : parse_time(value);
+    if (!t)
+      return make_field_error(http_ec::invalid_time, key, "invalid time: " + t.error());
+    into = *t;
+    return caf::none;
+  };
+  for (auto& [key, value] : *params) {
+    if (key == "status") {
+      if (auto err = once(status, key))
+        return err;
+      auto s = parse_run_status(value);
+      if (!s)
+        return field_error(key, "status must be waiting, starting, running, success or "
+                                "failure");
+      f.status = *s;
+      status = value;
+    } else if (key == "since" || key == "until") {
+      auto& seen = key == "since" ? since : until;
+      if (auto err = once(seen, key))
+        return err;
+      if (auto err = read_time(key, value, key == "since" ? f.since : f.until))
+        return err;
+      seen = value;
+    } else if (key == "limit") {
+      if (auto err = once(limit, key))
+        return err;
+      auto n = read_limit(value);
+      if (!n)
+        return n.error();
+      f.limit = *n;
+      limit = value;
+    } else if (key == "cursor") {
+      if (auto err = once(cursor, key))
+        return err;
+      cursor = value;
+    } else {
+      return unknown(key);
+    }
+  }
+  // Bound to the instants, not the texts: "…Z" and "…+00:00" are the same list.
+  json key = json::object();
+  key["task"] = task ? json(*task) : json();
+  key["status"] = status ? json(*status) : json();
+  key["since"] = f.since ? json(*f.since) : json();
+  key["until"] = f.until ? json(*f.until) : json();
+  out.filter_key = key.dump();
+  if (cursor) {
+    auto after = decode_cursor(*cursor, cursor_list::runs, out.filter_key);
+    if (!after)
+      return make_field_error(http_ec::invalid_cursor, "cursor", after.error());
+    f.after = *after;
+  }
+  return out;
+}
+
+caf::expected<int64_t> parse_output_query(std::string_view query) {
+  auto params = parse_query(query);
+  if (!params)
+    return params.error();
+  std::optional<std::string> offset;
+  int64_t at = 0;
+  for (auto& [key, value] : *params) {
+    if (key != "offset")
+      return unknown(key);
+    if (auto err = once(offset, key))
+      return err;
+    auto n = parse_id(std::string_view{value});
+    if (value == "0")
+      n = 0;
+    if (!n)
+      return field_error(key, "offset must be an integer from 0 to 9223372036854775807");
+    at = *n;
+    offset = value;
+  }
+  return at;
+}
+
+caf::expected<int64_t> parse_path_id(std::string_view segment, const char* what) {
+  auto id = parse_id(segment);
+  if (!id)
+    return make_http_error(http_ec::invalid_id, std::string{what}
+                                                  + " id must be a decimal integer from 1 to "
+                                                    "9223372036854775807");
+  return *id;
+}
+
+caf::error refuse_query(std::string_view query) {
+  auto params = parse_query(query);
+  if (!params)
+    return params.error();
+  if (!params->empty())
+    return unknown(params->front().first);
+  return caf::none;
+}
+
+} // namespace ts::api

@@ -1,0 +1,130 @@
+// The v1 renderers (declared in responses.hpp): tasks, runs, pages and output. Every key is
+// always present (null when absent), so that clients and the OpenAPI schemas can rely on it.
+#include <string>
+
+#include "core/time_format.hpp"
+#include "http/cursor.hpp"
+#include "http/json_body.hpp"
+#include "http/responses.hpp"
+
+namespace ts::api {
+
+namespace {
+
+template <class T>
+ordered_json or_null(const std::optional<T>& v) {
+  return v ? ordered_json(*v) : ordered_json();
+}
+
+ordered_json time_or_null(const std::optional<millis>& t) {
+  return t ? ordered_json(format_time(*t)) : ordered_json();
+}
+
+ordered_json run_json(const run_info& r) {
+  ordered_json j;
+  j["id"] = r.id;
+  j["task_id"] = r.task;
+  j["attempt"] = r.attempt;
+  j["trigger"] = to_string(r.trigger);
+  j["status"] = to_string(r.status);
+  j["reason"] = r.reason == run_reason::none ? ordered_json() : ordered_json(to_string(r.reason));
+  j["scheduled_for"] = format_time(r.scheduled_for);
+  j["started_at"] = time_or_null(r.started_at);
+  j["finished_at"] = time_or_null(r.finished_at);
+  j["exit_code"] = or_null(r.exit_code);
+  j["signal"] = r.signal ? ordered_json(signal_name(*r.signal)) : ordered_json();
+  j["message"] = or_null(r.message);
+  j["output"] = r.output;
+  j["output_truncated"] = r.output_truncated;
+  j["output_bytes"] = r.output_size;
+  j["lateness_ms"] = or_null(r.lateness_ms);
+  j["stop_requested"] = r.stop_requested;
+  return j;
+}
+
+ordered_json task_json(const task_info& t) {
+  ordered_json j;
+  j["id"] = t.id;
+  j["command"] = t.command;
+  j["name"] = or_null(t.name);
+  j["labels"] = ordered_json::object();
+  for (auto& l : t.labels)
+    j["labels"][l.key] = l.value;
+  j["schedule"]["at"] = format_time(t.due);
+  j["schedule"]["time_zone"] = or_null(t.time_zone);
+  j["output_limit_bytes"] = t.output_limit_bytes;
+  j["state"] = to_string(t.state);
+  j["version"] = t.version;
+  j["next_run_at"] = time_or_null(t.next_run_at);
+  j["created_at"] = format_time(t.created_at);
+  j["updated_at"] = format_time(t.updated_at);
+  j["latest_run"] = t.latest_run ? run_json(*t.latest_run) : ordered_json();
+  return j;
+}
+
+template <class Page, class Render>
+http_response page(const Page& p, cursor_list list, const std::string& filter_key,
+                   Render render) {
+  ordered_json j;
+  j["items"] = ordered_json::array();
+  for (auto& item : p.items)
+    j["items"].push_back(render(item));
+  j["next_cursor"] = p.next ? ordered_json(encode_cursor(list, filter_key, *p.next))
+                            : ordered_json();
+  return json_response(200, j);
+}
+
+void mark_replay(http_response& res, bool replayed) {
+  if (replayed)
+    res.headers.emplace_back("Idempotent-Replayed", "true");
+}
+
+} // namespace
+
+http_response task_created(const task_info& task, bool replayed) {
+  auto res = json_response(201, task_json(task));
+  res.headers.emplace_back("Location", "/v1/tasks/" + std::to_string(task.id));
+  mark_replay(res, replayed);
+  return res;
+}
+
+http_response task_resource(const task_info& task, bool replayed) {
+  auto res = json_response(200, task_json(task));
+  mark_replay(res, replayed);
+  return res;
+}
+
+http_response task_list(const task_page& p, const std::string& filter_key) {
+  return page(p, cursor_list::tasks, filter_key, task_json);
+}
+
+http_response run_list(const run_page& p, const std::string& filter_key) {
+  return page(p, cursor_list::runs, filter_key, run_json);
+}
+
+http_response run_resource(const run_info& run) {
+  return json_response(200, run_json(run));
+}
+
+http_response output_text(const output_slice& slice) {
+  http_response res;
+  res.status = 200;
+  res.body = slice.data;
+  res.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  res.headers.emplace_back("X-Output-Complete", slice.complete ? "true" : "false");
+  res.headers.emplace_back("X-Output-Offset", std::to_string(slice.offset));
+  res.headers.emplace_back("X-Output-Next-Offset", std::to_string(slice.next_offset));
+  // A follower polls: every read must reach the server.
+  res.headers.emplace_back("Cache-Control", "no-store");
+  return res;
+}
+
+http_response openapi_document(std::string_view json) {
+  http_response res;
+  res.status = 200;
+  res.body = std::string{json};
+  res.headers.emplace_back("Content-Type", "application/json");
+  return res;
+}
+
+} // namespace ts::api
