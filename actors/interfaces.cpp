@@ -28,6 +28,8 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<output_slice>("ts.output_slice");
   cfg.add_message_type<task_change>("ts.task_change");
   cfg.add_message_type<request_key>("ts.request_key");
+  cfg.add_message_type<retry_policy>("ts.retry_policy");
+  cfg.add_message_type<task_controls>("ts.task_controls");
   add_error_category(cfg);
 }
 

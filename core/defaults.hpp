@@ -33,6 +33,13 @@ constexpr const char* default_time_zone = "local";
 
 /// Between SIGTERM and SIGKILL of a run's process group at shutdown.
 constexpr auto kill_escalation = std::chrono::seconds(5);
+/// A task's kill_grace_s unless it names one (between SIGTERM and SIGKILL on timeout or
+/// cancel), and the most it may name.
+constexpr int64_t kill_grace_ms = 10000;
+constexpr int64_t max_kill_grace_ms = 600000;
+/// At shutdown a run's kill grace is capped by this (--shutdown-kill-grace, in seconds).
+constexpr int64_t shutdown_kill_grace_ms = 5000;
+constexpr size_t shutdown_kill_grace_s = 5;
 /// Tasks due this soon are claimed (committed as started) ahead of their time, so the
 /// commit's sync does not make their start late.
 constexpr int64_t claim_lead_ms = 100;

@@ -36,6 +36,7 @@ const char* to_string(run_reason x) {
     case run_reason::start_failed: return "start_failed";
     case run_reason::interrupted: return "interrupted";
     case run_reason::cancelled: return "cancelled";
+    case run_reason::timeout: return "timeout";
   }
   return "unknown";
 }
@@ -64,6 +65,7 @@ const char* to_string(run_trigger x) {
   switch (x) {
     case run_trigger::schedule: return "schedule";
     case run_trigger::manual: return "manual";
+    case run_trigger::retry: return "retry";
   }
   return "unknown";
 }
@@ -76,7 +78,7 @@ std::optional<task_status> parse_task_status(std::string_view s) {
 std::optional<run_reason> parse_run_reason(std::string_view s) {
   return parse_name(s, {run_reason::none, run_reason::exit, run_reason::signal,
                         run_reason::start_failed, run_reason::interrupted,
-                        run_reason::cancelled});
+                        run_reason::cancelled, run_reason::timeout});
 }
 
 std::optional<task_state> parse_task_state(std::string_view s) {
@@ -89,7 +91,20 @@ std::optional<run_status> parse_run_status(std::string_view s) {
 }
 
 std::optional<run_trigger> parse_run_trigger(std::string_view s) {
-  return parse_name(s, {run_trigger::schedule, run_trigger::manual});
+  return parse_name(s, {run_trigger::schedule, run_trigger::manual, run_trigger::retry});
+}
+
+const char* to_string(retry_jitter x) {
+  switch (x) {
+    case retry_jitter::full: return "full";
+    case retry_jitter::equal: return "equal";
+    case retry_jitter::none: return "none";
+  }
+  return "unknown";
+}
+
+std::optional<retry_jitter> parse_retry_jitter(std::string_view s) {
+  return parse_name(s, {retry_jitter::full, retry_jitter::equal, retry_jitter::none});
 }
 
 } // namespace ts

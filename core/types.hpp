@@ -24,7 +24,15 @@ namespace ts {
 enum class task_status : uint8_t { pending, running, success, failure, cancelled };
 
 /// Why a run failed; `none` while pending, running, or after success.
-enum class run_reason : uint8_t { none, exit, signal, start_failed, interrupted, cancelled };
+enum class run_reason : uint8_t {
+  none,
+  exit,
+  signal,
+  start_failed,
+  interrupted,
+  cancelled,
+  timeout,
+};
 
 /// A task as the v1 API shows it: `active` while a run is due or running, `completed` when
 /// nothing more is to run, `cancelled` for no further runs.
@@ -34,14 +42,19 @@ enum class task_state : uint8_t { active, completed, cancelled };
 /// yet started), `running`, then `success` or `failure` (with a run_reason).
 enum class run_status : uint8_t { waiting, starting, running, success, failure };
 
-/// What made a run: its schedule, or a client's trigger.
-enum class run_trigger : uint8_t { schedule, manual };
+/// What made a run: its schedule, a client's trigger, or the retry of a failed attempt.
+enum class run_trigger : uint8_t { schedule, manual, retry };
+
+/// How a retry delay is randomised (AWS's "full" and "equal" jitter): full draws from
+/// [0, d], equal from [d/2, d], none waits d.
+enum class retry_jitter : uint8_t { full, equal, none };
 
 const char* to_string(task_status);
 const char* to_string(run_reason);
 const char* to_string(task_state);
 const char* to_string(run_status);
 const char* to_string(run_trigger);
+const char* to_string(retry_jitter);
 
 /// The inverses of to_string (stored and sent as these names); nullopt for any other text.
 std::optional<task_status> parse_task_status(std::string_view);
@@ -49,6 +62,7 @@ std::optional<run_reason> parse_run_reason(std::string_view);
 std::optional<task_state> parse_task_state(std::string_view);
 std::optional<run_status> parse_run_status(std::string_view);
 std::optional<run_trigger> parse_run_trigger(std::string_view);
+std::optional<retry_jitter> parse_retry_jitter(std::string_view);
 
 /// One label of a task (key and value are validated by the front end).
 struct label {
@@ -63,6 +77,44 @@ inline bool operator==(const label& a, const label& b) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, label& x) {
   return f(caf::meta::type_name("ts.label"), x.key, x.value);
+}
+
+/// When a failed attempt is tried again: attempt n+1 waits
+/// min(max_delay, delay * multiplier^(n-1)), randomised by the jitter. `cancelled` is never
+/// retried; `interrupted` only with on_interrupted. max_attempts 1: no retry.
+struct retry_policy {
+  int32_t max_attempts = 1;
+  int64_t delay_ms = 10000;
+  double multiplier = 2;
+  int64_t max_delay_ms = 3600000;
+  retry_jitter jitter = retry_jitter::full;
+  bool on_interrupted = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, retry_policy& x) {
+  return f(caf::meta::type_name("ts.retry_policy"), x.max_attempts, x.delay_ms, x.multiplier,
+           x.max_delay_ms, x.jitter, x.on_interrupted);
+}
+
+/// How a task's runs are run (the v1 execution fields), validated by the front end.
+struct task_controls {
+  /// Per attempt; absent: none. The run then ends failure/timeout.
+  std::optional<int64_t> timeout_ms;
+  /// Between SIGTERM and SIGKILL on timeout or cancel (at shutdown capped by
+  /// --shutdown-kill-grace).
+  int64_t kill_grace_ms = defaults::kill_grace_ms;
+  retry_policy retry;
+  /// Set over the service's environment, in the order given (names are unique).
+  std::vector<label> env;
+  std::optional<std::string> cwd;
+  std::optional<std::string> run_as;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_controls& x) {
+  return f(caf::meta::type_name("ts.task_controls"), opt(x.timeout_ms), x.kill_grace_ms,
+           x.retry, x.env, opt(x.cwd), opt(x.run_as));
 }
 
 /// A schedule request, validated by the front end.
@@ -80,13 +132,14 @@ struct new_task {
   /// The zone a naive `at` was read in, kept to show the schedule as it was given.
   std::optional<std::string> time_zone;
   int64_t output_limit_bytes = defaults::output_limit_bytes;
+  task_controls controls;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_task& x) {
   return f(caf::meta::type_name("ts.new_task"), x.command, x.due, x.created_at,
            opt(x.idempotency_key), x.request_hash, opt(x.name), x.labels, opt(x.time_zone),
-           x.output_limit_bytes);
+           x.output_limit_bytes, x.controls);
 }
 
 /// A stored task as the store returns it after an insert.
@@ -138,12 +191,17 @@ struct claim {
   millis due = 0;
   /// The tail of output the run keeps (the task's output_limit_bytes).
   int64_t output_limit_bytes = defaults::output_limit_bytes;
+  /// 1 for the first attempt; a retry's claim carries its number.
+  int32_t attempt = 1;
+  /// The first attempt's due time (TS_SCHEDULED_FOR); `due` is this attempt's.
+  millis scheduled_for = 0;
+  task_controls controls;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim& x) {
   return f(caf::meta::type_name("ts.claim"), x.run, x.task, x.command, x.due,
-           x.output_limit_bytes);
+           x.output_limit_bytes, x.attempt, x.scheduled_for, x.controls);
 }
 
 /// Identifies a started process well enough to kill it safely after a crash:
@@ -174,13 +232,17 @@ struct run_outcome {
   bool output_truncated = false;
   std::optional<millis> started_at;   // absent when the process never started
   millis finished_at = 0;
+  /// A failed attempt the task's retry policy tries again: the next attempt is due then
+  /// (the store records it as a waiting run).
+  std::optional<millis> retry_at;
+  std::optional<std::string> message;  // why, for the client (a start failure, a timeout)
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_outcome& x) {
   return f(caf::meta::type_name("ts.run_outcome"), x.run, x.task, x.status, x.reason,
            opt(x.exit_code), opt(x.signal), x.output, x.output_truncated, opt(x.started_at),
-           x.finished_at);
+           x.finished_at, opt(x.retry_at), opt(x.message));
 }
 
 template <class Inspector>
@@ -219,12 +281,15 @@ struct run_info {
   std::optional<std::string> message;
   std::string output;
   bool output_truncated = false;
-  /// started_at - scheduled_for; absent until the process started.
+  /// started_at minus this attempt's due time (a retry's is next_attempt_at); absent until
+  /// the process started.
   std::optional<int64_t> lateness_ms;
   /// A cancel asked for this run to be stopped.
   bool stop_requested = false;
   /// Bytes the run has written so far, kept or dropped: where a follower's next read starts.
   int64_t output_size = 0;
+  /// A waiting retry: when this attempt is due.
+  std::optional<millis> next_attempt_at;
 };
 
 template <class Inspector>
@@ -232,7 +297,7 @@ typename Inspector::result_type inspect(Inspector& f, run_info& x) {
   return f(caf::meta::type_name("ts.run_info"), x.id, x.task, x.attempt, x.trigger,
            x.scheduled_for, x.status, x.reason, opt(x.started_at), opt(x.finished_at),
            opt(x.exit_code), opt(x.signal), opt(x.message), x.output, x.output_truncated,
-           opt(x.lateness_ms), x.stop_requested, x.output_size);
+           opt(x.lateness_ms), x.stop_requested, x.output_size, opt(x.next_attempt_at));
 }
 
 /// One task as the v1 API shows it, with its latest run.
@@ -251,13 +316,14 @@ struct task_info {
   millis created_at = 0;
   millis updated_at = 0;
   std::optional<run_info> latest_run;
+  task_controls controls;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_info& x) {
   return f(caf::meta::type_name("ts.task_info"), x.id, x.command, opt(x.name), x.labels,
            x.due, opt(x.time_zone), x.output_limit_bytes, x.state, x.version,
-           opt(x.next_run_at), x.created_at, x.updated_at, opt(x.latest_run));
+           opt(x.next_run_at), x.created_at, x.updated_at, opt(x.latest_run), x.controls);
 }
 
 /// Which tasks a list shows, newest first: those with an id below `after` (the keyset

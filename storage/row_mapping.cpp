@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include <nlohmann/json.hpp>
+
 #include "core/error.hpp"
 #include "storage/store.hpp"
 
@@ -128,18 +130,68 @@ caf::expected<outcome_columns> columns_of(const run_outcome& o) {
   return c;
 }
 
+bool retries(const run_outcome& o, std::string_view status, std::string_view reason,
+             std::string_view state) {
+  return o.retry_at && status == to_string(run_status::failure)
+         && reason != to_string(run_reason::cancelled)
+         && state != to_string(task_state::cancelled);
+}
+
+caf::error check_retry_interrupted(run_id run, std::string_view status,
+                                   std::string_view reason, bool latest,
+                                   std::string_view state) {
+  if (status != to_string(run_status::failure) || reason != to_string(run_reason::interrupted)
+      || !latest)
+    return make_error(ec::invalid_state, "run " + std::to_string(run)
+                                           + " is not its task's latest, interrupted run");
+  if (state == to_string(task_state::cancelled))
+    return make_error(ec::invalid_state, "run " + std::to_string(run) + ": its task is cancelled");
+  return caf::none;
+}
+
+caf::expected<controls_columns> columns_of(const task_controls& c) {
+  controls_columns out;
+  out.timeout_ms = c.timeout_ms;
+  out.kill_grace_ms = c.kill_grace_ms;
+  out.retry_max_attempts = c.retry.max_attempts;
+  out.retry_delay_ms = c.retry.delay_ms;
+  out.retry_multiplier = c.retry.multiplier;
+  out.retry_max_delay_ms = c.retry.max_delay_ms;
+  out.retry_jitter = to_string(c.retry.jitter);
+  out.retry_on_interrupted = c.retry.on_interrupted ? 1 : 0;
+  // Pairs, not an object: the order is kept, and JSON objects promise none.
+  auto env = nlohmann::json::array();
+  for (auto& v : c.env)
+    env.push_back(nlohmann::json::array({v.key, v.value}));
+  try {
+    out.env = env.dump();
+  } catch (const nlohmann::json::exception&) {
+    return make_error(ec::invalid_argument, "an environment variable is not valid UTF-8");
+  }
+  out.cwd = c.cwd;
+  out.run_as = c.run_as;
+  return out;
+}
+
 // -- v1 reads ---------------------------------------------------------------------------------
 
 const std::vector<cell> run_cells = {
   cell::integer, cell::integer, cell::integer, cell::text,    cell::integer, cell::text,
   cell::text,    cell::integer, cell::integer, cell::integer, cell::integer, cell::text,
   cell::text,    cell::integer, cell::integer, cell::integer, cell::integer, cell::integer,
+  cell::integer,
+};
+
+const std::vector<cell> controls_cells = {
+  cell::integer, cell::integer, cell::integer, cell::integer, cell::real, cell::integer,
+  cell::text,    cell::integer, cell::text,    cell::text,    cell::text,
 };
 
 const std::vector<cell> task_cells = [] {
   std::vector<cell> out{cell::integer, cell::text,    cell::text,    cell::integer,
                         cell::text,    cell::integer, cell::text,    cell::integer,
                         cell::integer, cell::integer, cell::integer};
+  out.insert(out.end(), controls_cells.begin(), controls_cells.end());
   out.insert(out.end(), run_cells.begin(), run_cells.end());
   return out;
 }();
@@ -194,7 +246,41 @@ caf::expected<std::optional<run_info>> read_run(const cell_reader& r, int first,
   x.lateness_ms = r.integer(first + 16);
   x.stop_requested = r.integer(first + 17).has_value();
   x.output_size = r.integer(first + 15).value_or(0);
+  // The column keeps a claimed retry's due time (its lateness counts from it); the API
+  // shows it only while the attempt waits.
+  if (x.status == run_status::waiting)
+    x.next_attempt_at = r.integer(first + 18);
   return std::optional<run_info>{std::move(x)};
+}
+
+caf::expected<task_controls> read_controls(const cell_reader& r, int first, task_id task,
+                                           const char* backend) {
+  task_controls c;
+  c.timeout_ms = r.integer(first);
+  c.kill_grace_ms = r.integer(first + 1).value_or(c.kill_grace_ms);
+  auto& p = c.retry;
+  p.max_attempts = static_cast<int32_t>(r.integer(first + 2).value_or(p.max_attempts));
+  p.delay_ms = r.integer(first + 3).value_or(p.delay_ms);
+  p.multiplier = r.real(first + 4).value_or(p.multiplier);
+  p.max_delay_ms = r.integer(first + 5).value_or(p.max_delay_ms);
+  auto jitter = parse_retry_jitter(r.text(first + 6).value_or(""));
+  p.on_interrupted = r.integer(first + 7).value_or(0) != 0;
+  auto env = nlohmann::json::parse(r.text(first + 8).value_or(""), nullptr, false);
+  bool env_ok = env.is_array();
+  if (env_ok)
+    for (auto& v : env) {
+      if (!v.is_array() || v.size() != 2 || !v[0].is_string() || !v[1].is_string()) {
+        env_ok = false;
+        break;
+      }
+      c.env.push_back(label{v[0].get<std::string>(), v[1].get<std::string>()});
+    }
+  if (!jitter || !env_ok)
+    return unknown_name(backend, "retry jitter or env of task", task);
+  p.jitter = *jitter;
+  c.cwd = r.text(first + 9);
+  c.run_as = r.text(first + 10);
+  return c;
 }
 
 caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const char* backend) {
@@ -213,7 +299,12 @@ caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const cha
   t.next_run_at = r.integer(8);
   t.created_at = r.integer(9).value_or(0);
   t.updated_at = r.integer(10).value_or(0);
-  auto run = read_run(r, task_cell_count, tail, backend);
+  auto controls = read_controls(r, task_cell_count, t.id, backend);
+  if (!controls)
+    return controls.error();
+  t.controls = std::move(*controls);
+  auto run = read_run(r, task_cell_count + static_cast<int>(controls_cells.size()), tail,
+                      backend);
   if (!run)
     return run.error();
   t.latest_run = std::move(*run);
@@ -260,11 +351,15 @@ caf::error check_append(run_id run, int64_t offset, int64_t end, int64_t stored)
                       + " does not follow the " + std::to_string(stored) + " bytes stored");
 }
 
-caf::error check_trigger(task_id task, std::string_view status, std::string_view state) {
+caf::error check_trigger(task_id task, std::string_view status, std::string_view state,
+                         std::string_view latest_run_status) {
   if (state == to_string(task_state::cancelled))
     return invalid_state(task, "a cancelled task cannot be triggered");
   if (status == to_string(task_status::running))
     return invalid_state(task, "a run of the task is in progress");
+  // The retry is the task's next run; a trigger would take its place unseen.
+  if (latest_run_status == to_string(run_status::waiting))
+    return invalid_state(task, "a retry of the task is waiting");
   return caf::none;
 }
 

@@ -103,6 +103,37 @@ struct outcome_columns {
 /// ec::invalid_argument unless the outcome is success or failure.
 caf::expected<outcome_columns> columns_of(const run_outcome& o);
 
+/// Whether finish_run records the next attempt: the caller asked for it (`retry_at`), and
+/// the run ended a failure that is not a cancellation (a stop request may have made it one)
+/// of a task that is not cancelled. `reason` is the stored one, empty for NULL.
+bool retries(const run_outcome& o, std::string_view status, std::string_view reason,
+             std::string_view state);
+
+/// retry_interrupted applies only to a run that interrupt_running ended, the task's latest,
+/// of a task not cancelled; ec::invalid_state otherwise.
+caf::error check_retry_interrupted(run_id run, std::string_view status,
+                                   std::string_view reason, bool latest,
+                                   std::string_view state);
+
+/// The task columns insert_task writes for its controls (SCHEMA.md, version 3).
+struct controls_columns {
+  std::optional<int64_t> timeout_ms;
+  int64_t kill_grace_ms = 0;
+  int64_t retry_max_attempts = 0;
+  int64_t retry_delay_ms = 0;
+  double retry_multiplier = 0;
+  int64_t retry_max_delay_ms = 0;
+  const char* retry_jitter = nullptr;
+  int64_t retry_on_interrupted = 0;
+  std::string env;  // a JSON array of [name, value] pairs, in order
+  std::optional<std::string_view> cwd;
+  std::optional<std::string_view> run_as;
+};
+
+/// ec::invalid_argument for an env that JSON cannot carry (not UTF-8). The views point
+/// into `c`.
+caf::expected<controls_columns> columns_of(const task_controls& c);
+
 // -- v1 reads: every backend selects these columns in this order -----------------------------
 
 /// Reads one column of the current row by index; NULL is nullopt.
@@ -110,14 +141,17 @@ class cell_reader {
 public:
   virtual ~cell_reader() = default;
   virtual std::optional<int64_t> integer(int col) const = 0;
+  virtual std::optional<double> real(int col) const = 0;
   virtual std::optional<std::string> text(int col) const = 0;
 };
 
-enum class cell { integer, text };
+enum class cell { integer, real, text };
 
-/// The run columns (SQL: each backend's run_columns), `run_cell_count` of them.
+/// The run columns (SQL: each backend's run_columns).
 extern const std::vector<cell> run_cells;
-/// The task columns (task_columns), then the latest run's.
+/// A task's controls (controls_columns in both *_sql.hpp).
+extern const std::vector<cell> controls_cells;
+/// The task columns (task_columns), its controls, then the latest run's.
 extern const std::vector<cell> task_cells;
 
 /// A run from the columns starting at `first`; nullopt when they are NULL (no run yet).
@@ -127,6 +161,11 @@ caf::expected<std::optional<run_info>> read_run(const cell_reader& r, int first,
 
 /// A task (without its labels, which come from their own table) and its latest run.
 caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const char* backend);
+
+/// The controls from the columns starting at `first`; ec::storage_failure for a jitter or
+/// an env that does not read back. `task` names the task in the error.
+caf::expected<task_controls> read_controls(const cell_reader& r, int first, task_id task,
+                                           const char* backend);
 
 /// Drops the bytes of a character cut at the start of a tail (a tail is cut by bytes).
 void trim_partial_start(std::string& text);
@@ -150,9 +189,11 @@ private:
 /// bytes, which changes nothing). ec::invalid_argument for a gap or an overlap.
 caf::error check_append(run_id run, int64_t offset, int64_t end, int64_t stored);
 
-/// ec::invalid_state for a task that is cancelled or has a run in progress. A task still
-/// waiting for its scheduled run is run now instead (a one-shot task has one next run).
-caf::error check_trigger(task_id task, std::string_view status, std::string_view state);
+/// ec::invalid_state for a task that is cancelled, has a run in progress or a retry waiting
+/// (`latest_run_status`, empty without a run). A task still waiting for its scheduled run is
+/// run now instead (a one-shot task has one next run).
+caf::error check_trigger(task_id task, std::string_view status, std::string_view state,
+                         std::string_view latest_run_status);
 
 /// Whether a run's status is final.
 bool run_ended(std::string_view status);

@@ -24,7 +24,7 @@ namespace ts::storage {
 
 /// The schema version this binary writes. A database with a newer one is refused
 /// (ec::schema_too_new); an older one is migrated forward in place.
-constexpr int schema_version = 2;
+constexpr int schema_version = 3;
 
 struct store_options {
   /// MySQL: password when not in the URL (from --db-password-file or the environment).
@@ -56,12 +56,13 @@ public:
   virtual caf::expected<task_record> insert_task(const new_task& t) = 0;
 
   /// Records a new run as `starting` for a pending task (the task becomes `running`) and
-  /// returns its command. ec::not_found or ec::not_pending otherwise: a task runs at most once
-  /// per schedule or trigger.
+  /// returns its command and controls; a waiting retry becomes that run instead, with its
+  /// attempt and the first attempt's scheduled time. ec::not_found or ec::not_pending
+  /// otherwise: a task runs at most once per schedule, trigger or retry.
   virtual caf::expected<claim> claim_run(task_id task, millis claimed_at) = 0;
 
   /// Undoes a claim whose process never started (e.g. shutdown came first): deletes the
-  /// run and makes the task pending again.
+  /// run (a retry goes back to waiting) and makes the task pending again.
   virtual caf::error unclaim_run(run_id run) = 0;
 
   /// Records the process of a started run (for crash recovery) and its start time; the run
@@ -69,8 +70,17 @@ public:
   virtual caf::error record_start(const process_start& p) = 0;
 
   /// Records how a run ended, and sets the task's status to the outcome's. A run a cancel
-  /// asked to stop ends failure/cancelled unless it succeeded.
+  /// asked to stop ends failure/cancelled unless it succeeded. With `retry_at` (the caller
+  /// applied the retry policy) a failure that is not a cancellation, of a task not
+  /// cancelled, is followed by the next attempt as a `waiting` run due then: the task stays
+  /// active and pending.
   virtual caf::error finish_run(const run_outcome& o) = 0;
+
+  /// Turns the task of a run that interrupt_running ended into a waiting retry due at
+  /// `retry_at`, as finish_run with retry_at does (the caller decides with the task's
+  /// retry policy). ec::invalid_state unless the run ended interrupted, is its task's latest
+  /// and the task is not cancelled.
+  virtual caf::error retry_interrupted(run_id run, millis retry_at) = 0;
 
   /// Stores output the run wrote from byte `offset` of its stream on (the writer flushes
   /// every so often, not per line). The oldest whole chunks beyond the task's
@@ -78,7 +88,8 @@ public:
   virtual caf::error append_output(run_id run, int64_t offset, const std::string& data) = 0;
 
   /// No further runs. A run in progress (starting or running) is marked to be stopped (the
-  /// caller stops it; `stop_run` names it) and ends `cancelled`. ec::invalid_state for a task
+  /// caller stops it; `stop_run` names it) and ends `cancelled`; a waiting retry ends
+  /// failure/cancelled at `now`, with nothing to stop. ec::invalid_state for a task
   /// already completed or cancelled. With an Idempotency-Key in `key`: a key already used
   /// with the same request_hash answers the task as it is now with `replayed` and changes
   /// nothing; with another hash, ec::idempotency_conflict; a new key is remembered with the
@@ -87,7 +98,8 @@ public:
                                                  const request_key& key) = 0;
 
   /// One more run, due `now` (trigger "manual"), also for a completed task; the caller
-  /// arms it like a new task. ec::invalid_state while a run is in progress or once cancelled.
+  /// arms it like a new task. ec::invalid_state while a run is in progress or a retry
+  /// waits, or once cancelled.
   /// Idempotency-Keys as for cancel_task.
   virtual caf::expected<task_change> trigger_task(task_id task, millis now,
                                                   const request_key& key) = 0;
@@ -114,11 +126,13 @@ public:
   virtual caf::expected<output_slice> read_output(run_id id, int64_t offset,
                                                   int64_t max_bytes) = 0;
 
-  /// Calls `f` for every pending task (id and next run time only), in no particular order.
+  /// Calls `f` for every pending task (id and next run time only), in no particular order;
+  /// a task waiting for a retry is pending, due at its retry time.
   virtual caf::error load_pending(const std::function<void(const pending_entry&)>& f) = 0;
 
-  /// Ends every run left `running` (by a crash) as failure/interrupted at `now`, with their
-  /// tasks, in one transaction, and returns them so their processes can be killed.
+  /// Ends every run left `starting` or `running` (by a crash) as failure/interrupted at
+  /// `now`, with their tasks, in one transaction, and returns them so their processes can be
+  /// killed. A waiting retry has no process and stays waiting.
   virtual caf::expected<std::vector<orphan_run>> interrupt_running(millis now) = 0;
 
   /// A cheap round trip that tells whether the database answers.

@@ -41,6 +41,7 @@ row::row(std::vector<col> kinds) : kinds_(std::move(kinds)) {
   auto n = kinds_.size();
   binds_.resize(n);
   ints_.resize(n);
+  reals_.resize(n);
   lens_.resize(n);
   nulls_.resize(n);
   errors_.resize(n);
@@ -55,6 +56,9 @@ row::row(std::vector<col> kinds) : kinds_(std::move(kinds)) {
     if (kinds_[i] == col::integer) {
       b.buffer_type = MYSQL_TYPE_LONGLONG;
       b.buffer = &ints_[i];
+    } else if (kinds_[i] == col::real) {
+      b.buffer_type = MYSQL_TYPE_DOUBLE;
+      b.buffer = &reals_[i];
     } else {
       b.buffer_type = MYSQL_TYPE_STRING;
       b.buffer = shorts_[i].data();

@@ -49,6 +49,14 @@ public:
     return integer(v.value_or(0), !v);
   }
 
+  params& real(double v) {
+    auto i = next();
+    reals_[i] = v;
+    binds_[i].buffer_type = MYSQL_TYPE_DOUBLE;
+    binds_[i].buffer = &reals_[i];
+    return *this;
+  }
+
   /// The bytes are read by the library during the execution only.
   params& text(std::string_view s) {
     auto i = next();
@@ -117,12 +125,13 @@ private:
 
   std::array<MYSQL_BIND, capacity + 1> binds_{};
   std::array<long long, capacity + 1> ints_{};
+  std::array<double, capacity + 1> reals_{};
   std::array<unsigned long, capacity + 1> lens_{};
   std::array<my_bool, capacity + 1> nulls_{};
   size_t n_ = 0;
 };
 
-enum class col { integer, text };
+enum class col { integer, real, text };
 
 /// One row of a result set, with columns declared as integers or texts. Texts of any
 /// length are read in two steps: a short fixed buffer first, then mysql_stmt_fetch_column
@@ -166,6 +175,12 @@ public:
     return static_cast<int64_t>(ints_[i]);
   }
 
+  std::optional<double> opt_real(size_t i) const {
+    if (nulls_[i])
+      return std::nullopt;
+    return reals_[i];
+  }
+
   /// Valid until the next fetch into this row.
   std::optional<std::string_view> opt_text(size_t i) const {
     if (nulls_[i])
@@ -177,6 +192,7 @@ private:
   std::vector<col> kinds_;
   std::vector<MYSQL_BIND> binds_;
   std::vector<long long> ints_;
+  std::vector<double> reals_;
   std::vector<unsigned long> lens_;
   std::vector<my_bool> nulls_;
   std::vector<my_bool> errors_;

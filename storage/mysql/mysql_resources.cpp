@@ -15,33 +15,14 @@ namespace {
 const list_dialect dialect{sql::task_select, sql::task_select_by_state, sql::run_select,
                            sql::name_prefix};
 
+} // namespace
+
 std::vector<col> kinds_of(const std::vector<cell>& cells) {
   std::vector<col> out;
   for (auto c : cells)
-    out.push_back(c == cell::integer ? col::integer : col::text);
+    out.push_back(c == cell::integer ? col::integer : c == cell::real ? col::real : col::text);
   return out;
 }
-
-/// The columns of the row just fetched, for the shared mapping.
-class cells final : public cell_reader {
-public:
-  explicit cells(row& r) : r_(r) {
-  }
-  std::optional<int64_t> integer(int i) const override {
-    return r_.opt_integer(static_cast<size_t>(i));
-  }
-  std::optional<std::string> text(int i) const override {
-    auto t = r_.opt_text(static_cast<size_t>(i));
-    if (!t)
-      return std::nullopt;
-    return std::string{*t};
-  }
-
-private:
-  row& r_;
-};
-
-} // namespace
 
 caf::error mysql_store::read_labels(task_info& t) {
   params p;
@@ -259,7 +240,7 @@ mysql_store::change_task(task_id task, millis now, const request_key& key,
       // commit and then finds its key (READ COMMITTED reads the latest commit).
       params p;
       p.integer(task);
-      row r{col::text, col::text, col::integer};
+      row r{col::text, col::text, col::integer, col::text};
       if (auto err = c_.query(q::task_for_change, p, r, [] {}))
         return err;
     }
@@ -298,16 +279,18 @@ caf::expected<task_change> mysql_store::cancel_task(task_id task, millis now,
   return change_task(task, now, key, [&](task_change& out) -> caf::error {
     params p;
     p.integer(task);
-    row r{col::text, col::text, col::integer};
+    row r{col::text, col::text, col::integer, col::text};
     bool found = false;
     std::string status;
     std::string state;
     std::optional<int64_t> latest;
+    bool waiting = false;
     if (auto err = c_.query(q::task_for_change, p, r, [&] {
           found = true;
           status = r.text(0);
           state = r.text(1);
           latest = r.opt_integer(2);
+          waiting = r.text(3) == to_string(run_status::waiting);
         }))
       return err;
     if (!found)
@@ -316,9 +299,16 @@ caf::expected<task_change> mysql_store::cancel_task(task_id task, millis now,
       return invalid_state(task, "only an active task can be cancelled, not a " + state
                                    + " one");
     params c;
-    c.integer(now).integer(task);
+    c.integer(waiting).integer(waiting).integer(now).integer(task);
     if (auto err = c_.execute(q::cancel_task, c))
       return err;
+    // A waiting retry has no process: it ends here.
+    if (waiting) {
+      params w;
+      w.integer(now).integer(*latest);
+      if (auto err = c_.execute(q::end_waiting_run, w))
+        return err;
+    }
     // The task is `running` from the claim on: a run starting is stopped too.
     if (status == to_string(task_status::running) && latest) {
       params s;
@@ -336,12 +326,12 @@ caf::expected<task_change> mysql_store::trigger_task(task_id task, millis now,
   return change_task(task, now, key, [&](task_change&) -> caf::error {
     params p;
     p.integer(task);
-    row r{col::text, col::text, col::integer};
+    row r{col::text, col::text, col::integer, col::text};
     bool found = false;
     caf::error refused;
     if (auto err = c_.query(q::task_for_change, p, r, [&] {
           found = true;
-          refused = check_trigger(task, r.text(0), r.text(1));
+          refused = check_trigger(task, r.text(0), r.text(1), r.text(3));
         }))
       return err;
     if (!found)

@@ -114,6 +114,26 @@ inline const std::vector<std::vector<const char*>> migrations = {
     " CONSTRAINT request_keys_task_fk FOREIGN KEY (task_id) REFERENCES tasks (id)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
   },
+  // 3 (the execution issue): a task's controls and a waiting retry's due time, as in the
+  // SQLite schema_v3; old tasks get task_controls' defaults. The env is MEDIUMTEXT: the API
+  // allows 64 KiB of names and values, which JSON's quotes and escapes make longer. cwd and
+  // run_as are VARBINARY, kept byte for byte (cwd up to the API's 4096 bytes, run_as up
+  // to a system's longest user name).
+  {
+    "ALTER TABLE tasks"
+    " ADD COLUMN IF NOT EXISTS timeout_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS kill_grace_ms BIGINT NOT NULL DEFAULT 10000,"
+    " ADD COLUMN IF NOT EXISTS retry_max_attempts INT NOT NULL DEFAULT 1,"
+    " ADD COLUMN IF NOT EXISTS retry_delay_ms BIGINT NOT NULL DEFAULT 10000,"
+    " ADD COLUMN IF NOT EXISTS retry_multiplier DOUBLE NOT NULL DEFAULT 2,"
+    " ADD COLUMN IF NOT EXISTS retry_max_delay_ms BIGINT NOT NULL DEFAULT 3600000,"
+    " ADD COLUMN IF NOT EXISTS retry_jitter VARCHAR(16) NOT NULL DEFAULT 'full',"
+    " ADD COLUMN IF NOT EXISTS retry_on_interrupted BOOLEAN NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS env MEDIUMTEXT NOT NULL DEFAULT '[]',"
+    " ADD COLUMN IF NOT EXISTS cwd VARBINARY(4096) NULL,"
+    " ADD COLUMN IF NOT EXISTS run_as VARBINARY(255) NULL",
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS next_attempt_ms BIGINT NULL",
+  },
 };
 
 inline constexpr const char* create_version_table =
@@ -155,17 +175,23 @@ enum class q : size_t {
   select_task_by_key,
   claim_task,
   insert_run,
+  claim_waiting,
   set_latest_run,
   select_claimed,
   select_task_status,
   select_run,
+  end_unclaimed_cancelled,
+  task_unclaimed_cancelled,
   delete_run,
   delete_run_output,
+  wait_again,
   reset_task,
   record_start,
   finish_run,
   finished_run,
   finish_task,
+  insert_retry,
+  set_task_retrying,
   set_output_bytes,
   get_task,
   load_pending,
@@ -179,6 +205,7 @@ enum class q : size_t {
   task_for_change,
   cancel_task,
   request_stop,
+  end_waiting_run,
   trigger_task,
   find_request_key,
   insert_request_key,
@@ -188,16 +215,21 @@ enum class q : size_t {
   count_,
 };
 
-// The columns of storage/row_mapping.hpp's run_cells and task_cells. A tail of the output
-// by bytes: RIGHT of a binary string counts bytes (of a text, characters).
+// The columns of storage/row_mapping.hpp's run_cells, controls_cells and task_cells. A
+// tail of the output by bytes: RIGHT of a binary string counts bytes (of a text, characters).
 #define TS_MYSQL_RUN_COLUMNS                                                                  \
   "r.id, r.task_id, r.attempt, r.run_trigger, r.scheduled_ms, r.status, r.reason,"           \
   " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
   " RIGHT(CAST(r.output AS BINARY), ?), r.output_truncated, LENGTH(r.output),"               \
-  " r.output_bytes, r.lateness_ms, r.stop_requested_ms"
+  " r.output_bytes, r.lateness_ms, r.stop_requested_ms, r.next_attempt_ms"
+#define TS_MYSQL_CONTROLS_COLUMNS                                                             \
+  "t.timeout_ms, t.kill_grace_ms, t.retry_max_attempts, t.retry_delay_ms,"                   \
+  " t.retry_multiplier, t.retry_max_delay_ms, t.retry_jitter, t.retry_on_interrupted, t.env," \
+  " t.cwd, t.run_as"
 #define TS_MYSQL_TASK_COLUMNS                                                                 \
   "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"    \
-  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_MYSQL_RUN_COLUMNS " FROM tasks t"
+  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_MYSQL_CONTROLS_COLUMNS ", "   \
+  TS_MYSQL_RUN_COLUMNS " FROM tasks t"
 #define TS_MYSQL_TASK_SELECT TS_MYSQL_TASK_COLUMNS " LEFT JOIN runs r ON r.id = t.latest_run"
 #define TS_MYSQL_RUN_SELECT "SELECT " TS_MYSQL_RUN_COLUMNS " FROM runs r"
 
@@ -215,8 +247,11 @@ inline constexpr statement_text statements[] = {
   {q::rollback_to_savepoint, "rollback to savepoint", "ROLLBACK TO SAVEPOINT op"},
   {q::insert_task, "insert task",
    "INSERT INTO tasks (command, due_ms, created_ms, status, idempotency_key, request_hash,"
-   " name, time_zone, output_limit_bytes, state, version, next_run_ms, updated_ms)"
-   " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, 'active', 1, ?, ?)"},
+   " name, time_zone, output_limit_bytes, state, version, next_run_ms, updated_ms,"
+   " timeout_ms, kill_grace_ms, retry_max_attempts, retry_delay_ms, retry_multiplier,"
+   " retry_max_delay_ms, retry_jitter, retry_on_interrupted, env, cwd, run_as)"
+   " VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, 'active', 1, ?, ?,"
+   " ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"},
   {q::insert_label, "insert label",
    "INSERT INTO task_labels (task_id, label_key, label_value) VALUES (?, ?, ?)"},
   {q::select_task_by_key, "select task by key",
@@ -229,23 +264,38 @@ inline constexpr statement_text statements[] = {
   {q::insert_run, "insert run",
    "INSERT INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger)"
    " VALUES (?, 'starting', ?, ?, ?)"},
+  {q::claim_waiting, "claim waiting retry",
+   "UPDATE runs SET status = 'starting', claimed_ms = ? WHERE id = ?"},
   {q::set_latest_run, "set latest run",
    "UPDATE tasks SET latest_run = ?, next_run_ms = NULL, version = version + 1,"
    " updated_ms = ? WHERE id = ?"},
+  // The latest run tells a waiting retry (claimed in place) from a new run; controls at 8.
   {q::select_claimed, "select claimed task",
-   "SELECT command, next_run_ms, next_trigger, output_limit_bytes FROM tasks WHERE id = ?"},
+   "SELECT t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id, r.status,"
+   " r.attempt, r.scheduled_ms, " TS_MYSQL_CONTROLS_COLUMNS
+   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?"},
   {q::select_task_status, "select task status", "SELECT status FROM tasks WHERE id = ?"},
   {q::select_run, "select run",
-   "SELECT task_id, status, started_ms, scheduled_ms, run_trigger FROM runs WHERE id = ?"},
+   "SELECT task_id, status, started_ms, scheduled_ms, run_trigger, next_attempt_ms,"
+   " stop_requested_ms FROM runs WHERE id = ?"},
+  // An unclaim after a cancel of the same run: see the SQLite dialect.
+  {q::end_unclaimed_cancelled, "end unclaimed cancelled",
+   "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = stop_requested_ms"
+   " WHERE id = ?"},
+  {q::task_unclaimed_cancelled, "task unclaimed cancelled",
+   "UPDATE tasks SET status = 'failure', reason = 'cancelled', version = version + 1"
+   " WHERE id = ?"},
   {q::delete_run, "delete run", "DELETE FROM runs WHERE id = ?"},
   {q::delete_run_output, "delete run output", "DELETE FROM run_output WHERE run_id = ?"},
+  {q::wait_again, "wait again", "UPDATE runs SET status = 'waiting' WHERE id = ?"},
   {q::reset_task, "reset task",
    "UPDATE tasks SET status = 'pending', reason = NULL, next_run_ms = ?, next_trigger = ?,"
    " version = version + 1,"
    " latest_run = (SELECT MAX(id) FROM runs WHERE task_id = ?) WHERE id = ?"},
+  // Lateness counts from the attempt's due time: a retry's is its next_attempt_ms.
   {q::record_start, "record start",
    "UPDATE runs SET pid = ?, pgid = ?, start_ticks = ?, started_ms = ?,"
-   " lateness_ms = started_ms - scheduled_ms,"
+   " lateness_ms = started_ms - COALESCE(next_attempt_ms, scheduled_ms),"
    " status = CASE WHEN status = 'starting' THEN 'running' ELSE status END WHERE id = ?"},
   // A run a cancel asked to stop ends cancelled, unless it succeeded all the same. MySQL
   // assigns left to right: lateness_ms sees the new started_ms.
@@ -257,15 +307,28 @@ inline constexpr statement_text statements[] = {
    " ELSE ? END,"
    " exit_code = ?, signal_no = ?, output = ?,"
    " output_truncated = ?, started_ms = COALESCE(?, started_ms), finished_ms = ?,"
-   " lateness_ms = COALESCE(lateness_ms, started_ms - scheduled_ms)"
-   " WHERE id = ?"},
+   " lateness_ms = COALESCE(lateness_ms, started_ms - COALESCE(next_attempt_ms, scheduled_ms)),"
+   " message = ? WHERE id = ?"},
+  // What the run ended as, and what a retry needs of it and its task; the task's row is
+  // locked, so that a cancel on another connection cannot slip in before the retry.
   {q::finished_run, "finished run",
-   "SELECT task_id, status, reason, output_bytes FROM runs WHERE id = ?"},
+   "SELECT r.task_id, r.status, r.reason, r.output_bytes, t.state, t.latest_run = r.id,"
+   " r.finished_ms FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ? FOR UPDATE"},
   // The legacy copy of the reason counts only for a failure (SCHEMA.md).
   {q::finish_task, "finish task",
    "UPDATE tasks SET reason = CASE WHEN ? = 'failure' THEN ? END, status = ?,"
    " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
    " version = version + 1, updated_ms = ? WHERE id = ?"},
+  // The next attempt of the occurrence (the first attempt's scheduled time).
+  {q::insert_retry, "insert retry",
+   "INSERT INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger, attempt,"
+   " next_attempt_ms)"
+   " SELECT task_id, 'waiting', ?, scheduled_ms, 'retry', attempt + 1, ? FROM runs"
+   " WHERE id = ?"},
+  {q::set_task_retrying, "set task retrying",
+   "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', latest_run = ?,"
+   " next_run_ms = ?, next_trigger = 'retry', version = version + 1, updated_ms = ?"
+   " WHERE id = ?"},
   {q::set_output_bytes, "set output bytes", "UPDATE runs SET output_bytes = ? WHERE id = ?"},
   {q::get_task, "get task",
    "SELECT t.id, t.command, t.due_ms, t.created_ms, t.status, t.reason, t.latest_run,"
@@ -274,13 +337,14 @@ inline constexpr statement_text statements[] = {
    " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?"},
   {q::load_pending, "load pending",
    "SELECT id, next_run_ms FROM tasks WHERE status = 'pending'"},
-  // A crash leaves runs starting (claimed) or running; `waiting` is not stored yet.
+  // A crash leaves runs starting (claimed) or running; a waiting retry has no process and
+  // stays waiting (load_pending arms its task).
   {q::select_running, "select running runs",
    "SELECT id, task_id, pid, pgid, start_ticks, started_ms FROM runs"
-   " WHERE status IN ('waiting', 'starting', 'running') FOR UPDATE"},
+   " WHERE status IN ('starting', 'running') FOR UPDATE"},
   {q::interrupt_run, "interrupt run",
    "UPDATE runs SET status = 'failure', reason = 'interrupted', finished_ms = ?"
-   " WHERE id = ? AND status IN ('waiting', 'starting', 'running')"},
+   " WHERE id = ? AND status IN ('starting', 'running')"},
   {q::interrupt_task, "interrupt task",
    "UPDATE tasks SET status = 'failure', reason = 'interrupted',"
    " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
@@ -295,12 +359,17 @@ inline constexpr statement_text statements[] = {
   {q::read_chunks, "read output",
    "SELECT end_off, data FROM run_output WHERE run_id = ? AND end_off > ? ORDER BY end_off"},
   {q::task_for_change, "read task for a change",
-   "SELECT status, state, latest_run FROM tasks WHERE id = ? FOR UPDATE"},
+   "SELECT t.status, t.state, t.latest_run, r.status FROM tasks t"
+   " LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ? FOR UPDATE"},
+  // The first two: a waiting retry ends cancelled, and the task shows that run's end.
   {q::cancel_task, "cancel task",
-   "UPDATE tasks SET status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END,"
+   "UPDATE tasks SET status = CASE WHEN ? THEN 'failure' WHEN status = 'pending'"
+   " THEN 'cancelled' ELSE status END, reason = CASE WHEN ? THEN 'cancelled' ELSE reason END,"
    " state = 'cancelled', next_run_ms = NULL, version = version + 1, updated_ms = ?"
    " WHERE id = ?"},
   {q::request_stop, "request stop", "UPDATE runs SET stop_requested_ms = ? WHERE id = ?"},
+  {q::end_waiting_run, "end waiting retry",
+   "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = ? WHERE id = ?"},
   {q::trigger_task, "trigger task",
    "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?,"
    " next_trigger = 'manual', version = version + 1, updated_ms = ? WHERE id = ?"},
@@ -323,6 +392,7 @@ inline constexpr const char* task_select_by_state =
   TS_MYSQL_TASK_COLUMNS " FORCE INDEX (tasks_state) LEFT JOIN runs r ON r.id = t.latest_run";
 inline constexpr const char* run_select = TS_MYSQL_RUN_SELECT;
 #undef TS_MYSQL_RUN_COLUMNS
+#undef TS_MYSQL_CONTROLS_COLUMNS
 #undef TS_MYSQL_TASK_SELECT
 #undef TS_MYSQL_TASK_COLUMNS
 #undef TS_MYSQL_RUN_SELECT

@@ -16,24 +16,6 @@ namespace {
 const list_dialect dialect{sql::task_select, sql::task_select_by_state, sql::run_select,
                            sql::name_prefix};
 
-/// The columns of the current row, for the shared mapping.
-class cells final : public cell_reader {
-public:
-  explicit cells(const use& u) : u_(u) {
-  }
-  std::optional<int64_t> integer(int col) const override {
-    return u_.opt_int64(col);
-  }
-  std::optional<std::string> text(int col) const override {
-    if (u_.is_null(col))
-      return std::nullopt;
-    return u_.text(col);
-  }
-
-private:
-  const use& u_;
-};
-
 } // namespace
 
 caf::error sqlite_store::read_labels(task_info& t) {
@@ -301,6 +283,7 @@ caf::expected<task_change> sqlite_store::cancel_task(task_id task, millis now,
                                                      const request_key& key) {
   return change_task(task, now, key, [&](task_change& out) -> caf::error {
     std::optional<run_id> latest;
+    std::optional<run_id> waiting;
     {
       use u{task_for_change_};
       u.bind(1, task);
@@ -315,13 +298,23 @@ caf::expected<task_change> sqlite_store::cancel_task(task_id task, millis now,
       // The task is `running` from the claim on: a run starting is stopped too.
       if (u.text_view(0) == to_string(task_status::running))
         latest = u.opt_int64(2);
+      // A waiting retry has no process: it ends here.
+      if (u.text_view(3) == to_string(run_status::waiting))
+        waiting = u.opt_int64(2);
     }
     {
       use u{cancel_task_};
-      u.bind(1, task).bind(2, now);
+      u.bind(1, task).bind(2, now).bind(3, waiting ? 1 : 0);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "cancel task");
+    }
+    if (waiting) {
+      use u{end_waiting_run_};
+      u.bind(1, *waiting).bind(2, now);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "cancel: end the waiting retry");
     }
     if (latest) {
       use u{request_stop_};
@@ -346,7 +339,7 @@ caf::expected<task_change> sqlite_store::trigger_task(task_id task, millis now,
         return make_error(ec::not_found, "no task " + std::to_string(task));
       if (rc != SQLITE_ROW)
         return fail(rc, "trigger: read task");
-      if (auto err = check_trigger(task, u.text_view(0), u.text_view(1)))
+      if (auto err = check_trigger(task, u.text_view(0), u.text_view(1), u.text_view(3)))
         return err;
     }
     use u{trigger_task_};

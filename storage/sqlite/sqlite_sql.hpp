@@ -114,9 +114,27 @@ CREATE TABLE request_keys(
 ) STRICT, WITHOUT ROWID;
 )sql";
 
+/// Version 3 (the execution issue): a task's controls (timeout, kill grace, retry policy,
+/// env, cwd, run_as) and a waiting retry's due time. Old tasks get the defaults of
+/// task_controls, which every insert writes out in full.
+inline constexpr const char* schema_v3 = R"sql(
+ALTER TABLE tasks ADD COLUMN timeout_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN kill_grace_ms INTEGER NOT NULL DEFAULT 10000;
+ALTER TABLE tasks ADD COLUMN retry_max_attempts INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE tasks ADD COLUMN retry_delay_ms INTEGER NOT NULL DEFAULT 10000;
+ALTER TABLE tasks ADD COLUMN retry_multiplier REAL NOT NULL DEFAULT 2.0;
+ALTER TABLE tasks ADD COLUMN retry_max_delay_ms INTEGER NOT NULL DEFAULT 3600000;
+ALTER TABLE tasks ADD COLUMN retry_jitter TEXT NOT NULL DEFAULT 'full';
+ALTER TABLE tasks ADD COLUMN retry_on_interrupted INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN env TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE tasks ADD COLUMN cwd TEXT;
+ALTER TABLE tasks ADD COLUMN run_as TEXT;
+ALTER TABLE runs ADD COLUMN next_attempt_ms INTEGER;
+)sql";
+
 /// migrations[i] brings a database from version i + 1 to i + 2 inside the open schema
 /// transaction. A schema change appends one entry here and bumps storage::schema_version.
-inline constexpr std::array<const char*, 1> migrations{schema_v2};
+inline constexpr std::array<const char*, 2> migrations{schema_v2, schema_v3};
 
 // IMMEDIATE: two processes opening a fresh file at once create the schema only once.
 inline constexpr const char* begin_schema = "BEGIN IMMEDIATE";
@@ -140,6 +158,12 @@ inline constexpr const char* pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_
 
 // -- statements, prepared once (SQLITE_PREPARE_PERSISTENT) -------------------------------------
 
+// A task's controls, in the order of storage/row_mapping.hpp's controls_cells.
+#define TS_SQLITE_CONTROLS_COLUMNS                                                            \
+  "t.timeout_ms, t.kill_grace_ms, t.retry_max_attempts, t.retry_delay_ms,"                   \
+  " t.retry_multiplier, t.retry_max_delay_ms, t.retry_jitter, t.retry_on_interrupted, t.env," \
+  " t.cwd, t.run_as"
+
 inline constexpr const char* begin = "BEGIN IMMEDIATE";
 inline constexpr const char* commit = "COMMIT";
 inline constexpr const char* rollback = "ROLLBACK";
@@ -151,8 +175,11 @@ inline constexpr const char* rollback_to = "ROLLBACK TO op";
 // transaction is never disturbed; insert_task then reads the earlier row.
 inline constexpr const char* insert_task =
   "INSERT INTO tasks(command, due_ms, created_ms, status, idempotency_key, request_hash,"
-  " name, time_zone, output_limit_bytes, state, version, next_run_ms, updated_ms)"
-  " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, 'active', 1, ?2, ?3)"
+  " name, time_zone, output_limit_bytes, state, version, next_run_ms, updated_ms,"
+  " timeout_ms, kill_grace_ms, retry_max_attempts, retry_delay_ms, retry_multiplier,"
+  " retry_max_delay_ms, retry_jitter, retry_on_interrupted, env, cwd, run_as)"
+  " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, 'active', 1, ?2, ?3,"
+  " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
   " ON CONFLICT(idempotency_key) DO NOTHING";
 inline constexpr const char* insert_label =
   "INSERT INTO task_labels(task_id, label_key, label_value) VALUES(?1, ?2, ?3)";
@@ -160,29 +187,45 @@ inline constexpr const char* find_by_key =
   "SELECT id, command, due_ms, created_ms, status, request_hash"
   " FROM tasks WHERE idempotency_key = ?1";
 
+// The latest run tells a waiting retry (claimed in place) from a new run; the controls at 9.
 inline constexpr const char* task_for_claim =
-  "SELECT status, command, next_run_ms, next_trigger, output_limit_bytes FROM tasks"
-  " WHERE id = ?1";
+  "SELECT t.status, t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id,"
+  " r.status, r.attempt, r.scheduled_ms, " TS_SQLITE_CONTROLS_COLUMNS
+  " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
 inline constexpr const char* insert_run =
   "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
   " VALUES(?1, 'starting', ?2, ?3, ?4)";
+inline constexpr const char* claim_waiting =
+  "UPDATE runs SET status = 'starting', claimed_ms = ?2 WHERE id = ?1";
 inline constexpr const char* set_task_running =
   "UPDATE tasks SET status = 'running', reason = NULL, latest_run = ?2, next_run_ms = NULL,"
   " version = version + 1, updated_ms = ?3 WHERE id = ?1";
 
 inline constexpr const char* run_for_unclaim =
-  "SELECT task_id, status, started_ms, scheduled_ms, run_trigger FROM runs WHERE id = ?1";
+  "SELECT task_id, status, started_ms, scheduled_ms, run_trigger, next_attempt_ms,"
+  " stop_requested_ms FROM runs WHERE id = ?1";
+// An unclaim that comes after a cancel of the same run (the cancel committed first): the run
+// ends cancelled where it stands, and the task stays cancelled; it never goes back to
+// pending, where the next start would run it.
+inline constexpr const char* end_unclaimed_cancelled =
+  "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = stop_requested_ms"
+  " WHERE id = ?1";
+inline constexpr const char* task_unclaimed_cancelled =
+  "UPDATE tasks SET status = 'failure', reason = 'cancelled', version = version + 1"
+  " WHERE id = ?1";
 inline constexpr const char* previous_run =
   "SELECT max(id) FROM runs WHERE task_id = ?1 AND id <> ?2";
 inline constexpr const char* set_task_pending =
   "UPDATE tasks SET status = 'pending', reason = NULL, latest_run = ?2, next_run_ms = ?3,"
   " next_trigger = ?4, version = version + 1 WHERE id = ?1";
 inline constexpr const char* delete_run = "DELETE FROM runs WHERE id = ?1";
+inline constexpr const char* wait_again = "UPDATE runs SET status = 'waiting' WHERE id = ?1";
 inline constexpr const char* delete_run_output = "DELETE FROM run_output WHERE run_id = ?1";
 
+// Lateness counts from the attempt's due time: a retry's is its next_attempt_ms.
 inline constexpr const char* record_start =
   "UPDATE runs SET pid = ?2, pgid = ?3, start_ticks = ?4, started_ms = ?5,"
-  " lateness_ms = ?5 - scheduled_ms,"
+  " lateness_ms = ?5 - coalesce(next_attempt_ms, scheduled_ms),"
   " status = CASE WHEN status = 'starting' THEN 'running' ELSE status END WHERE id = ?1";
 // A run a cancel asked to stop ends cancelled, unless it succeeded all the same.
 inline constexpr const char* finish_run =
@@ -193,10 +236,23 @@ inline constexpr const char* finish_run =
   " ELSE ?3 END,"
   " exit_code = ?4, signal_no = ?5, output = ?6,"
   " output_truncated = ?7, finished_ms = ?8, started_ms = coalesce(?9, started_ms),"
-  " lateness_ms = coalesce(lateness_ms, coalesce(?9, started_ms) - scheduled_ms)"
+  " lateness_ms = coalesce(lateness_ms,"
+  " coalesce(?9, started_ms) - coalesce(next_attempt_ms, scheduled_ms)), message = ?10"
   " WHERE id = ?1";
+// What the run ended as, and what a retry needs of it and its task.
 inline constexpr const char* finished_run =
-  "SELECT task_id, status, reason, output_bytes FROM runs WHERE id = ?1";
+  "SELECT r.task_id, r.status, r.reason, r.output_bytes, t.state, t.latest_run = r.id,"
+  " r.finished_ms FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ?1";
+// The next attempt of the occurrence (the first attempt's scheduled time), due at ?2.
+inline constexpr const char* insert_retry =
+  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger, attempt,"
+  " next_attempt_ms)"
+  " SELECT task_id, 'waiting', ?3, scheduled_ms, 'retry', attempt + 1, ?2 FROM runs"
+  " WHERE id = ?1";
+inline constexpr const char* set_task_retrying =
+  "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', latest_run = ?2,"
+  " next_run_ms = ?3, next_trigger = 'retry', version = version + 1, updated_ms = ?4"
+  " WHERE id = ?1";
 // The legacy copy of the reason counts only for a failure (SCHEMA.md).
 inline constexpr const char* finish_task =
   "UPDATE tasks SET status = ?2, reason = CASE WHEN ?2 = 'failure' THEN ?3 END,"
@@ -218,10 +274,11 @@ inline constexpr const char* get_task =
 inline constexpr const char* load_pending =
   "SELECT id, next_run_ms FROM tasks WHERE status = 'pending'";
 
-// A crash leaves runs starting (claimed) or running; `waiting` is not stored yet.
+// A crash leaves runs starting (claimed) or running; a waiting retry has no process and
+// stays waiting (load_pending arms its task).
 inline constexpr const char* running_runs =
   "SELECT id, task_id, pid, pgid, start_ticks, started_ms FROM runs"
-  " WHERE status IN ('waiting', 'starting', 'running')";
+  " WHERE status IN ('starting', 'running')";
 inline constexpr const char* interrupt_run =
   "UPDATE runs SET status = 'failure', reason = 'interrupted', finished_ms = ?2 WHERE id = ?1";
 inline constexpr const char* interrupt_task =
@@ -242,13 +299,18 @@ inline constexpr const char* read_chunks =
   "SELECT end_off, data FROM run_output WHERE run_id = ?1 AND end_off > ?2 ORDER BY end_off";
 
 inline constexpr const char* task_for_change =
-  "SELECT status, state, latest_run FROM tasks WHERE id = ?1";
+  "SELECT t.status, t.state, t.latest_run, r.status FROM tasks t"
+  " LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
+// ?3: a waiting retry ends cancelled, and the task shows that run's end (SCHEMA.md).
 inline constexpr const char* cancel_task =
   "UPDATE tasks SET state = 'cancelled', next_run_ms = NULL, version = version + 1,"
-  " updated_ms = ?2, status = CASE WHEN status = 'pending' THEN 'cancelled' ELSE status END"
+  " updated_ms = ?2, status = CASE WHEN ?3 THEN 'failure' WHEN status = 'pending'"
+  " THEN 'cancelled' ELSE status END, reason = CASE WHEN ?3 THEN 'cancelled' ELSE reason END"
   " WHERE id = ?1";
 inline constexpr const char* request_stop =
   "UPDATE runs SET stop_requested_ms = ?2 WHERE id = ?1";
+inline constexpr const char* end_waiting_run =
+  "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = ?2 WHERE id = ?1";
 inline constexpr const char* trigger_task =
   "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?2,"
   " next_trigger = 'manual', version = version + 1, updated_ms = ?2 WHERE id = ?1";
@@ -267,15 +329,16 @@ inline constexpr const char* task_labels =
   "r.id, r.task_id, r.attempt, r.run_trigger, r.scheduled_ms, r.status, r.reason,"           \
   " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
   " substr(CAST(r.output AS BLOB), -?), r.output_truncated, length(CAST(r.output AS BLOB)),"  \
-  " r.output_bytes, r.lateness_ms, r.stop_requested_ms"
+  " r.output_bytes, r.lateness_ms, r.stop_requested_ms, r.next_attempt_ms"
 inline constexpr const char* task_select =
   "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"
-  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_SQLITE_RUN_COLUMNS
-  " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run";
+  " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_SQLITE_CONTROLS_COLUMNS ", "
+  TS_SQLITE_RUN_COLUMNS " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run";
 // SQLite's planner walks tasks_state from the cursor by itself.
 inline constexpr const char* task_select_by_state = task_select;
 inline constexpr const char* run_select = "SELECT " TS_SQLITE_RUN_COLUMNS " FROM runs r";
 #undef TS_SQLITE_RUN_COLUMNS
+#undef TS_SQLITE_CONTROLS_COLUMNS
 // substr and length of TEXT both count characters: a byte-exact prefix test.
 inline constexpr const char* name_prefix = "substr(t.name, 1, length(?)) = ?";
 

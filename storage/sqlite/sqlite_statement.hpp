@@ -71,6 +71,10 @@ public:
   use& bind_opt(int i, const std::optional<int64_t>& v) {
     return v ? bind(i, *v) : bind_null(i);
   }
+  /// Named apart from bind: an int argument would fit both.
+  use& bind_real(int i, double v) {
+    return check(sqlite3_bind_double(s_, i, v));
+  }
   use& bind_null(int i) {
     return check(sqlite3_bind_null(s_, i));
   }
@@ -107,6 +111,11 @@ public:
     if (is_null(col))
       return std::nullopt;
     return sqlite3_column_int64(s_, col);
+  }
+  std::optional<double> opt_real(int col) const {
+    if (is_null(col))
+      return std::nullopt;
+    return sqlite3_column_double(s_, col);
   }
   /// Valid until the next step or the end of this execution; empty for NULL.
   std::string_view text_view(int col) const {

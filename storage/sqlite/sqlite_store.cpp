@@ -1,6 +1,7 @@
-// The SQLite backend's operations. Its SQL lives in sqlite_sql.hpp, prepared once at open
-// and reused with bound parameters; what both backends read and write the same way is in
-// storage/row_mapping.hpp.
+// The SQLite backend: open, insert and the legacy reads (a run's life is in sqlite_runs.cpp,
+// the v1 resources in sqlite_resources.cpp). Its SQL lives in sqlite_sql.hpp, prepared once
+// at open and reused with bound parameters; what both backends read and write the same way
+// is in storage/row_mapping.hpp.
 #include "storage/sqlite/sqlite_store.hpp"
 
 #include <filesystem>
@@ -63,18 +64,24 @@ caf::error sqlite_store::prepare_all() {
     {&find_by_key_, sql::find_by_key},
     {&task_for_claim_, sql::task_for_claim},
     {&insert_run_, sql::insert_run},
+    {&claim_waiting_, sql::claim_waiting},
     {&set_task_running_, sql::set_task_running},
     {&run_for_unclaim_, sql::run_for_unclaim},
     {&previous_run_, sql::previous_run},
     {&set_task_pending_, sql::set_task_pending},
     {&delete_run_, sql::delete_run},
     {&delete_run_output_, sql::delete_run_output},
+    {&wait_again_, sql::wait_again},
+    {&end_unclaimed_cancelled_, sql::end_unclaimed_cancelled},
+    {&task_unclaimed_cancelled_, sql::task_unclaimed_cancelled},
     {&record_start_, sql::record_start},
     {&finish_run_, sql::finish_run},
     {&finished_run_, sql::finished_run},
     {&finish_task_, sql::finish_task},
     {&final_output_chunk_, sql::final_output_chunk},
     {&set_output_bytes_, sql::set_output_bytes},
+    {&insert_retry_, sql::insert_retry},
+    {&set_task_retrying_, sql::set_task_retrying},
     {&get_task_, sql::get_task},
     {&load_pending_, sql::load_pending},
     {&running_runs_, sql::running_runs},
@@ -88,6 +95,7 @@ caf::error sqlite_store::prepare_all() {
     {&task_for_change_, sql::task_for_change},
     {&cancel_task_, sql::cancel_task},
     {&request_stop_, sql::request_stop},
+    {&end_waiting_run_, sql::end_waiting_run},
     {&trigger_task_, sql::trigger_task},
     {&task_labels_, sql::task_labels},
     {&find_request_key_, sql::find_request_key},
@@ -104,6 +112,10 @@ caf::error sqlite_store::prepare_all() {
 }
 
 caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
+  auto controls = columns_of(t.controls);
+  if (!controls)
+    return controls.error();
+  auto& c = *controls;
   task_record out;
   auto err = atomically([&]() -> caf::error {
     if (t.idempotency_key) {
@@ -124,7 +136,18 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
         .bind_text_or_null(5, t.request_hash)
         .bind_opt(6, t.name)
         .bind_opt(7, t.time_zone)
-        .bind(8, t.output_limit_bytes);
+        .bind(8, t.output_limit_bytes)
+        .bind_opt(9, c.timeout_ms)
+        .bind(10, c.kill_grace_ms)
+        .bind(11, c.retry_max_attempts)
+        .bind(12, c.retry_delay_ms)
+        .bind_real(13, c.retry_multiplier)
+        .bind(14, c.retry_max_delay_ms)
+        .bind_text(15, c.retry_jitter)
+        .bind(16, c.retry_on_interrupted)
+        .bind_text(17, c.env)
+        .bind_opt(18, c.cwd)
+        .bind_opt(19, c.run_as);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "insert task");
@@ -160,167 +183,6 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
   if (err)
     return err;
   return out;
-}
-
-caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
-  claim out;
-  std::string trigger;
-  auto err = atomically([&]() -> caf::error {
-    {
-      use u{task_for_claim_};
-      u.bind(1, task);
-      auto rc = u.step();
-      if (rc == SQLITE_DONE)
-        return make_error(ec::not_found, "no task " + std::to_string(task));
-      if (rc != SQLITE_ROW)
-        return fail(rc, "claim: read task");
-      if (u.text_view(0) != to_string(task_status::pending))
-        return not_pending(task, u.text_view(0));
-      out.task = task;
-      out.command = u.text(1);
-      out.due = u.int64(2);
-      trigger = u.text(3);
-      out.output_limit_bytes = u.int64(4);
-    }
-    {
-      use u{insert_run_};
-      u.bind(1, task).bind(2, claimed_at).bind(3, out.due).bind_text(4, trigger);
-      auto rc = u.step();
-      if (rc != SQLITE_DONE)
-        return fail(rc, "claim: insert run");
-      out.run = sqlite3_last_insert_rowid(conn_.db);
-    }
-    use u{set_task_running_};
-    u.bind(1, task).bind(2, out.run).bind(3, claimed_at);
-    auto rc = u.step();
-    return rc == SQLITE_DONE ? caf::none : fail(rc, "claim: update task");
-  });
-  if (err)
-    return err;
-  return out;
-}
-
-caf::error sqlite_store::unclaim_run(run_id run) {
-  return atomically([&]() -> caf::error {
-    task_id task = 0;
-    int64_t scheduled = 0;
-    std::string trigger;
-    {
-      use u{run_for_unclaim_};
-      u.bind(1, run);
-      auto rc = u.step();
-      if (rc == SQLITE_DONE)
-        return make_error(ec::not_found, "no run " + std::to_string(run));
-      if (rc != SQLITE_ROW)
-        return fail(rc, "unclaim: read run");
-      if (auto err = check_unclaimable(run, u.text_view(1), !u.is_null(2)))
-        return err;
-      task = u.int64(0);
-      scheduled = u.int64(3);
-      trigger = u.text(4);
-    }
-    std::optional<int64_t> previous;
-    {
-      use u{previous_run_};
-      u.bind(1, task).bind(2, run);
-      auto rc = u.step();
-      if (rc != SQLITE_ROW)
-        return fail(rc, "unclaim: previous run");
-      previous = u.opt_int64(0);
-    }
-    {
-      // The task first: nothing may point at the run once it is deleted.
-      use u{set_task_pending_};
-      u.bind(1, task).bind_opt(2, previous).bind(3, scheduled).bind_text(4, trigger);
-      auto rc = u.step();
-      if (rc != SQLITE_DONE)
-        return fail(rc, "unclaim: update task");
-    }
-    if (auto err = run_with(delete_run_output_, run, "unclaim: delete output"))
-      return err;
-    use u{delete_run_};
-    u.bind(1, run);
-    auto rc = u.step();
-    return rc == SQLITE_DONE ? caf::none : fail(rc, "unclaim: delete run");
-  });
-}
-
-caf::error sqlite_store::record_start(const process_start& p) {
-  return atomically([&]() -> caf::error {
-    use u{record_start_};
-    u.bind(1, p.run)
-      .bind(2, p.pid)
-      .bind(3, p.pgid)
-      .bind(4, static_cast<int64_t>(p.start_ticks))
-      .bind(5, p.started_at);
-    auto rc = u.step();
-    if (rc != SQLITE_DONE)
-      return fail(rc, "record start");
-    if (sqlite3_changes(conn_.db) == 0)
-      return make_error(ec::not_found, "no run " + std::to_string(p.run));
-    return caf::none;
-  });
-}
-
-caf::error sqlite_store::finish_run(const run_outcome& o) {
-  auto cols = columns_of(o);
-  if (!cols)
-    return cols.error();
-  return atomically([&]() -> caf::error {
-    {
-      use u{finish_run_};
-      u.bind(1, o.run)
-        .bind_text(2, cols->status)
-        .bind_opt(3, cols->run_reason)
-        .bind_opt(4, cols->exit_code)
-        .bind_opt(5, cols->signal)
-        .bind_text(6, o.output)
-        .bind(7, cols->output_truncated)
-        .bind(8, o.finished_at)
-        .bind_opt(9, cols->started_at);
-      auto rc = u.step();
-      if (rc != SQLITE_DONE)
-        return fail(rc, "finish run");
-      if (sqlite3_changes(conn_.db) == 0)
-        return make_error(ec::not_found, "no run " + std::to_string(o.run));
-    }
-    // What the run ended as (a stop request may have turned it into a cancellation).
-    task_id task = 0;
-    std::string status;
-    std::optional<std::string> reason;
-    int64_t output_bytes = 0;
-    {
-      use u{finished_run_};
-      u.bind(1, o.run);
-      auto rc = u.step();
-      if (rc != SQLITE_ROW)
-        return fail(rc, "finish run: read run");
-      task = u.int64(0);
-      status = u.text(1);
-      if (!u.is_null(2))
-        reason = u.text(2);
-      output_bytes = u.int64(3);
-    }
-    if (output_bytes == 0 && !o.output.empty()) {
-      auto size = static_cast<int64_t>(o.output.size());
-      {
-        use u{final_output_chunk_};
-        u.bind(1, o.run).bind(2, size).bind_text(3, o.output);
-        auto rc = u.step();
-        if (rc != SQLITE_DONE)
-          return fail(rc, "finish run: output");
-      }
-      use u{set_output_bytes_};
-      u.bind(1, o.run).bind(2, size);
-      auto rc = u.step();
-      if (rc != SQLITE_DONE)
-        return fail(rc, "finish run: output size");
-    }
-    use u{finish_task_};
-    u.bind(1, task).bind_text(2, status).bind_opt(3, reason).bind(4, o.finished_at);
-    auto rc = u.step();
-    return rc == SQLITE_DONE ? caf::none : fail(rc, "finish run: update task");
-  });
 }
 
 caf::expected<task_view> sqlite_store::get_task(task_id id) {
@@ -362,43 +224,6 @@ caf::error sqlite_store::load_pending(const std::function<void(const pending_ent
       return fail(rc, "load pending");
     f(pending_entry{u.int64(0), u.int64(1)});
   }
-}
-
-caf::expected<std::vector<orphan_run>> sqlite_store::interrupt_running(millis now) {
-  std::vector<orphan_run> out;
-  auto err = atomically([&]() -> caf::error {
-    out.clear();
-    {
-      use u{running_runs_};
-      for (;;) {
-        auto rc = u.step();
-        if (rc == SQLITE_DONE)
-          break;
-        if (rc != SQLITE_ROW)
-          return fail(rc, "interrupt: read runs");
-        out.push_back(to_orphan({u.int64(0), u.int64(1), u.opt_int64(2), u.opt_int64(3),
-                                 u.opt_int64(4), u.opt_int64(5)}));
-      }
-    }
-    for (auto& o : out) {
-      {
-        use u{interrupt_run_};
-        u.bind(1, o.run).bind(2, now);
-        auto rc = u.step();
-        if (rc != SQLITE_DONE)
-          return fail(rc, "interrupt: update run");
-      }
-      use u{interrupt_task_};
-      u.bind(1, o.task).bind(2, now);
-      auto rc = u.step();
-      if (rc != SQLITE_DONE)
-        return fail(rc, "interrupt: update task");
-    }
-    return caf::none;
-  });
-  if (err)
-    return err;
-  return out;
 }
 
 } // namespace ts::storage::sqlite

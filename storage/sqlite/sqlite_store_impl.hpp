@@ -1,6 +1,7 @@
-// The SQLite store's class, shared by its two files of operations: sqlite_store.cpp (open,
-// the legacy writes and reads) and sqlite_resources.cpp (the v1 resources: lists, output,
-// cancel and trigger). Internal to storage/sqlite.
+// The SQLite store's class, shared by its three files of operations: sqlite_store.cpp (open,
+// insert, the legacy reads), sqlite_runs.cpp (a run's life: claim, start, end, retries,
+// crash recovery) and sqlite_resources.cpp (the v1 resources: lists, output, cancel and
+// trigger). Internal to storage/sqlite.
 #pragma once
 
 #include <functional>
@@ -10,10 +11,32 @@
 #include <sqlite3.h>
 
 #include "storage/list_query.hpp"
+#include "storage/row_mapping.hpp"
 #include "storage/sqlite/sqlite_statement.hpp"
 #include "storage/store.hpp"
 
 namespace ts::storage::sqlite {
+
+/// The columns of the current row, for the shared mapping.
+class cells final : public cell_reader {
+public:
+  explicit cells(const use& u) : u_(u) {
+  }
+  std::optional<int64_t> integer(int col) const override {
+    return u_.opt_int64(col);
+  }
+  std::optional<double> real(int col) const override {
+    return u_.opt_real(col);
+  }
+  std::optional<std::string> text(int col) const override {
+    if (u_.is_null(col))
+      return std::nullopt;
+    return u_.text(col);
+  }
+
+private:
+  const use& u_;
+};
 
 // -- the store --------------------------------------------------------------------------------
 
@@ -53,6 +76,7 @@ public:
   caf::error unclaim_run(run_id run) override;
   caf::error record_start(const process_start& p) override;
   caf::error finish_run(const run_outcome& o) override;
+  caf::error retry_interrupted(run_id run, millis retry_at) override;
   caf::expected<task_view> get_task(task_id id) override;
   caf::error load_pending(const std::function<void(const pending_entry&)>& f) override;
   caf::expected<std::vector<orphan_run>> interrupt_running(millis now) override;
@@ -123,6 +147,10 @@ private:
 
   caf::error prepare_all();
 
+  /// The next attempt after `run` as a waiting run due at `retry_at`, and its task pending
+  /// for it (finish_run, retry_interrupted); `now` is when it was decided.
+  caf::error schedule_retry(task_id task, run_id run, millis retry_at, millis now);
+
   /// The task's labels, sorted by key.
   caf::error read_labels(task_info& t);
   /// Runs a built list query, calling `f` for each row.
@@ -145,15 +173,17 @@ private:
 
   statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_;
   statement insert_task_, insert_label_, find_by_key_;
-  statement task_for_claim_, insert_run_, set_task_running_;
-  statement run_for_unclaim_, previous_run_, set_task_pending_, delete_run_, delete_run_output_;
+  statement task_for_claim_, insert_run_, claim_waiting_, set_task_running_;
+  statement run_for_unclaim_, previous_run_, set_task_pending_, delete_run_, delete_run_output_,
+    wait_again_, end_unclaimed_cancelled_, task_unclaimed_cancelled_;
   statement record_start_, finish_run_, finished_run_, finish_task_, final_output_chunk_,
-    set_output_bytes_;
+    set_output_bytes_, insert_retry_, set_task_retrying_;
   statement get_task_, load_pending_;
   statement running_runs_, interrupt_run_, interrupt_task_;
   statement ping_;
   statement output_state_, append_chunk_, drop_chunks_, read_chunks_;
-  statement task_for_change_, cancel_task_, request_stop_, trigger_task_, task_labels_;
+  statement task_for_change_, cancel_task_, request_stop_, end_waiting_run_, trigger_task_,
+    task_labels_;
   statement find_request_key_, insert_request_key_;
   statement get_task_info_, get_run_;
 };

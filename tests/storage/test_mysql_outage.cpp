@@ -321,6 +321,7 @@ TEST_CASE("a stopped server: calls fail fast, and after its restart reconnect() 
   check_unavailable(s->get_task(kept.id).error(), server.where());
   check_unavailable(s->load_pending([](const pending_entry&) {}), server.where());
   check_unavailable(s->interrupt_running(5000).error(), server.where());
+  check_unavailable(s->retry_interrupted(c->run, 5000), server.where());
   check_unavailable(s->insert_task(make_task("true", 1)).error(), server.where());
   CHECK(seconds_since(t0) < 2);
 

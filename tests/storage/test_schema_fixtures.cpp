@@ -29,10 +29,12 @@
 
 #include "core/error.hpp"
 #include "storage/db_url.hpp"
+#include "tests/storage/controls_check.hpp"
 #include "tests/support/store_test_support.hpp"
 
 using namespace ts;
 using ts::test::backends;
+using ts::test::check_controls;
 using ts::test::code_of;
 using ts::test::mysql_url;
 using ts::test::ok;
@@ -184,9 +186,24 @@ constexpr task_id keyed_cancel_task = 10;
 const request_key cancel_key{"fixture-cancel-key", "DELETE /v1/tasks/10"};
 constexpr millis cancelled_at = t0 + 8000;
 
+// From schema version 3 on, one more: a task with every control set whose first attempt
+// failed with a retry, so that its second waits (run 10) when the database is copied.
+constexpr task_id retrying_task = 11;
+constexpr run_id failed_attempt = 9;
+constexpr run_id waiting_attempt = 10;
+constexpr millis retrying_due = t0 + 10000;
+constexpr millis attempt_failed_at = t0 + 10050;
+constexpr millis retry_due = t0 + 60000;
+const std::string attempt_message = "exit code 2 â retried";
+
 /// The last task a fixture of `version` holds.
 task_id last_task_of(int version) {
-  return version >= 2 ? keyed_cancel_task : last_fixture_task;
+  return version >= 3 ? retrying_task : version >= 2 ? keyed_cancel_task : last_fixture_task;
+}
+
+/// The last run a fixture of `version` holds.
+run_id last_run_of(int version) {
+  return version >= 3 ? waiting_attempt : last_fixture_run;
 }
 
 const fixture_task& fixture(task_id id) {
@@ -230,6 +247,8 @@ void check_info(store& s, const fixture_task& want, int version) {
   CAPTURE(want.name, version);
   auto& w = want.view;
   auto info = ok(s.get_task_info(w.id, 65536));
+  // Written without controls, or migrated from before they were stored: the defaults.
+  check_controls(info.controls, task_controls{});
   CHECK(info.command == w.command);
   CHECK(info.due == w.due);
   CHECK(info.created_at == w.created_at);
@@ -274,6 +293,43 @@ void check_info(store& s, const fixture_task& want, int version) {
   auto out = ok(s.read_output(*w.run, 0, 1 << 20));
   CHECK(out.data == w.output);
   CHECK(out.complete == (w.status != task_status::running));
+}
+
+/// The task of version 3's fixture that waits for its second attempt.
+void check_retrying(store& s) {
+  auto v = ok(s.get_task(retrying_task));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.run == waiting_attempt);
+  CHECK(v.due == retry_due);
+  CHECK(v.reason == run_reason::none);
+  CHECK_FALSE(v.exit_code);
+  auto info = ok(s.get_task_info(retrying_task, 65536));
+  check_controls(info.controls, ts::test::full_controls());
+  CHECK(info.state == task_state::active);
+  CHECK(info.next_run_at == retry_due);
+  REQUIRE(info.latest_run);
+  auto& waiting = *info.latest_run;
+  CHECK(waiting.id == waiting_attempt);
+  CHECK(waiting.status == run_status::waiting);
+  CHECK(waiting.attempt == 2);
+  CHECK(waiting.trigger == run_trigger::retry);
+  CHECK(waiting.scheduled_for == retrying_due);
+  CHECK(waiting.next_attempt_at == retry_due);
+  CHECK(waiting.output.empty());
+  CHECK(waiting.output_size == 0);
+  auto failed = ok(s.get_run(failed_attempt, 65536));
+  CHECK(failed.status == run_status::failure);
+  CHECK(failed.reason == run_reason::exit);
+  CHECK(failed.exit_code == 2);
+  CHECK(failed.message == attempt_message);
+  CHECK(failed.attempt == 1);
+  CHECK(failed.finished_at == attempt_failed_at);
+  CHECK_FALSE(failed.next_attempt_at);
+  run_filter f;
+  f.status = run_status::waiting;
+  auto listed = ok(s.list_runs(f));
+  REQUIRE(listed.items.size() == 1);
+  CHECK(listed.items[0].id == waiting_attempt);
 }
 
 /// One write in a transaction of its own.
@@ -571,6 +627,20 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
       check_info(*s, f, version);
     }
     CHECK(code_of(s->get_task(last_task_of(version) + 1).error()) == ec::not_found);
+    if (version >= 2)
+      check_controls(ok(s->get_task_info(keyed_cancel_task, 100)).controls, task_controls{});
+    if (version >= 3) {
+      check_retrying(*s);
+      // The waiting attempt is what a claim takes, with the first attempt's time.
+      ok(s->begin());
+      auto c = ok(s->claim_run(retrying_task, retry_due));
+      CHECK(c.run == waiting_attempt);
+      CHECK(c.attempt == 2);
+      CHECK(c.scheduled_for == retrying_due);
+      CHECK(c.due == retry_due);
+      check_controls(c.controls, ts::test::full_controls());
+      s->rollback();
+    }
     if (version >= 2) {
       // The cancel's key replays, and counts as used for any other request.
       auto before = ok(s->get_task_info(keyed_cancel_task, 100));
@@ -597,17 +667,23 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     task_filter active;
     active.state = task_state::active;
     auto listed = ok(s->list_tasks(active));
-    REQUIRE(listed.items.size() == 3);
-    CHECK(listed.items[0].id == 9);
-    CHECK(listed.items[1].id == 2);
-    CHECK(listed.items[2].id == 1);
+    std::vector<task_id> active_ids;
+    for (auto& t : listed.items)
+      active_ids.push_back(t.id);
+    CHECK(active_ids
+          == (version >= 3 ? std::vector<task_id>{retrying_task, 9, 2, 1}
+                           : std::vector<task_id>{9, 2, 1}));
 
     auto pending = pending_of(*s);
-    REQUIRE(pending.size() == 2);
+    REQUIRE(pending.size() == (version >= 3 ? 3u : 2u));
     CHECK(pending[0].id == 1);
     CHECK(pending[0].due == fixture(1).view.due);
     CHECK(pending[1].id == 2);
     CHECK(pending[1].due == fixture(2).view.due);
+    if (version >= 3) {
+      CHECK(pending[2].id == retrying_task);
+      CHECK(pending[2].due == retry_due);
+    }
 
     // Idempotency keys replay the old tasks, byte for byte (the trailing space counts).
     for (task_id id : {2, 4}) {
@@ -626,7 +702,8 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
       s->rollback();
     }
 
-    // Crash recovery ends the run left running, and hands back its process.
+    // Crash recovery ends the run left running, and hands back its process; a waiting
+    // retry has none and keeps waiting.
     constexpr millis now = t0 + 86400000;
     auto orphans = ok(s->interrupt_running(now));
     REQUIRE(orphans.size() == 1);
@@ -644,6 +721,8 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     interrupted.view.finished_at = now;
     check_view(ok(s->get_task(9)), interrupted);
     CHECK(ok(s->interrupt_running(now + 1)).empty());
+    if (version >= 3)
+      check_retrying(*s);
 
     // New tasks and runs get new ids, after the old ones (the deleted run 1 included).
     auto key = *fixture(2).key;
@@ -663,7 +742,7 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     auto c_new = ok(s->claim_run(rec.id, now + 1000));
     auto c_old = ok(s->claim_run(1, now + 1000));
     ok(s->commit());
-    CHECK(c_new.run > last_fixture_run);
+    CHECK(c_new.run > last_run_of(version));
     CHECK(c_old.run > c_new.run);
     CHECK(c_old.command == fixture(1).view.command);
     write_tx(*s, [&] { return s->record_start({c_new.run, 100, 100, 7, now + 1001}); });
@@ -680,8 +759,9 @@ TEST_CASE("an older database opens migrated with every task as it was", "[store]
     CHECK(v.output == "after the migration\n");
     CHECK(v.started_at == now + 1001);
     CHECK(ok(s->get_task(1)).status == task_status::pending);  // claimed, not started
-    REQUIRE(pending_of(*s).size() == 1);
-    CHECK(pending_of(*s)[0].id == 2);
+    pending = pending_of(*s);
+    REQUIRE(pending.size() == (version >= 3 ? 2u : 1u));
+    CHECK(pending[0].id == 2);
 
     // Opening again finds nothing left to migrate.
     s.reset();
@@ -776,7 +856,28 @@ TEST_CASE("write the schema fixture database", "[.fixture-writer]") {
   REQUIRE(keyed.id == keyed_cancel_task);
   ok(s->cancel_task(keyed_cancel_task, cancelled_at, cancel_key));
   ok(s->commit());
+  // Every control set; the first attempt failed and its retry waits.
+  auto retrying = as_new({"retrying", view(retrying_task, "exit 2", retrying_due, t0 + 11),
+                          std::nullopt, "", std::nullopt, {}});
+  retrying.controls = ts::test::full_controls();
+  ok(s->begin());
+  REQUIRE(ok(s->insert_task(retrying)).id == retrying_task);
+  ok(s->commit());
+  auto first = claim_at(retrying_task, retrying_due - 10, failed_attempt);
+  write_tx(*s, [&] { return s->record_start({first.run, 7011, 7011, 555011, retrying_due + 1}); });
+  run_outcome failed;
+  failed.run = first.run;
+  failed.task = retrying_task;
+  failed.status = task_status::failure;
+  failed.reason = run_reason::exit;
+  failed.exit_code = 2;
+  failed.output = "attempt 1\n";
+  failed.finished_at = attempt_failed_at;
+  failed.retry_at = retry_due;
+  failed.message = attempt_message;
+  write_tx(*s, [&] { return s->finish_run(failed); });
 
   for (auto& f : fixture_tasks())
     check_view(ok(s->get_task(f.view.id)), f);
+  check_retrying(*s);
 }

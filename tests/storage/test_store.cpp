@@ -33,10 +33,12 @@
 #include "storage/list_query.hpp"
 #include "storage/mysql/mysql_sql.hpp"
 #include "storage/sqlite/sqlite_sql.hpp"
+#include "tests/storage/controls_check.hpp"
 #include "tests/support/store_test_support.hpp"
 
 using namespace ts;
 using ts::test::backends;
+using ts::test::check_controls;
 using ts::test::code_of;
 using ts::test::error_of;
 using ts::test::mysql_url;
@@ -1403,6 +1405,32 @@ TEST_CASE("cancel stops a run that is claimed but not started yet", "[store][v1]
   CHECK(ok(s->get_run(c.run, 100)).stop_requested);
 }
 
+TEST_CASE("an unclaim after a cancel of the claim ends the run cancelled, never pending again",
+          "[store][v1]") {
+  // Shutdown unclaims the runs claimed ahead of their time; a cancel of one of them that
+  // committed first must win, or the next start would run a cancelled task.
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("sleep 100", 1000)).id;
+  auto c = claim_one(*s, id, 990);
+  ok(in_one_tx_value(*s, [&] { return s->cancel_task(id, 995, no_key); }));
+  write_tx(*s, [&] { return s->unclaim_run(c.run); });
+  auto r = ok(s->get_run(c.run, 100));
+  CHECK(r.status == run_status::failure);
+  CHECK(r.reason == run_reason::cancelled);
+  CHECK(r.finished_at == 995);
+  CHECK_FALSE(r.started_at);
+  auto t = ok(s->get_task_info(id, 100));
+  CHECK(t.state == task_state::cancelled);
+  auto legacy = ok(s->get_task(id));
+  CHECK(legacy.status == task_status::failure);
+  CHECK(legacy.reason == run_reason::cancelled);
+  CHECK(pending_of(*s).empty());
+  ok(s->begin());
+  CHECK(code_of(s->claim_run(id, 2000).error()) == ec::not_pending);
+  s->rollback();
+}
+
 TEST_CASE("cancel and trigger replay a retry of their Idempotency-Key, and change nothing",
           "[store][v1]") {
   WITH_EACH_BACKEND(db);
@@ -1652,6 +1680,351 @@ TEST_CASE("a run's tail is cut on a character boundary", "[store][v1]") {
   REQUIRE(listed.items.size() == 1);
   CHECK(listed.items[0].output == "\xE2\x9C\x93z");
   CHECK(listed.items[0].output_truncated);
+}
+
+// -- execution controls and retries (schema version 3) ----------------------------------------
+
+namespace {
+
+/// A task whose first attempt (claimed at its due time, started 1 ms later) failed with a
+/// retry due at `retry_at`; returns the claim of that first attempt.
+claim failed_with_retry(store& s, task_id id, millis retry_at) {
+  auto due = ok(s.get_task_info(id, 0)).next_run_at.value_or(0);
+  auto c = claim_one(s, id, due);
+  write_tx(s, [&] { return s.record_start({c.run, 20, 20, 1, due + 1}); });
+  auto o = outcome(c, task_status::failure, due + 2);
+  o.retry_at = retry_at;
+  write_tx(s, [&] { return s.finish_run(o); });
+  return c;
+}
+
+/// The run waiting for its attempt: the task's latest.
+run_info waiting_run(store& s, task_id id) {
+  auto info = ok(s.get_task_info(id, 100));
+  REQUIRE(info.latest_run);
+  CHECK(info.latest_run->status == run_status::waiting);
+  return *info.latest_run;
+}
+
+} // namespace
+
+TEST_CASE("a task's controls round-trip, absent and present, the env in its order",
+          "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = make_task("env", 5000);
+  t.controls = ts::test::full_controls();
+  auto full = insert(*s, t).id;
+  auto plain = insert(*s, make_task("true", 5000)).id;
+
+  check_controls(ok(s->get_task_info(full, 100)).controls, ts::test::full_controls());
+  auto defaults = ok(s->get_task_info(plain, 100)).controls;
+  check_controls(defaults, task_controls{});
+  CHECK_FALSE(defaults.timeout_ms);
+  CHECK(defaults.env.empty());
+  CHECK_FALSE(defaults.cwd);
+  CHECK_FALSE(defaults.run_as);
+  auto page = ok(s->list_tasks(task_filter{}));
+  REQUIRE(ids_of(page) == std::vector<task_id>{plain, full});
+  check_controls(page.items[0].controls, task_controls{});
+  check_controls(page.items[1].controls, ts::test::full_controls());
+  // The executor gets them with the claim; a first attempt is attempt 1 of its due time.
+  auto c = claim_one(*s, full, 5000);
+  check_controls(c.controls, ts::test::full_controls());
+  CHECK(c.attempt == 1);
+  CHECK(c.scheduled_for == 5000);
+  check_controls(claim_one(*s, plain, 5000).controls, task_controls{});
+
+  // An env JSON cannot carry (the front end lets none through) is refused; nothing lands.
+  auto bad = make_task("env", 5000);
+  bad.controls.env = {{"BAD", "\xFF"}};
+  ok(s->begin());
+  CHECK(code_of(error_of(s->insert_task(bad))) == ec::invalid_argument);
+  s->rollback();
+  CHECK(ok(s->list_tasks(task_filter{})).items.size() == 2);
+}
+
+TEST_CASE("a failed attempt with retry_at waits as the next one, which runs in its place",
+          "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = make_task("flaky", 10000);
+  t.controls.retry.max_attempts = 3;
+  auto id = insert(*s, t).id;
+  auto c1 = claim_one(*s, id, 9990);
+  CHECK(c1.attempt == 1);
+  CHECK(c1.scheduled_for == 10000);
+  write_tx(*s, [&] { return s->record_start({c1.run, 20, 20, 1, 10001}); });
+  auto o = outcome(c1, task_status::failure, 10050, "try 1\n");
+  o.retry_at = 20000;
+  o.message = "exit code 1";
+  write_tx(*s, [&] { return s->finish_run(o); });
+
+  // The attempt ended as usual, with its message.
+  auto r1 = ok(s->get_run(c1.run, 100));
+  CHECK(r1.status == run_status::failure);
+  CHECK(r1.reason == run_reason::exit);
+  CHECK(r1.message == "exit code 1");
+  CHECK(r1.output == "try 1\n");
+  CHECK_FALSE(r1.next_attempt_at);
+  // The next one waits: the task stays active, due at the retry.
+  auto info = ok(s->get_task_info(id, 100));
+  CHECK(info.state == task_state::active);
+  CHECK(info.next_run_at == 20000);
+  CHECK(info.version == 3);
+  CHECK(info.updated_at == 10050);
+  auto w = waiting_run(*s, id);
+  CHECK(w.id != c1.run);
+  CHECK(w.attempt == 2);
+  CHECK(w.trigger == run_trigger::retry);
+  CHECK(w.scheduled_for == 10000);
+  CHECK(w.next_attempt_at == 20000);
+  CHECK(w.reason == run_reason::none);
+  CHECK_FALSE(w.started_at);
+  CHECK_FALSE(w.finished_at);
+  CHECK_FALSE(w.message);
+  CHECK(w.output.empty());
+  CHECK(w.output_size == 0);
+  CHECK_FALSE(ok(s->read_output(w.id, 0, 100)).complete);
+  run_filter f;
+  f.task = id;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{w.id, c1.run});
+  f.status = run_status::waiting;
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{w.id});
+  // /status: pending for the waiting attempt, at its time.
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.run == w.id);
+  CHECK(v.due == 20000);
+  CHECK(v.reason == run_reason::none);
+  CHECK_FALSE(v.exit_code);
+  CHECK(v.output.empty());
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == id);
+  CHECK(pending[0].due == 20000);
+
+  // Its claim takes the waiting run, with the first attempt's time.
+  auto c2 = claim_one(*s, id, 19990);
+  CHECK(c2.run == w.id);
+  CHECK(c2.attempt == 2);
+  CHECK(c2.due == 20000);
+  CHECK(c2.scheduled_for == 10000);
+  CHECK(c2.controls.retry.max_attempts == 3);
+  CHECK(ok(s->get_run(c2.run, 100)).status == run_status::starting);
+  CHECK(ok(s->list_runs(f)).items.empty());
+  CHECK(pending_of(*s).empty());
+  ok(s->begin());
+  CHECK(code_of(error_of(s->claim_run(id, 19995))) == ec::not_pending);
+  s->rollback();
+  // Late by 5 ms for its own due time, not by the 10 s since the first.
+  write_tx(*s, [&] { return s->record_start({c2.run, 21, 21, 1, 20005}); });
+  CHECK(ok(s->get_run(c2.run, 100)).lateness_ms == 5);
+  CHECK(ok(s->get_task(id)).status == task_status::running);
+
+  // Attempt 2 fails too: attempt 3 is still of the first occurrence.
+  o = outcome(c2, task_status::failure, 20010);
+  o.retry_at = 40000;
+  write_tx(*s, [&] { return s->finish_run(o); });
+  auto w3 = waiting_run(*s, id);
+  CHECK(w3.attempt == 3);
+  CHECK(w3.scheduled_for == 10000);
+  CHECK(w3.next_attempt_at == 40000);
+  auto c3 = claim_one(*s, id, 40000);
+  CHECK(c3.run == w3.id);
+  CHECK(c3.attempt == 3);
+  CHECK(c3.scheduled_for == 10000);
+  write_tx(*s, [&] { return s->record_start({c3.run, 22, 22, 1, 40001}); });
+  // Without retry_at the run ends the task as before.
+  write_tx(*s, [&] { return s->finish_run(outcome(c3, task_status::success, 40002, "ok\n")); });
+  info = ok(s->get_task_info(id, 100));
+  CHECK(info.state == task_state::completed);
+  CHECK_FALSE(info.next_run_at);
+  REQUIRE(info.latest_run);
+  CHECK(info.latest_run->id == c3.run);
+  CHECK(info.latest_run->status == run_status::success);
+  v = ok(s->get_task(id));
+  CHECK(v.status == task_status::success);
+  CHECK(v.output == "ok\n");
+  CHECK(v.due == 10000);
+  f.status.reset();
+  CHECK(ids_of(ok(s->list_runs(f))) == std::vector<run_id>{c3.run, c2.run, c1.run});
+  CHECK(pending_of(*s).empty());
+}
+
+TEST_CASE("an undone claim of a retry waits again", "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("flaky", 1000)).id;
+  failed_with_retry(*s, id, 5000);
+  auto w = waiting_run(*s, id);
+  auto c = claim_one(*s, id, 4990);
+  REQUIRE(c.run == w.id);
+  write_tx(*s, [&] { return s->unclaim_run(c.run); });
+
+  auto again = waiting_run(*s, id);
+  CHECK(again.id == w.id);
+  CHECK(again.attempt == 2);
+  CHECK(again.next_attempt_at == 5000);
+  auto info = ok(s->get_task_info(id, 100));
+  CHECK(info.next_run_at == 5000);
+  CHECK(info.state == task_state::active);
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.run == w.id);
+  CHECK(v.due == 5000);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].due == 5000);
+  auto c2 = claim_one(*s, id, 5000);
+  CHECK(c2.run == w.id);
+  CHECK(c2.attempt == 2);
+  CHECK(c2.scheduled_for == 1000);
+}
+
+TEST_CASE("cancel while a retry waits ends that attempt cancelled", "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("flaky", 1000)).id;
+  auto first = failed_with_retry(*s, id, 5000);
+  auto w = waiting_run(*s, id);
+
+  auto r = ok(in_one_tx_value(*s, [&] { return s->cancel_task(id, 3000, no_key); }));
+  CHECK_FALSE(r.stop_run);  // nothing runs: nothing to stop
+  CHECK(r.task.state == task_state::cancelled);
+  CHECK_FALSE(r.task.next_run_at);
+  REQUIRE(r.task.latest_run);
+  CHECK(r.task.latest_run->id == w.id);
+  CHECK(r.task.latest_run->status == run_status::failure);
+  CHECK(r.task.latest_run->reason == run_reason::cancelled);
+  CHECK(r.task.latest_run->finished_at == 3000);
+  CHECK_FALSE(r.task.latest_run->next_attempt_at);
+  CHECK(ok(s->get_run(first.run, 100)).reason == run_reason::exit);
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::failure);
+  CHECK(v.reason == run_reason::cancelled);
+  CHECK(v.run == w.id);
+  CHECK(v.finished_at == 3000);
+  CHECK(pending_of(*s).empty());
+  run_filter f;
+  f.status = run_status::waiting;
+  CHECK(ok(s->list_runs(f)).items.empty());
+  ok(s->begin());
+  CHECK(code_of(error_of(s->claim_run(id, 5000))) == ec::not_pending);
+  CHECK(code_of(error_of(s->trigger_task(id, 5000, no_key))) == ec::invalid_state);
+  CHECK(code_of(error_of(s->cancel_task(id, 5000, no_key))) == ec::invalid_state);
+  s->rollback();
+}
+
+TEST_CASE("trigger is refused while a retry waits", "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto id = insert(*s, make_task("flaky", 1000)).id;
+  failed_with_retry(*s, id, 5000);
+  auto before = ok(s->get_task_info(id, 100));
+  ok(s->begin());
+  auto err = error_of(s->trigger_task(id, 3000, keyed("trigger-during-retry", "POST t")));
+  s->rollback();
+  CHECK(code_of(err) == ec::invalid_state);
+  CHECK(render(err).find("a retry of the task is waiting") != std::string::npos);
+  auto after = ok(s->get_task_info(id, 100));
+  CHECK(after.version == before.version);
+  CHECK(after.next_run_at == 5000);
+  CHECK(waiting_run(*s, id).id == before.latest_run->id);
+}
+
+TEST_CASE("a retry never follows a cancellation or a success", "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  SECTION("the task was cancelled while the attempt ran") {
+    auto id = insert(*s, make_task("sleep 100", 1000)).id;
+    auto c = claim_one(*s, id, 1000);
+    write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
+    ok(in_one_tx_value(*s, [&] { return s->cancel_task(id, 1500, no_key); }));
+    auto o = outcome(c, task_status::failure, 1600);
+    o.reason = run_reason::signal;
+    o.exit_code.reset();
+    o.signal = 15;
+    o.retry_at = 9000;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    CHECK(ok(s->get_run(c.run, 100)).reason == run_reason::cancelled);
+    auto info = ok(s->get_task_info(id, 100));
+    CHECK(info.state == task_state::cancelled);
+    CHECK_FALSE(info.next_run_at);
+    CHECK(info.latest_run->id == c.run);
+  }
+  SECTION("the run ended cancelled") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto c = claim_one(*s, id, 1000);
+    auto o = outcome(c, task_status::failure, 1001);
+    o.reason = run_reason::cancelled;
+    o.retry_at = 9000;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    CHECK(ok(s->get_task_info(id, 100)).state == task_state::completed);
+  }
+  SECTION("the run succeeded") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto c = claim_one(*s, id, 1000);
+    auto o = outcome(c, task_status::success, 1001);
+    o.retry_at = 9000;
+    write_tx(*s, [&] { return s->finish_run(o); });
+    CHECK(ok(s->get_task_info(id, 100)).state == task_state::completed);
+  }
+  CHECK(ok(s->list_runs(run_filter{})).items.size() == 1);
+  CHECK(pending_of(*s).empty());
+}
+
+TEST_CASE("retry_interrupted turns a run a crash ended into a waiting retry", "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  auto t = make_task("sleep 100", 1000);
+  t.controls.retry.on_interrupted = true;
+  auto id = insert(*s, t).id;
+  auto c = claim_one(*s, id, 1000);
+  write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
+  auto cancelled = insert(*s, make_task("sleep 100", 1000)).id;
+  auto cc = claim_one(*s, cancelled, 1000);
+  ok(in_one_tx_value(*s, [&] { return s->cancel_task(cancelled, 1100, no_key); }));
+  REQUIRE(ok(s->interrupt_running(2000)).size() == 2);
+
+  // The caller reads the policy and the attempt, then asks for the retry.
+  auto info = ok(s->get_task_info(id, 100));
+  CHECK(info.controls.retry.on_interrupted);
+  CHECK(info.latest_run->reason == run_reason::interrupted);
+  CHECK(info.latest_run->attempt == 1);
+  write_tx(*s, [&] { return s->retry_interrupted(c.run, 7000); });
+  info = ok(s->get_task_info(id, 100));
+  CHECK(info.state == task_state::active);
+  CHECK(info.next_run_at == 7000);
+  CHECK(info.updated_at == 2000);
+  auto w = waiting_run(*s, id);
+  CHECK(w.attempt == 2);
+  CHECK(w.trigger == run_trigger::retry);
+  CHECK(w.scheduled_for == 1000);
+  CHECK(w.next_attempt_at == 7000);
+  CHECK(ok(s->get_run(c.run, 100)).reason == run_reason::interrupted);
+  auto v = ok(s->get_task(id));
+  CHECK(v.status == task_status::pending);
+  CHECK(v.due == 7000);
+  auto pending = pending_of(*s);
+  REQUIRE(pending.size() == 1);
+  CHECK(pending[0].id == id);
+  CHECK(pending[0].due == 7000);
+
+  // A waiting retry has no process: the next crash recovery leaves it waiting.
+  CHECK(ok(s->interrupt_running(3000)).empty());
+  CHECK(waiting_run(*s, id).id == w.id);
+
+  // Only the latest, interrupted run of a task that is not cancelled.
+  auto exited = failed_by_exit(*s).run;
+  ok(s->begin());
+  CHECK(code_of(s->retry_interrupted(c.run, 8000)) == ec::invalid_state);
+  CHECK(code_of(s->retry_interrupted(w.id, 8000)) == ec::invalid_state);
+  CHECK(code_of(s->retry_interrupted(cc.run, 8000)) == ec::invalid_state);
+  CHECK(code_of(s->retry_interrupted(exited, 8000)) == ec::invalid_state);
+  CHECK(code_of(s->retry_interrupted(424242, 8000)) == ec::not_found);
+  s->rollback();
+  CHECK(ok(s->get_task_info(cancelled, 100)).state == task_state::cancelled);
 }
 
 // The figures of issue 10: a list page by keyset costs the same at any depth. Loads 100,000

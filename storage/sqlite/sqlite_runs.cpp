@@ -1,0 +1,285 @@
+// The SQLite store's operations on a run's life: claim (a new run, or a waiting retry in
+// place), unclaim, start, end (and the retry that may follow), crash recovery. The SQL is
+// in sqlite_sql.hpp; what both backends decide alike is in storage/row_mapping.cpp.
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <sqlite3.h>
+
+#include "core/error.hpp"
+#include "storage/row_mapping.hpp"
+#include "storage/sqlite/sqlite_sql.hpp"
+#include "storage/sqlite/sqlite_store_impl.hpp"
+
+namespace ts::storage::sqlite {
+
+caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
+  claim out;
+  auto err = atomically([&]() -> caf::error {
+    std::string trigger;
+    std::optional<run_id> waiting;
+    {
+      use u{task_for_claim_};
+      u.bind(1, task);
+      auto rc = u.step();
+      if (rc == SQLITE_DONE)
+        return make_error(ec::not_found, "no task " + std::to_string(task));
+      if (rc != SQLITE_ROW)
+        return fail(rc, "claim: read task");
+      if (u.text_view(0) != to_string(task_status::pending))
+        return not_pending(task, u.text_view(0));
+      out.task = task;
+      out.command = u.text(1);
+      out.due = u.int64(2);
+      trigger = u.text(3);
+      out.output_limit_bytes = u.int64(4);
+      out.scheduled_for = out.due;
+      if (u.text_view(6) == to_string(run_status::waiting)) {
+        waiting = u.int64(5);
+        out.attempt = static_cast<int32_t>(u.int64(7));
+        out.scheduled_for = u.int64(8);
+      }
+      auto controls = read_controls(cells{u}, 9, task, "sqlite");
+      if (!controls)
+        return controls.error();
+      out.controls = std::move(*controls);
+    }
+    if (waiting) {
+      use u{claim_waiting_};
+      u.bind(1, *waiting).bind(2, claimed_at);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "claim: claim the retry");
+      out.run = *waiting;
+    } else {
+      use u{insert_run_};
+      u.bind(1, task).bind(2, claimed_at).bind(3, out.due).bind_text(4, trigger);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "claim: insert run");
+      out.run = sqlite3_last_insert_rowid(conn_.db);
+    }
+    use u{set_task_running_};
+    u.bind(1, task).bind(2, out.run).bind(3, claimed_at);
+    auto rc = u.step();
+    return rc == SQLITE_DONE ? caf::none : fail(rc, "claim: update task");
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+caf::error sqlite_store::unclaim_run(run_id run) {
+  return atomically([&]() -> caf::error {
+    task_id task = 0;
+    int64_t due = 0;
+    std::string trigger;
+    bool stopped = false;
+    {
+      use u{run_for_unclaim_};
+      u.bind(1, run);
+      auto rc = u.step();
+      if (rc == SQLITE_DONE)
+        return make_error(ec::not_found, "no run " + std::to_string(run));
+      if (rc != SQLITE_ROW)
+        return fail(rc, "unclaim: read run");
+      if (auto err = check_unclaimable(run, u.text_view(1), !u.is_null(2)))
+        return err;
+      task = u.int64(0);
+      trigger = u.text(4);
+      due = u.opt_int64(5).value_or(u.int64(3));
+      stopped = !u.is_null(6);
+    }
+    if (stopped) {
+      if (auto err = run_with(end_unclaimed_cancelled_, run, "unclaim: end cancelled"))
+        return err;
+      return run_with(task_unclaimed_cancelled_, task, "unclaim: task cancelled");
+    }
+    // A retry was recorded before its claim: it waits again, still the latest run.
+    bool retry = trigger == to_string(run_trigger::retry);
+    std::optional<int64_t> latest = run;
+    if (!retry) {
+      use u{previous_run_};
+      u.bind(1, task).bind(2, run);
+      auto rc = u.step();
+      if (rc != SQLITE_ROW)
+        return fail(rc, "unclaim: previous run");
+      latest = u.opt_int64(0);
+    }
+    {
+      // The task first: nothing may point at the run once it is deleted.
+      use u{set_task_pending_};
+      u.bind(1, task).bind_opt(2, latest).bind(3, due).bind_text(4, trigger);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "unclaim: update task");
+    }
+    if (retry)
+      return run_with(wait_again_, run, "unclaim: wait again");
+    if (auto err = run_with(delete_run_output_, run, "unclaim: delete output"))
+      return err;
+    return run_with(delete_run_, run, "unclaim: delete run");
+  });
+}
+
+caf::error sqlite_store::record_start(const process_start& p) {
+  return atomically([&]() -> caf::error {
+    use u{record_start_};
+    u.bind(1, p.run)
+      .bind(2, p.pid)
+      .bind(3, p.pgid)
+      .bind(4, static_cast<int64_t>(p.start_ticks))
+      .bind(5, p.started_at);
+    auto rc = u.step();
+    if (rc != SQLITE_DONE)
+      return fail(rc, "record start");
+    if (sqlite3_changes(conn_.db) == 0)
+      return make_error(ec::not_found, "no run " + std::to_string(p.run));
+    return caf::none;
+  });
+}
+
+caf::error sqlite_store::finish_run(const run_outcome& o) {
+  auto cols = columns_of(o);
+  if (!cols)
+    return cols.error();
+  return atomically([&]() -> caf::error {
+    {
+      use u{finish_run_};
+      u.bind(1, o.run)
+        .bind_text(2, cols->status)
+        .bind_opt(3, cols->run_reason)
+        .bind_opt(4, cols->exit_code)
+        .bind_opt(5, cols->signal)
+        .bind_text(6, o.output)
+        .bind(7, cols->output_truncated)
+        .bind(8, o.finished_at)
+        .bind_opt(9, cols->started_at)
+        .bind_opt(10, o.message);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "finish run");
+      if (sqlite3_changes(conn_.db) == 0)
+        return make_error(ec::not_found, "no run " + std::to_string(o.run));
+    }
+    // What the run ended as (a stop request may have turned it into a cancellation).
+    task_id task = 0;
+    std::string status;
+    std::optional<std::string> reason;
+    std::string state;
+    int64_t output_bytes = 0;
+    {
+      use u{finished_run_};
+      u.bind(1, o.run);
+      auto rc = u.step();
+      if (rc != SQLITE_ROW)
+        return fail(rc, "finish run: read run");
+      task = u.int64(0);
+      status = u.text(1);
+      if (!u.is_null(2))
+        reason = u.text(2);
+      output_bytes = u.int64(3);
+      state = u.text(4);
+    }
+    if (output_bytes == 0 && !o.output.empty()) {
+      auto size = static_cast<int64_t>(o.output.size());
+      {
+        use u{final_output_chunk_};
+        u.bind(1, o.run).bind(2, size).bind_text(3, o.output);
+        auto rc = u.step();
+        if (rc != SQLITE_DONE)
+          return fail(rc, "finish run: output");
+      }
+      use u{set_output_bytes_};
+      u.bind(1, o.run).bind(2, size);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "finish run: output size");
+    }
+    if (retries(o, status, reason.value_or(""), state))
+      return schedule_retry(task, o.run, *o.retry_at, o.finished_at);
+    use u{finish_task_};
+    u.bind(1, task).bind_text(2, status).bind_opt(3, reason).bind(4, o.finished_at);
+    auto rc = u.step();
+    return rc == SQLITE_DONE ? caf::none : fail(rc, "finish run: update task");
+  });
+}
+
+caf::error sqlite_store::schedule_retry(task_id task, run_id run, millis retry_at, millis now) {
+  {
+    use u{insert_retry_};
+    u.bind(1, run).bind(2, retry_at).bind(3, now);
+    auto rc = u.step();
+    if (rc != SQLITE_DONE)
+      return fail(rc, "retry: insert run");
+  }
+  auto next = sqlite3_last_insert_rowid(conn_.db);
+  use u{set_task_retrying_};
+  u.bind(1, task).bind(2, next).bind(3, retry_at).bind(4, now);
+  auto rc = u.step();
+  return rc == SQLITE_DONE ? caf::none : fail(rc, "retry: update task");
+}
+
+caf::error sqlite_store::retry_interrupted(run_id run, millis retry_at) {
+  return atomically([&]() -> caf::error {
+    task_id task = 0;
+    millis ended = 0;
+    {
+      use u{finished_run_};
+      u.bind(1, run);
+      auto rc = u.step();
+      if (rc == SQLITE_DONE)
+        return make_error(ec::not_found, "no run " + std::to_string(run));
+      if (rc != SQLITE_ROW)
+        return fail(rc, "retry interrupted: read run");
+      if (auto err = check_retry_interrupted(run, u.text_view(1), u.text_view(2),
+                                             u.int64(5) != 0, u.text_view(4)))
+        return err;
+      task = u.int64(0);
+      ended = u.int64(6);
+    }
+    // Decided when the run was ended: the retry follows that moment, as in finish_run.
+    return schedule_retry(task, run, retry_at, ended);
+  });
+}
+
+caf::expected<std::vector<orphan_run>> sqlite_store::interrupt_running(millis now) {
+  std::vector<orphan_run> out;
+  auto err = atomically([&]() -> caf::error {
+    out.clear();
+    {
+      use u{running_runs_};
+      for (;;) {
+        auto rc = u.step();
+        if (rc == SQLITE_DONE)
+          break;
+        if (rc != SQLITE_ROW)
+          return fail(rc, "interrupt: read runs");
+        out.push_back(to_orphan({u.int64(0), u.int64(1), u.opt_int64(2), u.opt_int64(3),
+                                 u.opt_int64(4), u.opt_int64(5)}));
+      }
+    }
+    for (auto& o : out) {
+      {
+        use u{interrupt_run_};
+        u.bind(1, o.run).bind(2, now);
+        auto rc = u.step();
+        if (rc != SQLITE_DONE)
+          return fail(rc, "interrupt: update run");
+      }
+      use u{interrupt_task_};
+      u.bind(1, o.task).bind(2, now);
+      auto rc = u.step();
+      if (rc != SQLITE_DONE)
+        return fail(rc, "interrupt: update task");
+    }
+    return caf::none;
+  });
+  if (err)
+    return err;
+  return out;
+}
+
+} // namespace ts::storage::sqlite
