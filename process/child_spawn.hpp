@@ -1,29 +1,54 @@
-// Starting one child, with no thread and no bookkeeping: `SHELL -c command` in its own
-// process group, stdin from /dev/null, stdout and stderr into one non-blocking pipe, and a
-// pidfd to wait on it. The runner's supervisor thread (process_runner.cpp) watches what this
-// returns. Also the two descriptor helpers both sides use.
+// Starting one child, with no thread and no bookkeeping: ts-exec-helper (exec_helper.cpp)
+// in its own process group, stdin from /dev/null, stdout and stderr into one non-blocking
+// pipe, the spec on a memfd, a control socket and a status pipe, and a pidfd to wait on it.
+// The runner's supervisor thread (process_runner.cpp) watches what this returns. Also the
+// two descriptor helpers every file of process/ uses.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
-#include "core/types.hpp"
-
 namespace ts {
 
-/// A child that runs: its descriptors belong to the caller, who must reap it.
+/// What a helper is started with.
+struct helper_launch {
+  std::string helper;             // the executable's path
+  std::string spec;               // exec_spec::encode
+  std::vector<std::string> env;   // the helper's own environment (the command's is in spec)
+  int marker_fd = -1;             // passed on as exec_spec::marker_fd when >= 0
+};
+
+/// A held helper: its descriptors belong to the caller, who must reap it.
 struct started_child {
   int32_t pid = 0;
   int pidfd = -1;
-  int out_fd = -1;  // the read end of the child's stdout and stderr, O_NONBLOCK
-  millis started_at = 0;
+  int out_fd = -1;      // the read end of the child's stdout and stderr, O_NONBLOCK
+  int control_fd = -1;  // a socket, so that writing to a dead helper is EPIPE, not SIGPIPE
+  int status_fd = -1;   // O_NONBLOCK: closed by a successful exec, else an error record
 };
 
-/// Spawns `shell -c command`. Fails with ec::start_failed (and nothing left running or
-/// open) when the child could not be started.
-caf::expected<started_child> spawn_child(const std::string& shell, const std::string& command);
+/// Spawns the helper and waits until it is held. Fails with ec::start_failed (the helper's
+/// own message when it refused: a cwd, a user, a cgroup), and then nothing is left running
+/// or open.
+caf::expected<started_child> spawn_helper(const helper_launch& launch);
+
+/// The release: one byte. 0, or the errno (EPIPE: the helper is gone).
+int release_helper(int control_fd);
+
+/// After a release: nullopt once the exec succeeded (the status pipe closed), else the
+/// helper's message. Waits at most `bound`, then assumes the command runs.
+std::optional<std::string> wait_exec(int status_fd, std::chrono::milliseconds bound);
+
+/// The error record a dead helper left on its status pipe, if any. Never blocks.
+std::optional<std::string> read_start_error(int status_fd);
+
+/// SIGKILLs the helper's group, reaps it and closes every descriptor.
+void kill_and_reap(started_child& c);
 
 /// "what: strerror(err)".
 std::string errno_text(const char* what, int err);

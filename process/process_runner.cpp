@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <cerrno>
 #include <mutex>
 #include <thread>
@@ -17,6 +19,7 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "process/child_spawn.hpp"
+#include "process/launch.hpp"
 #include "process/output_buffer.hpp"
 #include "process/proc_stat.hpp"
 
@@ -31,6 +34,10 @@ constexpr int reads_per_event = 4;
 // After the child exited, read what it left in the pipe (at most the pipe's capacity, 1 MiB
 // by default at most) but do not follow a background grandchild that keeps writing.
 constexpr size_t drain_after_exit = 1024 * 1024;
+// How long start() waits for exec to say it worked: far longer than it takes.
+constexpr std::chrono::seconds exec_bound{30};
+// A run's cgroup that still held processes when its command ended is retried this often.
+constexpr int lingering_retry_ms = 1000;
 
 struct child;
 
@@ -40,11 +47,24 @@ struct watch {
   bool is_pidfd;
 };
 
+// Where the release of a child stands; guarded by runner_core::ctl_mtx_, and present until
+// the child is reaped, so that a group signal never reaches a reused group id.
+enum class hold { held, released, abandoned };
+struct control {
+  int fd = -1;
+  hold state = hold::held;
+};
+
 struct child {
-  child(int32_t pid, int pidfd, int out_fd, start_options opts, process_runner::exit_handler f)
-    : pid(pid),
-      pidfd(pidfd),
-      out_fd(out_fd),
+  child(launched&& l, start_options& opts, process_runner::exit_handler f)
+    : handle(l.handle),
+      key(std::move(l.key)),
+      cgroup(std::move(l.cgroup)),
+      marker(std::move(l.marker)),
+      pid(l.sc.pid),
+      pidfd(l.sc.pidfd),
+      out_fd(l.sc.out_fd),
+      status_fd(l.sc.status_fd),
       output(opts.output_limit),
       on_output(std::move(opts.on_output)),
       on_exit(std::move(f)) {
@@ -52,9 +72,14 @@ struct child {
   child(const child&) = delete;
   child& operator=(const child&) = delete;
 
+  uint64_t handle;
+  std::string key;
+  std::string cgroup;
+  std::string marker;
   int32_t pid;
   int pidfd;
   int out_fd;
+  int status_fd;
   output_buffer output;
   std::function<void(std::string)> on_output;
   process_runner::exit_handler on_exit;
@@ -68,7 +93,13 @@ struct child {
 // may even be destroyed from inside an exit handler (on the thread itself).
 class runner_core {
 public:
-  explicit runner_core(std::string shell) : shell_(std::move(shell)) {
+  explicit runner_core(runner_options opts)
+    : opts_(std::move(opts)),
+      scope_(resolve_scope(opts_)),
+      helper_(opts_.helper.empty() ? default_helper() : opts_.helper) {
+    init_error_ = scope_.error;
+    if (!init_error_.empty())
+      return;
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) {
       init_error_ = errno_text("epoll_create1", errno);
@@ -91,10 +122,15 @@ public:
   ~runner_core() {
     close_fd(wake_fd_);
     close_fd(epoll_fd_);
+    remove_scope(scope_);  // once empty
   }
 
   bool ready() const {
     return init_error_.empty();
+  }
+
+  const run_scope& scope() const {
+    return scope_;
   }
 
   // Asks the thread to kill what still runs and end.
@@ -106,37 +142,91 @@ public:
     wake();
   }
 
+  caf::expected<spawned_process> prepare(const std::string& command, start_options opts,
+                                         process_runner::exit_handler on_exit) {
+    auto l = launch(command, opts);
+    if (!l)
+      return l.error();
+    auto p = handle_of(*l, opts);
+    {
+      std::lock_guard<std::mutex> guard{ctl_mtx_};
+      controls_[l->handle] = control{l->sc.control_fd, hold::held};
+    }
+    l->sc.control_fd = -1;
+    if (auto err = hand_over(std::make_unique<child>(std::move(*l), opts, std::move(on_exit))))
+      return err;
+    return p;
+  }
+
   caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                        process_runner::exit_handler on_exit) {
-    if (!init_error_.empty())
-      return make_error(ec::start_failed, init_error_);
-    auto spawned = spawn_child(shell_, command);
-    if (!spawned)
-      return spawned.error();
-    auto pid = spawned->pid;
-    spawned_process result;
-    result.pid = pid;
-    result.pgid = pid;  // POSIX_SPAWN_SETPGROUP with 0: the child leads its own group
-    result.start_ticks = process_start_ticks(pid);
-    result.started_at = spawned->started_at;
-    auto c = std::make_unique<child>(pid, spawned->pidfd, spawned->out_fd, std::move(opts),
-                                     std::move(on_exit));
-    bool first = false;
+    auto l = launch(command, opts);
+    if (!l)
+      return l.error();
+    auto p = handle_of(*l, opts);
+    // Not yet the supervisor's: a failed exec is reported here, and no handler runs.
+    int err = release_helper(l->sc.control_fd);
+    p.started_at = system_now_ms();
+    close_fd(l->sc.control_fd);
+    auto failed = err != 0 ? std::optional<std::string>{errno_text("exec helper", err)}
+                           : wait_exec(l->sc.status_fd, exec_bound);
+    if (failed) {
+      kill_and_reap(l->sc);
+      undo_launch(*l);
+      return make_error(ec::start_failed, *failed);
+    }
     {
-      std::lock_guard<std::mutex> guard{mtx_};
-      if (!stopping_) {
-        first = incoming_.empty();
-        incoming_.push_back(std::move(c));
-      }
+      std::lock_guard<std::mutex> guard{ctl_mtx_};
+      controls_[l->handle] = control{-1, hold::released};
     }
-    if (c != nullptr) {
-      // The runner is being destroyed (start() from a handler during shutdown).
-      discard(*c);
-      return make_error(ec::start_failed, "the process runner is shutting down");
+    if (auto e = hand_over(std::make_unique<child>(std::move(*l), opts, std::move(on_exit))))
+      return e;
+    return p;
+  }
+
+  caf::expected<millis> release(const spawned_process& p) {
+    std::lock_guard<std::mutex> guard{ctl_mtx_};
+    auto i = controls_.find(p.handle);
+    if (i == controls_.end() || i->second.state != hold::held)
+      return make_error(ec::start_failed, "not held: released, abandoned or ended");
+    // Under the lock: the supervisor's reap sees either held or the outcome of this send.
+    int err = release_helper(i->second.fd);
+    close_fd(i->second.fd);
+    i->second.state = err == 0 ? hold::released : hold::abandoned;
+    if (err != 0)
+      return make_error(ec::start_failed, errno_text("exec helper", err));
+    return system_now_ms();
+  }
+
+  void abandon(const spawned_process& p) {
+    std::lock_guard<std::mutex> guard{ctl_mtx_};
+    auto i = controls_.find(p.handle);
+    if (i != controls_.end() && i->second.state == hold::held) {
+      close_fd(i->second.fd);  // end of file: the helper exits
+      i->second.state = hold::abandoned;
     }
-    if (first)
-      wake();
-    return result;
+  }
+
+  void signal_run(const spawned_process& p, int sig) {
+    auto key = run_key(p.run, p.handle);
+    {
+      // The group too (a process that cleared its environment in scan mode), but only
+      // while its leader is unreaped: after that the group id may name another group.
+      std::lock_guard<std::mutex> guard{ctl_mtx_};
+      if (p.pgid > 1 && controls_.count(p.handle) != 0)
+        ::kill(-p.pgid, sig);
+    }
+    // A scan repeats for what forked between two passes (bounded: a process stuck in the
+    // kernel does not die at once, and this runs on the caller's thread).
+    if (sig == SIGKILL && scope_.mode == kill_mode::scan)
+      kill_run_processes(scope_, key, std::chrono::milliseconds(100));
+    else
+      signal_run_processes(scope_, key, sig);
+  }
+
+  void forget(const spawned_process& p) {
+    if (!scope_.markers_dir.empty() && p.run != 0)
+      ::unlink((scope_.markers_dir + "/" + std::to_string(p.run)).c_str());
   }
 
   void run() {
@@ -144,11 +234,16 @@ public:
     std::vector<std::unique_ptr<child>> done;
     buffer_.resize(read_chunk);
     for (;;) {
-      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), -1);
+      int timeout = lingering_.empty() ? -1 : lingering_retry_ms;
+      int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0) {
         if (errno == EINTR)
           continue;
         break; // cannot happen with valid descriptors
+      }
+      if (auto now = std::chrono::steady_clock::now(); now >= next_retry_) {
+        next_retry_ = now + std::chrono::milliseconds(lingering_retry_ms);
+        retry_lingering();
       }
       bool woken = false;
       for (int i = 0; i < n; ++i) {
@@ -201,7 +296,43 @@ public:
   }
 
 private:
-  // Kills what still runs (the whole group) and reaps it, without calling handlers.
+  caf::expected<launched> launch(const std::string& command, const start_options& opts) {
+    if (!init_error_.empty())
+      return make_error(ec::start_failed, init_error_);
+    return launch_held(scope_, opts_.shell, helper_, next_handle_++, command, opts);
+  }
+
+  spawned_process handle_of(const launched& l, const start_options& opts) const {
+    spawned_process p;
+    p.pid = l.sc.pid;
+    p.pgid = l.sc.pid;  // POSIX_SPAWN_SETPGROUP with 0: the helper leads its own group
+    p.start_ticks = l.start_ticks;
+    p.handle = l.handle;
+    p.run = opts.identity ? opts.identity->run : 0;
+    return p;
+  }
+
+  // Gives a child to the supervisor thread; refused while the runner is being destroyed
+  // (a start from a handler during shutdown).
+  caf::error hand_over(std::unique_ptr<child> c) {
+    bool first = false;
+    {
+      std::lock_guard<std::mutex> guard{mtx_};
+      if (!stopping_) {
+        first = incoming_.empty();
+        incoming_.push_back(std::move(c));
+      }
+    }
+    if (c != nullptr) {
+      discard(*c);
+      return make_error(ec::start_failed, "the process runner is shutting down");
+    }
+    if (first)
+      wake();
+    return {};
+  }
+
+  // Kills what still runs (the whole run) and reaps it, without calling handlers.
   void kill_all() {
     std::vector<std::unique_ptr<child>> rest;
     {
@@ -213,18 +344,33 @@ private:
       rest.push_back(std::move(entry.second));
     children_.clear();
     for (auto& c : rest)
-      ::kill(-c->pid, SIGKILL); // unreaped, so the group id cannot have been reused
-    for (auto& c : rest)
       discard(*c);
+    retry_lingering();
   }
 
-  // Kills the child's group and reaps the child, dropping its output.
+  // Kills the child's run and reaps the child, dropping its output and calling no handler.
+  // Also on a thread of a caller (a start refused at shutdown): it leaves lingering_ alone.
   void discard(child& c) {
-    ::kill(-c.pid, SIGKILL);
-    siginfo_t info{};
-    while (::waitid(P_PIDFD, static_cast<id_t>(c.pidfd), &info, WEXITED) != 0
-           && errno == EINTR) {
+    ::kill(-c.pid, SIGKILL);  // unreaped, so the group id cannot have been reused
+    hold state = hold::held;
+    {
+      std::lock_guard<std::mutex> guard{ctl_mtx_};
+      siginfo_t info{};
+      while (::waitid(P_PIDFD, static_cast<id_t>(c.pidfd), &info, WEXITED) != 0
+             && errno == EINTR) {
+      }
+      if (auto i = controls_.find(c.handle); i != controls_.end()) {
+        state = i->second.state;
+        close_fd(i->second.fd);
+        controls_.erase(i);
+      }
     }
+    // The rest of the run, setsid or not, so that its cgroup can go.
+    kill_run_processes(scope_, c.key, std::chrono::seconds(1));
+    remove_run_cgroup(c.cgroup);
+    if (state != hold::released && !c.marker.empty())
+      ::unlink(c.marker.c_str());
+    close_fd(c.status_fd);
     unwatch(c.out_fd);
     unwatch(c.pidfd);
   }
@@ -293,11 +439,21 @@ private:
     siginfo_t info{};
     int options = WEXITED | (blocking ? 0 : WNOHANG);
     int rc;
-    while ((rc = ::waitid(P_PIDFD, static_cast<id_t>(c.pidfd), &info, options)) != 0
-           && errno == EINTR) {
+    hold state = hold::held;
+    {
+      // With the release state: a release either happened before this exit or fails.
+      std::lock_guard<std::mutex> guard{ctl_mtx_};
+      while ((rc = ::waitid(P_PIDFD, static_cast<id_t>(c.pidfd), &info, options)) != 0
+             && errno == EINTR) {
+      }
+      if (rc == 0 && info.si_pid == 0)
+        return; // not exited yet
+      if (auto i = controls_.find(c.handle); i != controls_.end()) {
+        state = i->second.state;
+        close_fd(i->second.fd);
+        controls_.erase(i);
+      }
     }
-    if (rc == 0 && info.si_pid == 0)
-      return; // not exited yet
     c.result.finished_at = system_now_ms();
     if (rc == 0) {
       if (info.si_code == CLD_EXITED)
@@ -307,6 +463,13 @@ private:
     }
     // rc != 0 (ECHILD) only when someone reaped it behind our back (SIGCHLD ignored):
     // the status is lost, and the run reports neither an exit code nor a signal.
+    c.result.start_error = read_start_error(c.status_fd);
+    c.result.never_started = state != hold::released || c.result.start_error.has_value();
+    close_fd(c.status_fd);
+    if (c.result.never_started && !c.marker.empty())
+      ::unlink(c.marker.c_str());  // empty: nothing to remember
+    if (!remove_run_cgroup(c.cgroup))
+      lingering_.push_back(c.cgroup);  // a background process of the run still lives
     // Whatever the child wrote is in the pipe by now; a grandchild that still holds the
     // pipe open does not hold back the report.
     read_output(c, drain_after_exit);
@@ -315,6 +478,14 @@ private:
     unwatch(c.out_fd);
     unwatch(c.pidfd);
     c.finished = true;
+  }
+
+  void retry_lingering() {
+    std::vector<std::string> still;
+    for (auto& dir : lingering_)
+      if (!remove_run_cgroup(dir))
+        still.push_back(dir);
+    lingering_.swap(still);
   }
 
   // Removes a descriptor from epoll before closing it: a spawning thread's child may hold a
@@ -326,25 +497,34 @@ private:
     close_fd(fd);
   }
 
-  const std::string shell_;
+  const runner_options opts_;
+  const run_scope scope_;
+  const std::string helper_;
   std::string init_error_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;
+  std::atomic<uint64_t> next_handle_{1};
 
   // Guards the hand-over from start() to the thread; never held while a handler runs.
   std::mutex mtx_;
   std::vector<std::unique_ptr<child>> incoming_;
   bool stopping_ = false;
 
+  // Guards controls_: release, abandon, group signals and the reaping they race with.
+  std::mutex ctl_mtx_;
+  std::unordered_map<uint64_t, control> controls_;
+
   // Owned by the supervisor thread.
   std::unordered_map<child*, std::unique_ptr<child>> children_;
+  std::vector<std::string> lingering_;
+  std::chrono::steady_clock::time_point next_retry_;
   std::vector<char> buffer_;
 };
 
 class posix_process_runner final : public process_runner {
 public:
-  explicit posix_process_runner(std::string shell)
-    : core_(std::make_shared<runner_core>(std::move(shell))) {
+  explicit posix_process_runner(runner_options opts)
+    : core_(std::make_shared<runner_core>(std::move(opts))) {
     if (!core_->ready())
       return;
     // The thread blocks every signal, so the service's own signal handling never lands on
@@ -372,10 +552,33 @@ public:
     return core_->start(command, std::move(opts), std::move(on_exit));
   }
 
-  void signal_group(int32_t pgid, int sig) override {
-    // kill(0) or kill(-1) would hit our own group or every process.
-    if (pgid > 1)
-      ::kill(-pgid, sig);
+  caf::expected<spawned_process> prepare(const std::string& command, start_options opts,
+                                         exit_handler on_exit) override {
+    return core_->prepare(command, std::move(opts), std::move(on_exit));
+  }
+
+  caf::expected<millis> release(const spawned_process& p) override {
+    return core_->release(p);
+  }
+
+  void abandon(const spawned_process& p) override {
+    core_->abandon(p);
+  }
+
+  void signal_run(const spawned_process& p, int sig) override {
+    core_->signal_run(p, sig);
+  }
+
+  void forget(const spawned_process& p) override {
+    core_->forget(p);
+  }
+
+  kill_mode active_kill_mode() const override {
+    return core_->scope().mode;
+  }
+
+  std::string kill_mode_detail() const override {
+    return core_->scope().detail;
   }
 
 private:
@@ -385,8 +588,8 @@ private:
 
 } // namespace
 
-std::shared_ptr<process_runner> make_posix_process_runner(std::string shell) {
-  return std::make_shared<posix_process_runner>(std::move(shell));
+std::shared_ptr<process_runner> make_posix_process_runner(runner_options opts) {
+  return std::make_shared<posix_process_runner>(std::move(opts));
 }
 
 bool kill_leftover(int32_t pid, int32_t pgid, uint64_t start_ticks) {

@@ -8,12 +8,16 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include <caf/expected.hpp>
 #include <caf/meta/type_name.hpp>
 
 #include "core/defaults.hpp"
 #include "core/types.hpp"
+#include "process/run_env.hpp"
+#include "process/run_scope.hpp"
 
 namespace ts {
 
@@ -27,20 +31,26 @@ struct process_exit {
   std::string output;                // stdout and stderr interleaved, valid UTF-8
   bool output_truncated = false;     // true when older output was dropped
   millis finished_at = 0;
+  /// The command provably did not run: abandoned, the helper died held, or exec failed
+  /// after the release (then start_error says why). exit_code/signal are the helper's.
+  bool never_started = false;
+  std::optional<std::string> start_error;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, process_exit& x) {
   return f(caf::meta::type_name("ts.process_exit"), opt(x.exit_code), opt(x.signal),
-           x.output, x.output_truncated, x.finished_at);
+           x.output, x.output_truncated, x.finished_at, x.never_started, opt(x.start_error));
 }
 
-/// A started process.
+/// A prepared or started process, and the handle to release, abandon or signal it.
 struct spawned_process {
-  int32_t pid = 0;
+  int32_t pid = 0;   // the helper's, which becomes the command's at exec
   int32_t pgid = 0;
   uint64_t start_ticks = 0;  // from /proc/PID/stat, to recognise the process after a crash
-  millis started_at = 0;
+  millis started_at = 0;     // the release; 0 while held
+  uint64_t handle = 0;       // the runner's own name for it
+  run_id run = 0;            // the identity's run, 0 without one
 };
 
 /// What a start asks besides the command.
@@ -53,6 +63,14 @@ struct start_options {
   /// are the whole stream, and process_exit.output is its tail. Runs on the runner's thread
   /// like the exit handler and must be as cheap (post a message); empty: no live output.
   std::function<void(std::string)> on_output;
+  /// Set over the service's environment (after the user's HOME, USER, ... and before TS_*).
+  std::vector<std::pair<std::string, std::string>> env;
+  /// Absolute; a missing or unusable one fails the start with a message that says why.
+  std::optional<std::string> cwd;
+  /// Run as this user (resolve_user); the service must be root for it.
+  std::optional<run_user> user;
+  /// For TS_TASK_ID, TS_RUN_ID, TS_ATTEMPT, TS_SCHEDULED_FOR and the start marker.
+  std::optional<run_identity> identity;
 };
 
 class process_runner {
@@ -61,34 +79,56 @@ public:
 
   virtual ~process_runner() = default;
 
-  /// Starts `/bin/sh -c command` in a new process group, with stdin from /dev/null and
-  /// stdout and stderr into one pipe. `on_exit` is called exactly once, from the runner's
-  /// own thread (never a CAF scheduler thread), after the process has ended and the output
-  /// it left in the pipe is read; it may run before start() returns, and may call start().
-  /// Fails with ec::start_failed when nothing was started (and then calls no handler). Safe
-  /// to call from any thread.
+  /// prepare() and release() at once: for callers with nothing to do in between. Fails with
+  /// ec::start_failed when nothing was started (and then calls no handler), including an
+  /// exec that failed after the release.
   virtual caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                                exit_handler on_exit)
     = 0;
 
-  /// Sends `sig` to the process group `pgid` of a process this runner started.
-  virtual void signal_group(int32_t pgid, int sig) = 0;
+  /// Spawns a held helper for `/bin/sh -c command` in a new process group (and the run's
+  /// cgroup), with stdin from /dev/null and stdout and stderr into one pipe; it has done
+  /// everything that can fail (cwd, user, cgroup) and waits for release(). `on_exit` is
+  /// called exactly once, from the runner's own thread (never a CAF scheduler thread),
+  /// after the process ended and the output it left in the pipe is read; it may call the
+  /// runner. Fails with ec::start_failed (no handler called) and the helper's message.
+  /// Safe to call from any thread, as are the others.
+  virtual caf::expected<spawned_process> prepare(const std::string& command,
+                                                 start_options opts, exit_handler on_exit)
+    = 0;
+
+  /// Runs a prepared command now: one byte on a socket, the whole due-time work. Returns the
+  /// start time; fails when it is not held (released, abandoned, or its helper died: that
+  /// exit is reported never_started).
+  virtual caf::expected<millis> release(const spawned_process& p) = 0;
+
+  /// Gives a prepared command up: the helper exits having run nothing, and the exit handler
+  /// reports never_started. Nothing for a process already released.
+  virtual void abandon(const spawned_process& p) = 0;
+
+  /// Sends `sig` to every process of the run, in its group or not (kill_mode).
+  virtual void signal_run(const spawned_process& p, int sig) = 0;
+
+  /// The run's outcome is durable: its start marker can go (recovery no longer asks).
+  virtual void forget(const spawned_process& p) = 0;
+
+  /// The active kill mode (cgroup or scan) and a line for the start-up log.
+  virtual kill_mode active_kill_mode() const = 0;
+  virtual std::string kill_mode_detail() const = 0;
 };
 
-/// The real runner: posix_spawn, and one thread that waits on every child and pipe (epoll
-/// on pidfds and pipes), so no scheduler thread ever blocks on a child. A command is
-/// reported once it has exited, even if a background process it left still holds the pipe
-/// (that process stays in the group: signal_group ends it). Destroying the runner SIGKILLs
-/// the groups of commands still running and reaps them, without calling their handlers.
-/// The process must not ignore SIGCHLD (the kernel would reap children before the runner).
-/// `shell` replaces /bin/sh (run as `SHELL -c command`); tests use a missing one to see a
-/// start failure.
-std::shared_ptr<process_runner> make_posix_process_runner(std::string shell = "/bin/sh");
+/// The real runner: posix_spawn of ts-exec-helper, and one thread that waits on every child
+/// and pipe (epoll on pidfds and pipes), so no scheduler thread ever blocks on a child. A
+/// command is reported once it has exited, even if a background process it left still holds
+/// the pipe (that process stays in the run: signal_run ends it). Destroying the runner
+/// SIGKILLs the runs still running and reaps them, without calling their handlers. The
+/// process must not ignore SIGCHLD (the kernel would reap children before the runner).
+std::shared_ptr<process_runner> make_posix_process_runner(runner_options opts = {});
 
 /// Kills (SIGKILL) the process group of a process left over by a crash, but only when the
 /// process `pid` still exists and started at `start_ticks` (process_start_ticks in
-/// process/proc_stat.hpp; PIDs are reused). Returns true
-/// when it sent the signal.
+/// process/proc_stat.hpp; PIDs are reused). Returns true when it sent the signal. (The
+/// recovery of held starts is in process/leftovers.hpp.)
 bool kill_leftover(int32_t pid, int32_t pgid, uint64_t start_ticks);
 
 } // namespace ts

@@ -30,48 +30,19 @@
 #include "core/error.hpp"
 #include "core/text.hpp"
 #include "process/output_buffer.hpp"
+#include "runner_support.hpp"
 
 using namespace std::chrono_literals;
 using ts::process_exit;
 using ts::process_runner;
 using ts::spawned_process;
+using ts::test::eventually;
+using ts::test::exits;
+using ts::test::make_runner;
 
 namespace {
 
 using steady = std::chrono::steady_clock;
-
-// Collects what exit handlers report, from the runner's thread.
-struct exits {
-  std::mutex mtx;
-  std::condition_variable cv;
-  std::vector<process_exit> seen;
-  std::set<std::thread::id> threads;
-
-  process_runner::exit_handler handler() {
-    return [this](process_exit x) {
-      std::lock_guard<std::mutex> guard{mtx};
-      seen.push_back(std::move(x));
-      threads.insert(std::this_thread::get_id());
-      cv.notify_all();
-    };
-  }
-
-  // Waits until `count` exits were reported; generous bounds only.
-  bool wait(size_t count, std::chrono::seconds timeout = 20s) {
-    std::unique_lock<std::mutex> guard{mtx};
-    return cv.wait_for(guard, timeout, [&] { return seen.size() >= count; });
-  }
-
-  size_t size() {
-    std::lock_guard<std::mutex> guard{mtx};
-    return seen.size();
-  }
-
-  process_exit at(size_t i) {
-    std::lock_guard<std::mutex> guard{mtx};
-    return seen.at(i);
-  }
-};
 
 spawned_process start(process_runner& runner, const std::string& command, exits& sink,
                       ts::start_options opts = {}) {
@@ -83,7 +54,7 @@ spawned_process start(process_runner& runner, const std::string& command, exits&
 // Runs one command to its end.
 process_exit run(const std::string& command) {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   start(*runner, command, sink);
   REQUIRE(sink.wait(1));
   return sink.at(0);
@@ -121,17 +92,6 @@ int live_members(int32_t pgid) {
   return count;
 }
 
-// Polls external state (other processes) with a generous bound.
-bool eventually(const std::function<bool()>& pred, std::chrono::seconds timeout = 10s) {
-  auto deadline = steady::now() + timeout;
-  while (steady::now() < deadline) {
-    if (pred())
-      return true;
-    std::this_thread::sleep_for(10ms);
-  }
-  return pred();
-}
-
 ts::millis wall_now() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
@@ -142,7 +102,7 @@ ts::millis wall_now() {
 TEST_CASE("runner reports exit codes and times") {
   auto before = wall_now();
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   auto ok = start(*runner, "true", sink);
   REQUIRE(sink.wait(1));
   auto failed = start(*runner, "exit 3", sink);
@@ -197,8 +157,10 @@ TEST_CASE("runner keeps the last 64 KiB of a long output") {
 
 TEST_CASE("runner honours a smaller output limit") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
-  start(*runner, "echo hello", sink, {4, {}});
+  auto runner = make_runner();
+  ts::start_options small;
+  small.output_limit = 4;
+  start(*runner, "echo hello", sink, small);
   REQUIRE(sink.wait(1));
   CHECK(sink.at(0).output == "llo\n");
   CHECK(sink.at(0).output_truncated);
@@ -211,7 +173,7 @@ TEST_CASE("runner replaces invalid UTF-8 in the output") {
 
 TEST_CASE("runner reports promptly when a background grandchild holds the pipe") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   auto t0 = steady::now();
   auto sp = start(*runner, "sleep 30 & echo hi", sink);
   REQUIRE(sink.wait(1));
@@ -219,9 +181,9 @@ TEST_CASE("runner reports promptly when a background grandchild holds the pipe")
   auto x = sink.at(0);
   CHECK(x.output == "hi\n");
   CHECK(x.exit_code == 0);
-  // The grandchild still runs in the command's group; the caller cleans it up.
+  // The grandchild still runs in the command's run; the caller cleans it up.
   CHECK(live_members(sp.pgid) == 1);
-  runner->signal_group(sp.pgid, SIGKILL);
+  runner->signal_run(sp, SIGKILL);
   CHECK(eventually([&] { return live_members(sp.pgid) == 0; }));
 }
 
@@ -235,7 +197,7 @@ TEST_CASE("runner reports a command that closed its output before exiting") {
 
 TEST_CASE("runner puts each command in its own process group") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   // Field 5 of the stat line is the process group; `echo $$` prints the shell's pid.
   auto sp = start(*runner, "echo $$; cut -d' ' -f5 /proc/$$/stat", sink);
   REQUIRE(sink.wait(1));
@@ -279,7 +241,7 @@ TEST_CASE("runner leaks no descriptor into commands") {
 
 TEST_CASE("runner runs commands concurrently") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   auto t0 = steady::now();
   std::set<int32_t> pids;
   for (int i = 0; i < 50; ++i)
@@ -295,7 +257,7 @@ TEST_CASE("runner runs commands concurrently") {
 
 TEST_CASE("runner starts safely from many threads and reports from its own") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   constexpr int threads = 4;
   constexpr int per_thread = 250;
   std::atomic<int> failures{0};
@@ -319,12 +281,12 @@ TEST_CASE("runner starts safely from many threads and reports from its own") {
   CHECK(*sink.threads.begin() != std::this_thread::get_id());
 }
 
-TEST_CASE("signal_group terminates a running command") {
+TEST_CASE("signal_run terminates a running command") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   auto sp = start(*runner, "sleep 30", sink);
   auto t0 = steady::now();
-  runner->signal_group(sp.pgid, SIGTERM);
+  runner->signal_run(sp, SIGTERM);
   REQUIRE(sink.wait(1));
   CHECK(steady::now() - t0 < 5s);
   CHECK(sink.at(0).signal == SIGTERM);
@@ -333,7 +295,7 @@ TEST_CASE("signal_group terminates a running command") {
 
 TEST_CASE("process_start_ticks identifies a live process") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   auto sp = start(*runner, "sleep 30", sink);
   CHECK(sp.start_ticks > 0);
   CHECK(ts::process_start_ticks(sp.pid) == sp.start_ticks);
@@ -348,7 +310,7 @@ TEST_CASE("process_start_ticks identifies a live process") {
     std::this_thread::sleep_for(200ms);
     CHECK(sink.size() == 0);
     CHECK(ts::process_start_ticks(sp.pid) == sp.start_ticks);
-    runner->signal_group(sp.pgid, SIGKILL);
+    runner->signal_run(sp, SIGKILL);
     REQUIRE(sink.wait(1));
   }
   SECTION("kill_leftover kills the group when the start time matches") {
@@ -367,7 +329,7 @@ TEST_CASE("process_start_ticks reads past a command name with spaces and parenth
   std::string dir = dir_template;
   std::string odd = dir + "/a) b (c";
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   auto sp = start(*runner, "cp /bin/sleep '" + odd + "' && exec '" + odd + "' 30", sink);
   bool renamed = eventually([&] {
     std::ifstream in{"/proc/" + std::to_string(sp.pid) + "/comm"};
@@ -377,7 +339,7 @@ TEST_CASE("process_start_ticks reads past a command name with spaces and parenth
   });
   CHECK(renamed);
   CHECK(ts::process_start_ticks(sp.pid) == sp.start_ticks);
-  runner->signal_group(sp.pgid, SIGKILL);
+  runner->signal_run(sp, SIGKILL);
   REQUIRE(sink.wait(1));
   std::remove(odd.c_str());
   ::rmdir(dir.c_str());
@@ -385,7 +347,11 @@ TEST_CASE("process_start_ticks reads past a command name with spaces and parenth
 
 TEST_CASE("a start failure is an error, and no handler runs") {
   exits sink;
-  auto runner = ts::make_posix_process_runner("/nonexistent/sh");
+  auto runner = [] {
+    auto o = ts::test::options();
+    o.shell = "/nonexistent/sh";
+    return make_runner(o);
+  }();
   auto sp = runner->start("true", {}, sink.handler());
   REQUIRE_FALSE(sp);
   CHECK(sp.error().category() == ts::ec_category);
@@ -399,7 +365,7 @@ TEST_CASE("destroying the runner kills and reaps what still runs") {
   exits sink;
   spawned_process sp;
   {
-    auto runner = ts::make_posix_process_runner();
+    auto runner = make_runner();
     sp = start(*runner, "sleep 30 & sleep 30", sink);
     // The shell and at least the background sleep (dash forks the other one too).
     REQUIRE(eventually([&] { return live_members(sp.pgid) >= 2; }));
@@ -412,7 +378,7 @@ TEST_CASE("destroying the runner kills and reaps what still runs") {
 
 TEST_CASE("an exit handler may start another command") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   std::atomic<bool> started{false};
   auto& inner = sink;
   auto sp = runner->start("echo first", {}, [&](process_exit x) {
@@ -428,7 +394,7 @@ TEST_CASE("an exit handler may start another command") {
 
 TEST_CASE("an exit handler may drop the last reference to the runner") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   std::weak_ptr<process_runner> weak = runner;
   auto sp = runner->start("sleep 0.5", {}, [keep = runner, &sink](process_exit x) mutable {
     keep.reset();  // destroys the runner on its own thread
@@ -455,12 +421,15 @@ struct live_log {
   bool piece_after_exit = false;
 
   ts::start_options options(size_t limit = ts::default_output_limit) {
-    return {limit, [this](std::string piece) {
-              std::lock_guard<std::mutex> guard{mtx};
-              piece_after_exit = piece_after_exit || exit.has_value();
-              pieces.push_back(std::move(piece));
-              piece_times.push_back(steady::now());
-            }};
+    ts::start_options o;
+    o.output_limit = limit;
+    o.on_output = [this](std::string piece) {
+      std::lock_guard<std::mutex> guard{mtx};
+      piece_after_exit = piece_after_exit || exit.has_value();
+      pieces.push_back(std::move(piece));
+      piece_times.push_back(steady::now());
+    };
+    return o;
   }
 
   process_runner::exit_handler on_exit() {
@@ -474,7 +443,7 @@ struct live_log {
 
   // Runs `command` to its end with the given output limit.
   void run(const std::string& command, size_t limit = ts::default_output_limit) {
-    auto runner = ts::make_posix_process_runner();
+    auto runner = make_runner();
     REQUIRE(runner->start(command, options(limit), on_exit()));
     std::unique_lock<std::mutex> guard{mtx};
     REQUIRE(cv.wait_for(guard, 20s, [&] { return exit.has_value(); }));
@@ -537,7 +506,7 @@ TEST_CASE("an output limit that cuts a character keeps the tail from the next on
 
 TEST_CASE("runner without a live handler still reports the whole tail") {
   exits sink;
-  auto runner = ts::make_posix_process_runner();
+  auto runner = make_runner();
   start(*runner, "printf '\\342\\202'; sleep 0.1; printf '\\254'", sink);
   REQUIRE(sink.wait(1));
   CHECK(sink.at(0).output == "\xE2\x82\xAC");
@@ -583,4 +552,18 @@ TEST_CASE("process_exit survives CAF's serialisation, exit code and signal each 
   auto c = round_trip(lost);
   CHECK_FALSE(c.exit_code);
   CHECK_FALSE(c.signal);
+  CHECK_FALSE(c.never_started);
+  CHECK_FALSE(c.start_error);
+  process_exit refused;  // exec failed after the release
+  refused.exit_code = 127;
+  refused.never_started = true;
+  refused.start_error = "exec /nonexistent/sh: No such file or directory";
+  auto d = round_trip(refused);
+  CHECK(d.never_started);
+  CHECK(d.start_error == refused.start_error);
 }
+
+// The held start, the helper, the kill modes and crash recovery, in files of their own.
+#include "test_held_start.ipp"
+#include "test_run_kill.ipp"
+#include "test_start_cost.ipp"

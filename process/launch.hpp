@@ -1,0 +1,42 @@
+// Everything a start is made of before the supervisor watches it: the run's name (its
+// TS_RUN_ID), its cgroup, its start marker, the command's environment and the spec, and the
+// held helper they go to (child_spawn). prepare() and start() in process_runner.cpp share it.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "process/child_spawn.hpp"
+#include "process/process_runner.hpp"
+#include "process/run_scope.hpp"
+
+namespace ts {
+
+/// A helper spawned and held, and what was made for it.
+struct launched {
+  started_child sc;
+  uint64_t handle = 0;
+  std::string key;     // TS_RUN_ID
+  std::string cgroup;  // the run's cgroup directory, or empty
+  std::string marker;  // the start marker's path, or empty
+  uint64_t start_ticks = 0;
+};
+
+/// The run's name: its id, or for a start without an identity the runner's own handle.
+std::string run_key(run_id run, uint64_t handle);
+
+/// Makes the run's cgroup and marker and spawns the held helper. Fails with
+/// ec::start_failed, having undone what it made.
+caf::expected<launched> launch_held(const run_scope& scope, const std::string& shell,
+                                    const std::string& helper, uint64_t handle,
+                                    const std::string& command, const start_options& opts);
+
+/// Removes the cgroup and marker of a start that did not happen.
+void undo_launch(const launched& l);
+
+/// ts-exec-helper beside this executable (/proc/self/exe).
+std::string default_helper();
+
+} // namespace ts
