@@ -93,12 +93,14 @@ void start_run(coordinator_pointer self, claim c) {
   st.executors.emplace(run, std::move(exec));
 }
 
+// The due time of held runs: one message each, and the executor's release is one write.
 void start_due_claims(coordinator_pointer self, millis now) {
   auto& st = self->state;
   while (!st.claimed.empty() && st.claimed.begin()->first <= now) {
-    auto c = std::move(st.claimed.begin()->second);
+    auto run = st.claimed.begin()->second.run;
     st.claimed.erase(st.claimed.begin());
-    start_run(self, std::move(c));
+    if (auto i = st.executors.find(run); i != st.executors.end())
+      self->send(i->second, release_atom::value);
   }
 }
 
@@ -113,11 +115,16 @@ void claim_task(coordinator_pointer self, pending_entry e) {
           unclaim(self, c);
           return;
         }
+        // The executor prepares the process held at once (its cwd, user and cgroup are
+        // checked now, not at the due time), and is released at the due time.
         auto now_us = st.clock->now_us();
-        if (c.due * 1000 <= now_us) {
-          start_run(self, std::move(c));
+        auto due = c.due;
+        auto run = c.run;
+        start_run(self, c);
+        if (due * 1000 <= now_us) {
+          self->send(st.executors.at(run), release_atom::value);
         } else {
-          st.claimed.emplace(c.due, std::move(c));
+          st.claimed.emplace(due, std::move(c));
           arm_tick(self, now_us);
         }
       },
@@ -187,34 +194,24 @@ void forget(coordinator_pointer self, task_id id) {
   }
 }
 
-// Stops the run a cancel marked. A claim waiting for its exact start never starts: it ends
-// cancelled here. A started one is signalled by its executor, and ends cancelled when its
-// process does. Persistence answers a claim before a cancel that came after it, so a run
+// Stops the run a cancel marked, through its executor: a held one (claimed, waiting for its
+// exact start) is never released and ends cancelled unstarted; a started one is signalled
+// and ends cancelled when its process does. Persistence answers a claim before a cancel that came after it, so a run
 // the cancel names is known here unless it has already ended.
 void stop_run(coordinator_pointer self, task_id task, run_id run) {
   auto& st = self->state;
+  bool held = false;
   for (auto i = st.claimed.begin(); i != st.claimed.end(); ++i) {
-    if (i->second.run != run)
-      continue;
-    st.claimed.erase(i);
-    run_outcome o;
-    o.run = run;
-    o.task = task;
-    o.status = task_status::failure;
-    o.reason = run_reason::cancelled;
-    o.finished_at = st.clock->now_ms();
-    log::info("run_cancelled", {{"task", task}, {"run", run}, {"started", false}});
-    self->request(st.db, caf::infinite, finished_atom::value, std::move(o))
-      .then([=](caf::ok_atom) { release_slot(self); },
-            [=](caf::error& err) {
-              // Left `starting`: the next start ends it as interrupted, never runs it.
-              log::warn("cancel_not_recorded", {{"run", run}, {"error", render(err)}});
-              release_slot(self);
-            });
-    return;
+    if (i->second.run == run) {
+      st.claimed.erase(i);
+      held = true;
+      break;
+    }
   }
+  // Held or running, its executor stops it: a held one is never released, and ends
+  // cancelled without having started.
   if (auto i = st.executors.find(run); i != st.executors.end()) {
-    log::info("run_cancelled", {{"task", task}, {"run", run}, {"started", true}});
+    log::info("run_cancelled", {{"task", task}, {"run", run}, {"started", !held}});
     self->send(i->second, cancel_atom::value);
   }
 }
@@ -296,6 +293,12 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
       arm_tick(self, st.clock->now_us());
     },
     [=](tick_atom) { on_tick(self); },
+    [=](rearm_atom, task_id task, millis at) {
+      // A retry comes due like a new task; during shutdown it stays pending for the next
+      // start (load_pending finds it).
+      if (!self->state.shutting_down)
+        arm(self, task, at);
+    },
     [=](done_atom, run_id run) {
       self->state.executors.erase(run);
       release_slot(self);
@@ -326,9 +329,11 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
       st.shutting_down = true;
       log::info("coordinator_shutdown", {{"running", st.executors.size()},
                                          {"grace_ms", grace_ms}});
-      // Claimed runs whose time has not come never start: they stay pending.
+      // Claimed runs whose time has not come never start: their executors give up the held
+      // process and undo the claim; the tasks stay pending.
       for (auto& entry : st.claimed)
-        unclaim(self, entry.second);
+        if (auto i = st.executors.find(entry.second.run); i != st.executors.end())
+          self->send(i->second, unclaim_atom::value);
       st.claimed.clear();
       st.shutdown_rp = self->make_response_promise<caf::ok_atom>();
       auto rp = st.shutdown_rp;
@@ -339,9 +344,10 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
       return rp;
     },
     [=](kill_atom) {
+      auto cap = self->state.opts.shutdown_kill_grace_ms;
       for (auto& entry : self->state.executors) {
         log::warn("run_killed_at_shutdown", {{"run", entry.first}});
-        self->send(entry.second, kill_atom::value);
+        self->send(entry.second, kill_atom::value, cap);
       }
     },
     [=](retry_atom) {

@@ -17,6 +17,7 @@
 #include <caf/typed_response_promise.hpp>
 
 #include "core/clock.hpp"
+#include "core/defaults.hpp"
 #include "actors/interfaces.hpp"
 #include "metrics/metrics.hpp"
 #include "process/process_runner.hpp"
@@ -28,6 +29,8 @@ struct coordinator_options {
   size_t max_running;
   int64_t claim_lead_ms;
   int64_t max_sleep_ms;
+  /// At shutdown, the most a run's kill grace may be (--shutdown-kill-grace).
+  int64_t shutdown_kill_grace_ms = defaults::shutdown_kill_grace_ms;
   /// Null under --metrics=off; handed on to the executors.
   std::shared_ptr<ts::metrics> metrics = nullptr;
 };

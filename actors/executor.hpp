@@ -21,6 +21,9 @@ struct executor_state {
   static inline const char* name = "executor";
   claim job;
   spawned_process process;
+  /// Prepared and waiting for its release (the due time), or given up (shutdown, cancel).
+  bool held = false;
+  bool abandoned = false;
   bool started = false;
   /// Set once the process has ended: its group must not be signalled any more.
   bool exited = false;
@@ -28,8 +31,13 @@ struct executor_state {
   bool interrupted = false;
   /// ... or once a cancel asked to stop it: it ends cancelled (which wins, as in the store).
   bool cancelled = false;
-  /// When SIGTERM went to the group; SIGKILL follows kill_escalation later.
+  /// ... or once its timeout passed: it ends timeout.
+  bool timed_out = false;
+  /// When SIGTERM went to the group, and when SIGKILL is due (the earliest of the graces
+  /// asked: a shutdown may shorten a cancel's).
   std::optional<caf::actor_clock::time_point> term_sent;
+  std::optional<caf::actor_clock::time_point> kill_at;
+  bool kill_sent = false;
   /// Output gathered since the last append, and where it starts in the run's stream.
   std::string output;
   int64_t output_offset = 0;

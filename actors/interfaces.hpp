@@ -39,6 +39,10 @@ using output_atom = caf::atom_constant<caf::atom("output")>;
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using trigger_atom = caf::atom_constant<caf::atom("trigger")>;
+// -- execution controls
+using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
+using rearm_atom = caf::atom_constant<caf::atom("rearm")>;
+using release_atom = caf::atom_constant<caf::atom("release")>;
 
 /// The coordinator's gauges.
 struct coordinator_stats {
@@ -92,14 +96,25 @@ using persistence_actor = caf::typed_actor<
   // Tries to reconnect after an outage (sent to itself, with backoff).
   caf::reacts_to<retry_atom>>;
 
-/// One short-lived actor per run: starts the process, records it, reports its end.
+/// One short-lived actor per run: prepares the process held (during the claim lead), starts
+/// it at the due time, records it, reports its end.
 using executor_actor = caf::typed_actor<
+  // The due time has come (from the coordinator): release the held process.
+  caf::reacts_to<release_atom>,
+  // Shutdown came before the due time: the held process exits without running anything and
+  // the claim is undone (the task stays pending for the next start).
+  caf::reacts_to<unclaim_atom>,
   // The process ended (sent by the process runner's thread).
   caf::reacts_to<exited_atom, process_exit>,
-  // Shutdown: SIGTERM the process group now, SIGKILL it 5 s later; the run is interrupted.
-  caf::reacts_to<kill_atom>,
-  // A cancel: the same signals, and the run ends cancelled.
+  // Shutdown: SIGTERM the process group now, SIGKILL it after the task's kill grace capped
+  // by the given ms (--shutdown-kill-grace); the run is interrupted.
+  caf::reacts_to<kill_atom, int64_t>,
+  // A cancel: SIGTERM, SIGKILL after the task's kill grace; the run ends cancelled.
   caf::reacts_to<cancel_atom>,
+  // The task's timeout_s has passed (sent to itself): stopped as a cancel is, it ends timeout.
+  caf::reacts_to<timeout_atom>,
+  // The kill grace is over (sent to itself): SIGKILL if the process still runs.
+  caf::reacts_to<tick_atom>,
   // Output the command wrote (sent by the process runner's thread, in order).
   caf::reacts_to<output_atom, std::string>,
   // Stores the output gathered since the last flush (sent to itself, every so often).
@@ -118,6 +133,8 @@ using coordinator_actor = caf::typed_actor<
   caf::reacts_to<tick_atom>,
   // An executor's run has ended and its outcome is recorded: a run slot is free.
   caf::reacts_to<done_atom, run_id>,
+  // A failed attempt is retried (its waiting run is recorded): arm the task at that time.
+  caf::reacts_to<rearm_atom, task_id, millis>,
   // Reports gauges.
   caf::replies_to<stats_atom>::with<coordinator_stats>,
   // Cancels a task (through persistence): its timer is dropped, a claimed run never starts,

@@ -137,14 +137,14 @@ TEST_CASE("a task due in 5 s is claimed just ahead of its time and starts at its
 
   f.advance(4000);
   CHECK(f.db->claim_requests.empty());
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
 
   f.advance(950);  // 4.95 s: inside the claim lead, before the due time
   REQUIRE(f.db->claims.size() == 1);
   CHECK(f.db->claims[0].task == r.id);
   CHECK(f.db->claim_requests[0].second >= due - claim_lead_ms);
   CHECK(f.db->claim_requests[0].second < due);
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
   CHECK(f.stats().running == 1);
 
   f.advance(50);  // 5 s
@@ -282,7 +282,7 @@ TEST_CASE("a wall-clock step forward fires tasks by the new wall time within a s
   coordinator_fixture f;
   f.schedule("in an hour", f.now() + 3'600'000);
   f.advance(1500);
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
 
   f.step_wall(3'600'000);  // NTP steps the clock; CAF's timers do not notice
   auto waited = f.ms_until_started("in an hour", 2 * max_sleep_ms);
@@ -309,7 +309,7 @@ TEST_CASE("a wall-clock step backward never fires a task early", "[coordinator]"
   f.step_wall(-3'600'000);
   f.advance(10'000);  // 10 s pass, but the wall clock is still ~50 min before the due time
   CHECK(f.db->claim_requests.empty());
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
   CHECK(f.stats().pending == 1);
 
   f.step_wall(3'600'000);  // the wall clock is now 7 s past the due time
@@ -375,11 +375,11 @@ TEST_CASE("during a database outage a due task waits, and starts once the databa
   f.db->down = true;
   f.advance(1000);
   CHECK(f.db->claims_of(r.id) >= 1);  // tried at its time
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
   f.advance(5000);
   auto tries = f.db->claims_of(r.id);
   CHECK(tries >= 2);  // and again while the outage lasts
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
   auto s = f.stats();
   CHECK(s.waiting == 1);
   CHECK(s.running == 0);
@@ -456,18 +456,24 @@ TEST_CASE("after the grace period a run gets SIGTERM, SIGKILL 5 s later, and end
   CHECK(f.runner->signals.size() == 2);
 }
 
-TEST_CASE("a run that ends on SIGTERM gets no SIGKILL", "[coordinator][shutdown]") {
+TEST_CASE("a run whose leader ends on SIGTERM: what it left is killed at once, not later",
+          "[coordinator][shutdown]") {
   coordinator_fixture f;
   auto r = f.schedule("polite", f.now());
+  auto pgid = f.process_of("polite").pgid;
   auto h = f.self->request(f.coord, caf::infinite, shutdown_atom::value, int64_t{1000});
   f.advance(1000);
   REQUIRE(f.runner->signals.size() == 1);
   f.end("polite", 0, SIGTERM);
+  // The leader is gone; whatever of the run ignored SIGTERM goes now, and the shutdown
+  // does not wait for the kill grace.
   auto reply = poll_reply<caf::ok_atom>(f.self, h);
   REQUIRE(reply);
   CHECK(*reply);
+  REQUIRE(f.runner->signals.size() == 2);
+  CHECK(f.runner->signals[1] == std::make_pair(pgid, SIGKILL));
   f.advance(10'000);
-  CHECK(f.runner->signals.size() == 1);
+  CHECK(f.runner->signals.size() == 2);
   auto o = f.db->outcome_of(r.id);
   REQUIRE(o);
   CHECK(o->status == task_status::failure);
@@ -504,7 +510,7 @@ TEST_CASE("runs claimed ahead of their time are unclaimed at shutdown and never 
   auto r = f.schedule("ahead", f.now() + 5000);
   f.advance(4950);
   REQUIRE(f.db->claims.size() == 1);
-  REQUIRE(f.runner->processes.empty());
+  REQUIRE(f.runner->commands().empty());
   auto h = f.self->request(f.coord, caf::infinite, shutdown_atom::value, int64_t{30'000});
   f.run();
   CHECK(f.db->unclaims == std::vector<run_id>{f.db->claims[0].run});
@@ -513,7 +519,7 @@ TEST_CASE("runs claimed ahead of their time are unclaimed at shutdown and never 
   REQUIRE(reply);
   CHECK(*reply);
   f.advance(3000);
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
   CHECK(f.db->claim_requests.size() == 1);
   CHECK(f.stats().running == 0);
 }
@@ -535,7 +541,7 @@ TEST_CASE("a claim answered after shutdown began is undone, its task never start
   REQUIRE(reply);
   CHECK(*reply);
   f.advance(3000);
-  CHECK(f.runner->processes.empty());
+  CHECK(f.runner->commands().empty());
 }
 
 TEST_CASE("during shutdown nothing new is scheduled or started", "[coordinator][shutdown]") {
@@ -575,4 +581,62 @@ TEST_CASE("shutdown with nothing running answers at once", "[coordinator][shutdo
   REQUIRE(reply);
   CHECK(*reply);
   CHECK(f.db->claim_requests.empty());
+}
+
+TEST_CASE("a retry armed by an executor starts at its time", "[coordinator][retry]") {
+  coordinator_fixture f;
+  // As after a failed attempt: the store has the task pending again at its retry time, and
+  // the executor tells the coordinator to arm it.
+  auto e = f.stored("again", f.now() + 3000);
+  f.self->send(f.coord, rearm_atom::value, e.id, e.due);
+  f.run();
+  f.advance(2990);
+  CHECK_FALSE(f.runner->started("again"));
+  CHECK(f.ms_until_started("again", 100) >= 0);
+  CHECK(f.stats().pending == 0);
+}
+
+TEST_CASE("a retry armed during shutdown is left for the next start", "[coordinator][retry]") {
+  coordinator_fixture f;
+  auto e = f.stored("later", f.now() + 100);
+  auto h = f.self->request(f.coord, caf::infinite, shutdown_atom::value, int64_t{0});
+  f.run();
+  f.self->send(f.coord, rearm_atom::value, e.id, e.due);
+  f.run();
+  f.advance(1000);
+  CHECK_FALSE(f.runner->started("later"));
+  CHECK(poll_reply<caf::ok_atom>(f.self, h));
+}
+
+TEST_CASE("a claimed run waits held during the claim lead and is released at its time",
+          "[coordinator][held]") {
+  coordinator_fixture f;
+  f.schedule("held", f.now() + 5000);
+  f.advance(4950);  // inside the claim lead
+  REQUIRE(f.runner->processes.size() == 1);
+  CHECK(f.runner->processes[0].held);
+  CHECK_FALSE(f.runner->started("held"));
+  // The helper knows its run before it runs anything.
+  REQUIRE(f.runner->processes[0].options.identity);
+  CHECK(f.runner->processes[0].options.identity->attempt == 1);
+  CHECK(f.ms_until_started("held", 100) >= 0);
+  CHECK(f.runner->processes[0].released);
+}
+
+TEST_CASE("a cancel of a held run never releases it and ends it cancelled",
+          "[coordinator][held]") {
+  coordinator_fixture f;
+  auto r = f.schedule("never", f.now() + 5000);
+  f.advance(4950);
+  REQUIRE(f.runner->processes.size() == 1);
+  auto h = f.self->request(f.coord, caf::infinite, cancel_atom::value, r.id, request_key{});
+  f.run();
+  f.advance(1000);
+  CHECK_FALSE(f.runner->started("never"));
+  CHECK(f.runner->processes[0].ended);
+  auto o = f.db->outcome_of(r.id);
+  REQUIRE(o);
+  CHECK(o->reason == run_reason::cancelled);
+  CHECK_FALSE(o->started_at);
+  (void) h;
 }

@@ -57,14 +57,15 @@ auto fields(const task_view& x) {
                   x.finished_at);
 }
 auto fields(const claim& x) {
-  return std::tie(x.run, x.task, x.command, x.due);
+  return std::tie(x.run, x.task, x.command, x.due, x.output_limit_bytes, x.attempt,
+                  x.scheduled_for);
 }
 auto fields(const process_start& x) {
   return std::tie(x.run, x.pid, x.pgid, x.start_ticks, x.started_at);
 }
 auto fields(const run_outcome& x) {
   return std::tie(x.run, x.task, x.status, x.reason, x.exit_code, x.signal, x.output,
-                  x.output_truncated, x.started_at, x.finished_at);
+                  x.output_truncated, x.started_at, x.finished_at, x.retry_at, x.message);
 }
 auto fields(const pending_entry& x) {
   return std::tie(x.id, x.due);
@@ -152,13 +153,14 @@ TEST_CASE("task_view: some fields present, some absent", "[types]") {
 
 TEST_CASE("run_outcome: exited, killed and never started", "[types]") {
   run_outcome exited{4, 2, task_status::success, run_reason::none, 0, std::nullopt,
-                     "out", false, 100, 200};
+                     "out", false, 100, 200, std::nullopt, std::nullopt};
   CHECK(fields(round_trip(exited)) == fields(exited));
   run_outcome killed{5, 2, task_status::failure, run_reason::signal, std::nullopt, 15,
-                     "", true, 100, 200};
+                     "", true, 100, 200, 2500, std::string{"retried"}};
   CHECK(fields(round_trip(killed)) == fields(killed));
   run_outcome never{6, 3, task_status::failure, run_reason::start_failed, std::nullopt,
-                    std::nullopt, "start_failed: no shell", false, std::nullopt, 300};
+                    std::nullopt, "start_failed: no shell", false, std::nullopt, 300,
+                    std::nullopt, std::string{"no shell"}};
   auto back = round_trip(never);
   CHECK(fields(back) == fields(never));
   CHECK_FALSE(back.started_at);
@@ -180,8 +182,28 @@ TEST_CASE("orphan_run: with and without its process", "[types]") {
 TEST_CASE("the types without optional fields", "[types]") {
   task_record r{11, "echo", 10, 9, task_status::pending, true};
   CHECK(fields(round_trip(r)) == fields(r));
-  claim c{12, 11, "echo", 10};
+  claim c{12, 11, "echo", 10, 4096, 2, 9, task_controls{}};
   CHECK(fields(round_trip(c)) == fields(c));
+  // The controls of a claim, every field set, through the same serialisation.
+  claim full = c;
+  full.controls.timeout_ms = 1500;
+  full.controls.kill_grace_ms = 2500;
+  full.controls.retry = retry_policy{5, 100, 1.5, 9000, retry_jitter::equal, true};
+  full.controls.env = {{"A", "1"}, {"B", ""}};
+  full.controls.cwd = std::string{"/tmp"};
+  full.controls.run_as = std::string{"nobody"};
+  auto fb = round_trip(full);
+  CHECK(fb.attempt == 2);
+  CHECK(fb.scheduled_for == 9);
+  CHECK(fb.controls.timeout_ms == 1500);
+  CHECK(fb.controls.kill_grace_ms == 2500);
+  CHECK(fb.controls.retry.max_attempts == 5);
+  CHECK(fb.controls.retry.multiplier == 1.5);
+  CHECK(fb.controls.retry.jitter == retry_jitter::equal);
+  CHECK(fb.controls.retry.on_interrupted);
+  CHECK(fb.controls.env == full.controls.env);
+  CHECK(fb.controls.cwd == "/tmp");
+  CHECK(fb.controls.run_as == "nobody");
   process_start p{12, 100, 100, 5, 42};
   CHECK(fields(round_trip(p)) == fields(p));
   std::vector<pending_entry> entries{{1, 10}, {2, 20}, {3, -5}};

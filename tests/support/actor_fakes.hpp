@@ -256,7 +256,11 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
         rp.deliver(make_error(ec::not_pending));
       } else {
         i->second.status = task_status::running;
-        claim c{db->next_run++, id, i->second.command, i->second.due};
+        claim c;
+        c.run = db->next_run++;
+        c.task = id;
+        c.command = i->second.command;
+        c.due = c.scheduled_for = i->second.due;
         db->claims.push_back(c);
         if (db->hold_claims)
           db->held_claims.emplace_back(rp, c);
@@ -380,15 +384,21 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
 // -- fake coordinator ---------------------------------------------------------------------
 
 /// Stands in for the coordinator where a test drives an executor alone: it records the runs
-/// whose end the executors report (done_atom) and refuses everything else.
+/// whose end the executors report (done_atom), the retries they arm (rearm_atom, when
+/// `rearmed` is given) and refuses everything else.
 inline coordinator_actor::behavior_type
-fake_coordinator(coordinator_actor::pointer, std::shared_ptr<std::vector<run_id>> done) {
+fake_coordinator(coordinator_actor::pointer, std::shared_ptr<std::vector<run_id>> done,
+                 std::shared_ptr<std::vector<std::pair<task_id, millis>>> rearmed = nullptr) {
   auto refused = [] { return make_error(ec::unavailable, "fake coordinator"); };
   return {
     [=](schedule_atom, new_task&) -> caf::result<task_record> { return refused(); },
     [=](load_atom, std::vector<pending_entry>&) {},
     [=](tick_atom) {},
     [=](done_atom, run_id run) { done->push_back(run); },
+    [=](rearm_atom, task_id task, millis at) {
+      if (rearmed)
+        rearmed->emplace_back(task, at);
+    },
     [=](stats_atom) { return coordinator_stats{}; },
     [=](cancel_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
     [=](trigger_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
@@ -409,6 +419,8 @@ public:
     exit_handler on_exit;
     bool ended = false;
     start_options options;
+    bool held = false;      // prepared, neither released nor abandoned
+    bool released = false;
   };
 
   explicit fake_runner(std::shared_ptr<wall_clock> clock) : clock_(std::move(clock)) {
@@ -429,7 +441,10 @@ public:
     p.pgid = p.pid;
     p.start_ticks = 4242;
     p.started_at = clock_->now_ms();
-    processes.push_back(process{command, p, std::move(on_exit), false, std::move(opts)});
+    p.handle = processes.size() + 1;
+    p.run = opts.identity ? opts.identity->run : 0;
+    processes.push_back(
+      process{command, p, std::move(on_exit), false, std::move(opts), false, false});
     return p;
   }
 
@@ -441,19 +456,65 @@ public:
       p.options.on_output(std::move(text));
   }
 
-  void signal_group(int32_t pgid, int sig) override {
-    signals.emplace_back(pgid, sig);
+  /// Held like the real runner's prepare: `released` says whether release() came.
+  caf::expected<spawned_process> prepare(const std::string& command, start_options opts,
+                                         exit_handler on_exit) override {
+    auto p = start(command, std::move(opts), std::move(on_exit));
+    if (p) {
+      p->started_at = 0;
+      processes.back().spawned.started_at = 0;
+      processes.back().held = true;
+    }
+    return p;
   }
+
+  caf::expected<millis> release(const spawned_process& sp) override {
+    for (auto& p : processes)
+      if (p.spawned.handle == sp.handle && p.held && !p.ended) {
+        p.held = false;
+        p.released = true;
+        return p.spawned.started_at = clock_->now_ms();
+      }
+    return make_error(ec::start_failed, "not held");
+  }
+
+  /// Ends a held process as never started, as the real runner's helper would.
+  void abandon(const spawned_process& sp) override {
+    for (size_t i = 0; i < processes.size(); ++i)
+      if (processes[i].spawned.handle == sp.handle && processes[i].held)
+        end(i, 121, std::nullopt, {}, true);
+  }
+
+  void signal_run(const spawned_process& p, int sig) override {
+    signals.emplace_back(p.pgid, sig);
+  }
+
+  void forget(const spawned_process& p) override {
+    forgotten.push_back(p.run);
+  }
+
+  kill_mode active_kill_mode() const override {
+    return kill_mode::scan;
+  }
+
+  std::string kill_mode_detail() const override {
+    return "scan (fake)";
+  }
+
+  /// The runs whose markers forget() dropped.
+  std::vector<run_id> forgotten;
 
   /// Ends the `i`th started process as the real runner would: its exit handler, once.
   /// A process killed by `signal` has no exit code.
   void end(size_t i, int32_t exit_code, std::optional<int32_t> signal = std::nullopt,
-           std::string output = {}) {
+           std::string output = {}, bool never_started = false) {
     auto& p = processes.at(i);
     if (p.ended)
       return;
     p.ended = true;
+    p.held = false;
     process_exit e;
+    e.never_started = never_started;
     if (signal)
       e.signal = signal;
     else
@@ -477,14 +538,20 @@ public:
     return -1;
   }
 
+  /// Released (or started at once): the command runs. A held process has not started.
   bool started(const std::string& command) const {
-    return index_of(command) >= 0;
+    for (auto& p : processes)
+      if (p.command == command && (p.released || (!p.held && p.spawned.started_at != 0)))
+        return true;
+    return false;
   }
 
+  /// The commands started (released, or started at once), in order; held ones are not.
   std::vector<std::string> commands() const {
     std::vector<std::string> out;
     for (auto& p : processes)
-      out.push_back(p.command);
+      if (p.released || (!p.held && p.spawned.started_at != 0))
+        out.push_back(p.command);
     return out;
   }
 
