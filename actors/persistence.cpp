@@ -1,10 +1,21 @@
 #include "actors/persistence.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <caf/binary_deserializer.hpp>
+#include <caf/binary_serializer.hpp>
 
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/sha256.hpp"
 
 namespace ts {
 
@@ -13,19 +24,41 @@ persistence_options default_persistence_options() {
           defaults::reconnect_max};
 }
 
+size_t held_size(const process_start&) {
+  return sizeof(process_start);
+}
+
+size_t held_size(const output_piece& x) {
+  return sizeof(output_piece) + x.data.size();
+}
+
+size_t held_size(const run_outcome& x) {
+  return sizeof(run_outcome) + x.output.size() + (x.message ? x.message->size() : 0);
+}
+
 namespace {
+
+using link = persistence_state::link;
+using time_point = persistence_state::time_point;
+using std::chrono::milliseconds;
 
 /// A group commit taking this long is logged.
 constexpr auto slow_commit = std::chrono::seconds(1);
+/// During an outage, how often a line says it still lasts: often enough for an operator
+/// reading the log, rare enough not to flood it.
+constexpr auto still_down_every = std::chrono::minutes(1);
 
 bool is_outage(const caf::error& err) {
   return err == ec::unavailable;
 }
 
+int64_t ms_since(time_point t0, time_point now) {
+  return std::chrono::duration_cast<milliseconds>(now - t0).count();
+}
+
 void note_backlog(const persistence_state& st) {
   if (st.opts.metrics)
-    st.opts.metrics->storage_backlog(st.start_backlog.size() + st.append_backlog.size()
-                                     + st.outcome_backlog.size());
+    st.opts.metrics->storage_backlog(st.held.count());
 }
 
 void schedule_flush(persistence_pointer self) {
@@ -37,17 +70,107 @@ void schedule_flush(persistence_pointer self) {
   }
 }
 
-void go_down(persistence_pointer self, const caf::error& err) {
+// -- the link to the database: down once, up once, backoff in between ----------------------
+//
+// An outage is logged when it begins (database_down) and when it ends (database_up, with
+// the attempts it took); storage_up follows the same two events. It ends only when what
+// failed works again: a failed write at a commit, a failed read at a ping. A reconnect that
+// works while commits still fail (a full disk) is one more failed attempt, and the backoff
+// keeps growing until a commit goes through.
+
+void arm_retry(persistence_pointer self, milliseconds delay) {
   auto& st = self->state;
-  if (st.up) {
-    log::error("database_down", {{"backend", st.db->backend()}, {"error", render(err)}});
-    st.up = false;
-    st.down_since = std::chrono::steady_clock::now();
-    if (st.opts.metrics)
-      st.opts.metrics->storage_up(false);
-    st.backoff = st.opts.reconnect_min;
-    self->delayed_send(self, st.backoff, retry_atom::value);
+  st.retry_due = self->clock().now() + delay;
+  if (delay.count() <= 0)
+    self->send(self, retry_atom::value);
+  else
+    self->delayed_send(self, delay, retry_atom::value);
+}
+
+// `delay`, but during a shutdown never past its deadline, where the last attempt is made.
+milliseconds within_stop(const persistence_state& st, time_point now, milliseconds delay) {
+  if (!st.stopping)
+    return delay;
+  return std::clamp(std::chrono::duration_cast<milliseconds>(st.stop_deadline - now),
+                    milliseconds::zero(), delay);
+}
+
+// Doubles from reconnect_min to reconnect_max.
+milliseconds next_delay(persistence_state& st, time_point now) {
+  st.backoff = st.backoff.count() == 0 ? st.opts.reconnect_min
+                                       : std::min(st.backoff * 2, st.opts.reconnect_max);
+  return within_stop(st, now, st.backoff);
+}
+
+void give_up(persistence_pointer self);
+void maybe_finish_stop(persistence_pointer self);
+
+void attempt_failed(persistence_pointer self, const caf::error& err) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  ++st.failures;
+  st.last_error = render(err);
+  // The shutdown has been answered: no more attempts.
+  if (st.stopping && !st.stop_rp.pending())
+    return;
+  if (st.stopping && now >= st.stop_deadline) {
+    give_up(self);
+    return;
   }
+  auto delay = next_delay(st, now);
+  if (now - st.still_down_logged >= still_down_every) {
+    st.still_down_logged = now;
+    log::warn("database_still_down",
+              {{"backend", st.db->backend()}, {"down_ms", ms_since(st.down_since, now)},
+               {"attempts", st.attempts}, {"failures", st.failures},
+               {"backlog", st.held.outcomes.size()}, {"output_backlog", st.held.appends.size()},
+               {"retry_in_ms", delay.count()}, {"error", st.last_error}});
+  }
+  arm_retry(self, delay);
+}
+
+void go_down(persistence_pointer self, const caf::error& err, bool on_write) {
+  auto& st = self->state;
+  if (st.state == link::down) {
+    st.last_error = render(err);
+    return;
+  }
+  if (st.state == link::probing) {
+    // The reconnect that ended in probing did not hold: one more failed attempt.
+    st.state = link::down;
+    attempt_failed(self, err);
+    return;
+  }
+  auto now = self->clock().now();
+  log::error("database_down", {{"backend", st.db->backend()}, {"error", render(err)}});
+  st.state = link::down;
+  st.down_since = now;
+  st.still_down_logged = now;
+  st.down_on_write = on_write;
+  st.attempts = 0;
+  st.failures = 0;
+  st.last_error = render(err);
+  if (st.opts.metrics)
+    st.opts.metrics->storage_up(false);
+  arm_retry(self, next_delay(st, now));
+}
+
+/// `outcomes` and `pieces`: what the commit that ended the outage wrote of the writes held
+/// during it.
+void confirm_up(persistence_pointer self, bool by_commit, size_t outcomes, size_t pieces) {
+  auto& st = self->state;
+  log::info("database_up", {{"backend", st.db->backend()},
+                            {"down_ms", ms_since(st.down_since, self->clock().now())},
+                            {"attempts", st.attempts}, {"failures", st.failures},
+                            {"confirmed_by", by_commit ? "commit" : "ping"},
+                            {"backlog", outcomes}, {"output_backlog", pieces}});
+  st.state = link::up;
+  // A ping proves nothing about writes: a relapse goes on from the backoff reached.
+  if (by_commit)
+    st.backoff = milliseconds::zero();
+  if (st.opts.metrics)
+    st.opts.metrics->storage_up(true);
+  maybe_finish_stop(self);
 }
 
 // -- one write, from its arrival to its reply ---------------------------------------------
@@ -109,7 +232,7 @@ caf::error apply(storage::store& db, finish_op& x) {
 }
 
 caf::error apply(storage::store& db, append_op& x) {
-  return x.result = db.append_output(x.run, x.offset, x.data);
+  return x.result = db.append_output(x.piece.run, x.piece.offset, x.piece.data);
 }
 
 caf::error apply(storage::store& db, cancel_op& x) {
@@ -122,8 +245,9 @@ caf::error apply(storage::store& db, trigger_op& x) {
   return error_of(x.result);
 }
 
-void log_append_failed(run_id run, int64_t offset, const caf::error& err) {
-  log::warn("append_output_failed", {{"run", run}, {"offset", offset}, {"error", render(err)}});
+void log_append_failed(const output_piece& p, const caf::error& err) {
+  log::warn("append_output_failed",
+            {{"run", p.run}, {"offset", p.offset}, {"error", render(err)}});
 }
 
 template <class Op>
@@ -138,58 +262,66 @@ void answer(start_op& x) {
 
 void answer(append_op& x) {
   if (x.result)
-    log_append_failed(x.run, x.offset, x.result);
+    log_append_failed(x.piece, x.result);
 }
 
 // Outcomes, process starts and output may wait for the database: their processes already ran.
-// Everything else is refused so the client learns at once that nothing was stored.
+// Everything else is refused so the client learns at once that nothing was stored. What
+// waits is bounded by max_backlog_bytes, which also sizes the recovery file.
 template <class Op>
 void hold_or_refuse(persistence_state&, Op& x, const caf::error& err) {
   x.rp.deliver(err);
 }
 
+bool fits(persistence_state& st, size_t size) {
+  if (st.backlog_bytes + size > st.opts.max_backlog_bytes)
+    return false;
+  st.backlog_bytes += size;
+  return true;
+}
+
 void hold_or_refuse(persistence_state& st, start_op& x, const caf::error&) {
-  st.start_backlog.push_back(x.start);
+  // Only crash recovery reads it (to kill a leftover); the outcome still lands.
+  if (!fits(st, held_size(x.start))) {
+    log::warn("record_start_dropped",
+              {{"run", x.start.run}, {"error", "database unavailable and backlog full"}});
+    return;
+  }
+  st.held.starts.push_back(x.start);
   note_backlog(st);
 }
 
 void hold_or_refuse(persistence_state& st, finish_op& x, const caf::error&) {
-  auto size = x.outcome.output.size() + sizeof(run_outcome);
-  if (st.backlog_bytes + size > st.opts.max_backlog_bytes) {
+  if (!fits(st, held_size(x.outcome))) {
+    st.refused_outcomes.insert(x.outcome.run);
     x.rp.deliver(make_error(ec::unavailable, "database unavailable and backlog full"));
     return;
   }
-  st.backlog_bytes += size;
-  st.outcome_backlog.push_back(std::move(x.outcome));
+  st.refused_outcomes.erase(x.outcome.run);
+  st.held.outcomes.push_back(std::move(x.outcome));
   x.rp.deliver(caf::ok_atom::value);
   note_backlog(st);
 }
 
-// Output shares the outcomes' bound. A piece that does not fit is dropped, and so is the rest
-// of that run's stream (the store takes a stream only in order): a follower loses the live
-// view, while the outcome, which carries the tail, still waits or is retried.
+// A piece that does not fit is dropped, and so is the rest of that run's stream (the store
+// takes a stream only in order): a follower loses the live view, while the outcome, which
+// carries the tail, still waits or is retried.
 void hold_or_refuse(persistence_state& st, append_op& x, const caf::error&) {
-  if (st.output_gaps.count(x.run) > 0)
+  if (st.output_gaps.count(x.piece.run) > 0)
     return;
-  auto size = x.data.size() + sizeof(append_op);
-  if (st.backlog_bytes + size > st.opts.max_backlog_bytes) {
-    st.output_gaps.insert(x.run);
-    log::warn("output_dropped", {{"run", x.run},
-                                 {"offset", x.offset},
-                                 {"bytes", x.data.size()},
+  if (!fits(st, held_size(x.piece))) {
+    st.output_gaps.insert(x.piece.run);
+    log::warn("output_dropped", {{"run", x.piece.run},
+                                 {"offset", x.piece.offset},
+                                 {"bytes", x.piece.data.size()},
                                  {"error", "database unavailable and backlog full"}});
     return;
   }
-  st.backlog_bytes += size;
-  st.append_backlog.push_back(std::move(x));
+  st.held.appends.push_back(std::move(x.piece));
   note_backlog(st);
 }
 
 using write_ops = std::vector<persistence_state::write_op>;
-
-bool backlog_empty(const persistence_state& st) {
-  return st.start_backlog.empty() && st.append_backlog.empty() && st.outcome_backlog.empty();
-}
 
 void hold_or_refuse_all(persistence_state& st, write_ops& ops, const caf::error& err) {
   for (auto& op : ops)
@@ -198,24 +330,12 @@ void hold_or_refuse_all(persistence_state& st, write_ops& ops, const caf::error&
 
 // -- the group commit ---------------------------------------------------------------------
 
-void flush(persistence_pointer self) {
-  auto& st = self->state;
-  st.flush_scheduled = false;
-  if (!st.up) {
-    // Refuse or keep everything gathered; the reconnect loop writes the backlog later.
-    hold_or_refuse_all(st, st.batch, make_error(ec::unavailable, "database unavailable"));
-    st.batch.clear();
-    return;
-  }
-  if (st.batch.empty() && backlog_empty(st))
-    return;
-  auto ops = std::move(st.batch);
-  st.batch.clear();
+// Writes the held writes and then `ops` in one transaction. Results are kept in the writes
+// until the commit: nothing is acknowledged before it is durable. Returns the outage that
+// undid it all, if any; the held writes are then still held.
+caf::error commit_all(persistence_state& st, write_ops& ops) {
   auto began = std::chrono::steady_clock::now();
-  auto rows = ops.size() + st.start_backlog.size() + st.append_backlog.size()
-              + st.outcome_backlog.size();
-  // Results are held in the writes until the commit: nothing is acknowledged before it is
-  // durable.
+  auto rows = ops.size() + st.held.count();
   caf::error outage;
   auto note = [&](caf::error err) {
     if (err && is_outage(err) && !outage)
@@ -226,14 +346,13 @@ void flush(persistence_pointer self) {
   if (auto err = st.db->begin())
     outage = is_outage(err) ? err : make_error(ec::unavailable, render(err));
   if (!outage) {
-    for (auto& s : st.start_backlog)
+    for (auto& s : st.held.starts)
       if (auto err = note(st.db->record_start(s)); err && !outage)
         log::warn("record_start_failed", {{"run", s.run}, {"error", render(err)}});
-    // A run's output before its end, which fixes what the run keeps.
-    for (auto& a : st.append_backlog)
+    for (auto& a : st.held.appends)
       if (auto err = note(st.db->append_output(a.run, a.offset, a.data)); err && !outage)
-        log_append_failed(a.run, a.offset, err);
-    for (auto& o : st.outcome_backlog)
+        log_append_failed(a, err);
+    for (auto& o : st.held.outcomes)
       if (auto err = note(st.db->finish_run(o)); err && !outage)
         log::warn("finish_run_failed", {{"run", o.run}, {"error", render(err)}});
   }
@@ -242,39 +361,178 @@ void flush(persistence_pointer self) {
       break;
     std::visit([&](auto& x) { note(apply(*st.db, x)); }, op);
   }
-  if (!outage) {
-    if (auto err = st.db->commit()) {
-      // A commit that failed for any reason made nothing durable.
+  // A commit that failed for any reason made nothing durable.
+  if (!outage)
+    if (auto err = st.db->commit())
       outage = is_outage(err) ? err : make_error(ec::unavailable, render(err));
-    }
-  }
-  if (outage) {
-    st.db->rollback();
-    if (st.opts.metrics)
-      st.opts.metrics->transaction(false, rows, std::chrono::steady_clock::now() - began);
-    go_down(self, outage);
-    // The backlog is still unwritten; the batch is kept or refused as during an outage.
-    hold_or_refuse_all(st, ops, outage);
-    return;
-  }
   auto took = std::chrono::steady_clock::now() - began;
-  if (st.opts.metrics) {
-    st.opts.metrics->transaction(true, rows, took);
-    if (!backlog_empty(st))
-      st.opts.metrics->storage_backlog(0);
-  }
+  if (outage)
+    st.db->rollback();
+  if (st.opts.metrics)
+    st.opts.metrics->transaction(!outage, rows, took);
+  if (outage)
+    return outage;
   // Slow commits are what an operator looks for when runs start late.
   if (took >= slow_commit)
     log::warn("slow_commit",
               {{"rows", rows},
-               {"duration_ms",
-                std::chrono::duration_cast<std::chrono::milliseconds>(took).count()}});
-  st.start_backlog.clear();
-  st.append_backlog.clear();
-  st.outcome_backlog.clear();
-  st.backlog_bytes = 0;
+               {"duration_ms", std::chrono::duration_cast<milliseconds>(took).count()}});
+  if (!st.held.empty()) {
+    st.held = held_writes{};
+    st.backlog_bytes = 0;
+    note_backlog(st);
+  }
+  return caf::none;
+}
+
+void maybe_finish_stop(persistence_pointer self) {
+  auto& st = self->state;
+  if (st.stopping && st.stop_rp.pending() && st.held.empty() && st.batch.empty())
+    st.stop_rp.deliver(caf::ok_atom::value);
+}
+
+void flush(persistence_pointer self) {
+  auto& st = self->state;
+  st.flush_scheduled = false;
+  if (st.state == link::down) {
+    // Refuse or keep everything gathered; the reconnect loop writes the held writes later.
+    hold_or_refuse_all(st, st.batch, make_error(ec::unavailable, "database unavailable"));
+    st.batch.clear();
+    maybe_finish_stop(self);
+    return;
+  }
+  if (st.batch.empty() && st.held.empty())
+    return;
+  auto ops = std::move(st.batch);
+  st.batch.clear();
+  auto outcomes = st.held.outcomes.size();
+  auto pieces = st.held.appends.size();
+  if (auto outage = commit_all(st, ops)) {
+    // Held or refused first: going down at the end of a shutdown saves what is held.
+    hold_or_refuse_all(st, ops, outage);
+    go_down(self, outage, true);
+    return;
+  }
+  if (st.state == link::probing)
+    confirm_up(self, true, outcomes, pieces);
+  else
+    st.backoff = milliseconds::zero();
   for (auto& op : ops)
     std::visit([](auto& x) { answer(x); }, op);
+  maybe_finish_stop(self);
+}
+
+// One reconnect attempt of the outage loop (down), or the end of a probation (probing).
+void retry(persistence_pointer self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  bool stopped = st.stopping && !st.stop_rp.pending();
+  if (st.state == link::up || now < st.retry_due || stopped)
+    return;
+  if (st.state == link::probing) {
+    // No write came to prove or disprove the reconnect: the database answers, so it is up.
+    if (auto err = st.db->ping())
+      go_down(self, err, false);
+    else
+      confirm_up(self, false, 0, 0);
+    return;
+  }
+  ++st.attempts;
+  auto err = st.db->reconnect();
+  if (st.opts.metrics)
+    st.opts.metrics->reconnect_attempt(!err);
+  if (err) {
+    attempt_failed(self, err);
+    return;
+  }
+  if (!st.held.empty()) {
+    auto outcomes = st.held.outcomes.size();
+    auto pieces = st.held.appends.size();
+    write_ops none;
+    if (auto outage = commit_all(st, none)) {
+      attempt_failed(self, outage);
+      return;
+    }
+    confirm_up(self, true, outcomes, pieces);
+    return;
+  }
+  if (auto outage = st.db->ping()) {
+    attempt_failed(self, outage);
+    return;
+  }
+  if (!st.down_on_write) {
+    confirm_up(self, false, 0, 0);
+    return;
+  }
+  // A write failed and nothing held can show whether writes work again: the next write
+  // does, or the probation's end.
+  st.state = link::probing;
+  arm_retry(self, within_stop(st, now, st.opts.reconnect_max));
+}
+
+// -- shutdown -------------------------------------------------------------------------------
+
+// The shutdown's grace is over and the database still refuses the held writes: they go to
+// the recovery file, which the next start replays.
+void give_up(persistence_pointer self) {
+  auto& st = self->state;
+  auto& h = st.held;
+  if (h.empty()) {
+    maybe_finish_stop(self);
+    return;
+  }
+  auto down_ms = ms_since(st.down_since, self->clock().now());
+  // Outcomes refused for a full backlog stay with their executors; nothing can save them.
+  auto lost = st.refused_outcomes.size();
+  caf::error reply;
+  if (!st.opts.recovery) {
+    log::error("recovery_failed", {{"count", h.count()}, {"outcomes", h.outcomes.size()},
+                                   {"lost_outcomes", lost}, {"error", "no recovery file"}});
+    reply = make_error(ec::storage_failure,
+                       std::to_string(h.count()) + " writes lost: no recovery file");
+  } else if (auto bytes = st.opts.recovery->write(h); !bytes) {
+    log::error("recovery_failed",
+               {{"path", st.opts.recovery->path()}, {"count", h.count()},
+                {"outcomes", h.outcomes.size()}, {"lost_outcomes", lost},
+                {"error", render(bytes.error())}});
+    reply = make_error(ec::storage_failure, std::to_string(h.count()) + " writes lost: "
+                                              + render(bytes.error()));
+  } else {
+    log::error("recovery_written",
+               {{"path", st.opts.recovery->path()}, {"count", h.count()}, {"bytes", *bytes},
+                {"outcomes", h.outcomes.size()}, {"starts", h.starts.size()},
+                {"output_pieces", h.appends.size()}, {"lost_outcomes", lost},
+                {"down_ms", down_ms}, {"attempts", st.attempts},
+                {"error", st.last_error}});
+    reply = make_error(lost > 0 ? ec::storage_failure : ec::unavailable,
+                       std::to_string(h.count()) + " writes saved to "
+                         + st.opts.recovery->path() + " for the next start"
+                         + (lost > 0 ? ", " + std::to_string(lost) + " outcomes lost" : ""));
+  }
+  st.held = held_writes{};
+  st.backlog_bytes = 0;
+  note_backlog(st);
+  st.stop_rp.deliver(reply);
+}
+
+caf::result<caf::ok_atom> begin_stop(persistence_pointer self, int64_t grace_ms) {
+  auto& st = self->state;
+  if (st.stopping)
+    return make_error(ec::shutting_down, "shutdown already in progress");
+  st.stopping = true;
+  st.stop_deadline = self->clock().now() + milliseconds{std::max<int64_t>(grace_ms, 0)};
+  st.stop_rp = self->make_response_promise<caf::ok_atom>();
+  auto rp = st.stop_rp;
+  flush(self);
+  if (st.state == link::down && !st.held.empty()) {
+    log::warn("shutdown_with_backlog",
+              {{"count", st.held.count()}, {"outcomes", st.held.outcomes.size()},
+               {"grace_ms", grace_ms}});
+    // At once rather than at the end of the backoff, then on until the deadline.
+    arm_retry(self, milliseconds::zero());
+  }
+  maybe_finish_stop(self);
+  return rp;
 }
 
 // Reads go straight to the store, outside of any batch; an outage they meet starts the
@@ -283,7 +541,7 @@ template <class T>
 caf::result<T> read_reply(persistence_pointer self, caf::expected<T> r) {
   if (!r) {
     if (is_outage(r.error()))
-      go_down(self, r.error());
+      go_down(self, r.error(), false);
     return std::move(r.error());
   }
   return std::move(*r);
@@ -301,9 +559,9 @@ void gather(persistence_pointer self, Op op) {
 
 } // namespace
 
-persistence_actor::behavior_type persistence(persistence_pointer self,
-                                             std::shared_ptr<storage::store> db,
-                                             persistence_options opts) {
+persistence_owner_actor::behavior_type persistence(persistence_pointer self,
+                                                   std::shared_ptr<storage::store> db,
+                                                   persistence_options opts) {
   self->state.db = std::move(db);
   self->state.opts = opts;
   return {
@@ -339,7 +597,7 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
       // After a gap the store would refuse every later piece of the run: drop them here.
       if (self->state.output_gaps.count(run) > 0)
         return;
-      gather(self, append_op{run, offset, std::move(data)});
+      gather(self, append_op{output_piece{run, offset, std::move(data)}});
     },
     [=](task_atom, task_id id, int64_t output_tail) {
       return read_reply(self, self->state.db->get_task_info(id, output_tail));
@@ -364,42 +622,224 @@ persistence_actor::behavior_type persistence(persistence_pointer self,
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       auto& st = self->state;
-      if (!st.up)
+      if (st.state == link::down)
         return make_error(ec::unavailable, "database unavailable");
       if (auto err = st.db->ping()) {
         if (is_outage(err))
-          go_down(self, err);
+          go_down(self, err, false);
         return err;
       }
       return caf::ok_atom::value;
     },
     [=](flush_atom) { flush(self); },
-    [=](retry_atom) {
-      auto& st = self->state;
-      if (st.up)
-        return;
-      if (auto err = st.db->reconnect()) {
-        if (st.opts.metrics)
-          st.opts.metrics->reconnect_attempt(false);
-        st.backoff = std::min(st.backoff * 2, st.opts.reconnect_max);
-        self->delayed_send(self, st.backoff, retry_atom::value);
-        return;
-      }
-      auto down_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                       std::chrono::steady_clock::now() - st.down_since)
-                       .count();
-      log::info("database_up", {{"backend", st.db->backend()}, {"down_ms", down_ms},
-                                {"backlog", st.outcome_backlog.size()},
-                                {"output_backlog", st.append_backlog.size()}});
-      st.up = true;
-      if (st.opts.metrics) {
-        st.opts.metrics->reconnect_attempt(true);
-        st.opts.metrics->storage_up(true);
-      }
-      // Writes the outcomes kept during the outage.
-      schedule_flush(self);
-    },
+    [=](retry_atom) { retry(self); },
+    [=](shutdown_atom, int64_t grace_ms) { return begin_stop(self, grace_ms); },
   };
+}
+
+} // namespace ts
+
+// -- the recovery file ----------------------------------------------------------------------
+
+namespace ts {
+
+namespace {
+
+constexpr char recovery_magic[8] = {'T', 'S', 'R', 'E', 'C', 'O', 'V', '1'};
+constexpr uint32_t recovery_format = 1;
+// The header: magic (8 bytes), format (4), reserved (4), layout (16 hex digits), payload
+// bytes (8), count (8), the payload's SHA-256 (64 hex digits), zeros to 128. Integers in
+// the host's byte order: the file is read back where it was written.
+constexpr size_t header_size = 128;
+constexpr size_t format_at = 8;
+constexpr size_t layout_at = 16;
+constexpr size_t length_at = 32;
+constexpr size_t count_at = 40;
+constexpr size_t digest_at = 48;
+static_assert(digest_at + 64 <= header_size);
+
+caf::error io_error(const std::string& path, const std::string& what, int err) {
+  return make_error(ec::storage_failure,
+                    "recovery file " + path + ": " + what + ": " + std::strerror(err));
+}
+
+caf::error corrupt(const std::string& path, const std::string& why) {
+  return make_error(ec::storage_failure, "recovery file " + path + " " + why);
+}
+
+caf::error pwrite_all(int fd, const char* data, size_t size, off_t at, const std::string& path) {
+  while (size > 0) {
+    auto n = ::pwrite(fd, data, size, at);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return io_error(path, "write", errno);
+    data += n;
+    size -= static_cast<size_t>(n);
+    at += n;
+  }
+  return caf::none;
+}
+
+caf::error pread_all(int fd, char* data, size_t size, off_t at, const std::string& path) {
+  while (size > 0) {
+    auto n = ::pread(fd, data, size, at);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return io_error(path, "read", errno);
+    if (n == 0)
+      return corrupt(path, "ended while being read");
+    data += n;
+    size -= static_cast<size_t>(n);
+    at += n;
+  }
+  return caf::none;
+}
+
+caf::expected<std::vector<char>> serialize(const held_writes& w) {
+  std::vector<char> buf;
+  caf::binary_serializer sink{nullptr, buf};
+  // CAF's inspectors take non-const references; saving does not change `w`.
+  if (auto err = sink(const_cast<held_writes&>(w)))
+    return err;
+  return buf;
+}
+
+// A fingerprint of the records' binary form: one default record of each kind, hashed. A
+// binary whose run_outcome (or the others) gained, lost or retyped a field computes another
+// one and refuses the file rather than misread it.
+const std::string& layout() {
+  static const std::string tag = [] {
+    held_writes sample;
+    sample.starts.resize(1);
+    sample.appends.resize(1);
+    sample.outcomes.resize(1);
+    auto buf = serialize(sample);
+    return buf ? sha256_hex({buf->data(), buf->size()}).substr(0, 16) : std::string(16, '?');
+  }();
+  return tag;
+}
+
+template <class T>
+T load(const char* at) {
+  T x;
+  std::memcpy(&x, at, sizeof(T));
+  return x;
+}
+
+template <class T>
+void store(char* at, T x) {
+  std::memcpy(at, &x, sizeof(T));
+}
+
+// The file's name must survive a crash too, not only its content.
+void sync_parent(const std::string& path) {
+  auto dir = std::filesystem::path{path}.parent_path();
+  int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    ::fsync(fd);
+    ::close(fd);
+  }
+}
+
+} // namespace
+
+caf::expected<std::shared_ptr<recovery_file>> recovery_file::open(const std::string& path) {
+  bool existed = ::access(path.c_str(), F_OK) == 0;
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return io_error(path, "open", errno);
+  if (!existed)
+    sync_parent(path);
+  return std::shared_ptr<recovery_file>{new recovery_file(path, fd)};
+}
+
+recovery_file::~recovery_file() {
+  ::close(fd_);
+}
+
+size_t recovery_file::bytes_for(size_t max_backlog_bytes) {
+  // held_size() bounds each record; the three sequence lengths take a few bytes more.
+  return header_size + max_backlog_bytes + 64;
+}
+
+caf::expected<held_writes> recovery_file::read() {
+  struct stat sb;
+  if (::fstat(fd_, &sb) != 0)
+    return io_error(path_, "stat", errno);
+  auto size = static_cast<size_t>(sb.st_size);
+  char head[header_size] = {};
+  if (auto err = pread_all(fd_, head, std::min(size, header_size), 0, path_))
+    return err;
+  // Empty, or reserved and never written.
+  if (std::all_of(head, head + sizeof(recovery_magic), [](char c) { return c == 0; }))
+    return held_writes{};
+  if (size < header_size)
+    return corrupt(path_, "is truncated (" + std::to_string(size) + " bytes, less than a header)");
+  if (std::memcmp(head, recovery_magic, sizeof(recovery_magic)) != 0)
+    return corrupt(path_, "is not a recovery file (unknown magic)");
+  auto format = load<uint32_t>(head + format_at);
+  if (format != recovery_format)
+    return corrupt(path_, "has format " + std::to_string(format) + "; this binary reads "
+                            + std::to_string(recovery_format));
+  std::string tag(head + layout_at, 16);
+  if (tag != layout())
+    return corrupt(path_, "was written by a binary with another record layout (" + tag
+                            + ", this one " + layout()
+                            + "): replay it with the binary that wrote it");
+  auto length = load<uint64_t>(head + length_at);
+  if (length > size - header_size)
+    return corrupt(path_, "is truncated: its header announces " + std::to_string(length)
+                            + " payload bytes, the file holds "
+                            + std::to_string(size - header_size));
+  std::vector<char> payload(length);
+  if (auto err = pread_all(fd_, payload.data(), payload.size(), header_size, path_))
+    return err;
+  if (sha256_hex({payload.data(), payload.size()}) != std::string(head + digest_at, 64))
+    return corrupt(path_, "fails its checksum (SHA-256)");
+  held_writes w;
+  caf::binary_deserializer source{nullptr, payload.data(), payload.size()};
+  if (auto err = source(w); err || source.remaining() != 0)
+    return corrupt(path_, "holds a payload this binary cannot decode");
+  if (w.count() != load<uint64_t>(head + count_at))
+    return corrupt(path_, "holds another number of writes than its header says");
+  return w;
+}
+
+caf::error recovery_file::reset(size_t bytes) {
+  if (::ftruncate(fd_, 0) != 0)
+    return io_error(path_, "truncate", errno);
+  if (bytes > 0)
+    if (int rc = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes)); rc != 0)
+      return io_error(path_, "reserve " + std::to_string(bytes) + " bytes", rc);
+  if (::fsync(fd_) != 0)
+    return io_error(path_, "fsync", errno);
+  return caf::none;
+}
+
+caf::expected<size_t> recovery_file::write(const held_writes& w) {
+  auto payload = serialize(w);
+  if (!payload)
+    return make_error(ec::storage_failure, "recovery file " + path_ + ": cannot encode: "
+                                             + render(payload.error()));
+  char head[header_size] = {};
+  std::memcpy(head, recovery_magic, sizeof(recovery_magic));
+  store(head + format_at, recovery_format);
+  std::memcpy(head + layout_at, layout().data(), 16);
+  store(head + length_at, static_cast<uint64_t>(payload->size()));
+  store(head + count_at, static_cast<uint64_t>(w.count()));
+  auto digest = sha256_hex({payload->data(), payload->size()});
+  std::memcpy(head + digest_at, digest.data(), 64);
+  // The header first: a write cut short then fails the checksum and is refused at the next
+  // start, loudly, instead of reading as an empty file.
+  if (auto err = pwrite_all(fd_, head, header_size, 0, path_))
+    return err;
+  if (auto err = pwrite_all(fd_, payload->data(), payload->size(), header_size, path_))
+    return err;
+  if (::fdatasync(fd_) != 0)
+    return io_error(path_, "fdatasync", errno);
+  return header_size + payload->size();
 }
 
 } // namespace ts

@@ -1,18 +1,20 @@
 // The persistence actor: the only owner of the database connection. It runs detached (its
-// own thread) because every store call blocks.
+// own thread) because every store call blocks. Also the recovery file, where it saves what
+// a shutdown could not write.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
-#include <deque>
 #include <memory>
 #include <string>
 #include <unordered_set>
 #include <variant>
 #include <vector>
 
+#include <caf/actor_clock.hpp>
 #include <caf/error.hpp>
 #include <caf/expected.hpp>
+#include <caf/meta/type_name.hpp>
 #include <caf/typed_event_based_actor.hpp>
 #include <caf/typed_response_promise.hpp>
 
@@ -22,6 +24,98 @@
 
 namespace ts {
 
+// -- the writes that may wait ---------------------------------------------------------------
+
+/// A piece of a running command's output, from byte `offset` of its stream on.
+struct output_piece {
+  run_id run = 0;
+  int64_t offset = 0;
+  std::string data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, output_piece& x) {
+  return f(caf::meta::type_name("ts.output_piece"), x.run, x.offset, x.data);
+}
+
+/// Process starts, output and outcomes held while the database is away: their processes
+/// already ran, so they wait instead of being refused. Written in this order (a run's
+/// start, then its output, then its end, which fixes what the run keeps).
+struct held_writes {
+  std::vector<process_start> starts;
+  std::vector<output_piece> appends;
+  std::vector<run_outcome> outcomes;
+
+  size_t count() const {
+    return starts.size() + appends.size() + outcomes.size();
+  }
+  bool empty() const {
+    return count() == 0;
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, held_writes& x) {
+  return f(caf::meta::type_name("ts.held_writes"), x.starts, x.appends, x.outcomes);
+}
+
+/// What one held write counts against max_backlog_bytes; never less than its size in the
+/// recovery file, so that a file reserved for the bound holds a full backlog.
+size_t held_size(const process_start& x);
+size_t held_size(const output_piece& x);
+size_t held_size(const run_outcome& x);
+
+// -- the recovery file ----------------------------------------------------------------------
+
+/// Where persistence saves the writes it still holds when a shutdown's grace ends with the
+/// database away; the next start replays it before anything else (actors/system). Reserved
+/// at start-up with posix_fallocate, so that a full disk cannot refuse it at shutdown. One
+/// header (magic, format, record layout, payload length, count, SHA-256) and the payload,
+/// CAF's binary form of held_writes. All zeros, or empty, means nothing is saved.
+class recovery_file {
+public:
+  /// Opens or creates the file (mode 0600) and keeps it open, so that what happens to the
+  /// directory later cannot keep the shutdown from writing.
+  static caf::expected<std::shared_ptr<recovery_file>> open(const std::string& path);
+  ~recovery_file();
+  recovery_file(const recovery_file&) = delete;
+  recovery_file& operator=(const recovery_file&) = delete;
+
+  const std::string& path() const {
+    return path_;
+  }
+
+  /// What the file holds (nothing when empty). ec::storage_failure, saying why, when it
+  /// is truncated, fails its checksum, or was written by a binary with another layout.
+  caf::expected<held_writes> read();
+
+  /// Empties the file and reserves `bytes` for the next save, durably.
+  caf::error reset(size_t bytes);
+
+  /// Saves `w` over whatever the file held, durably (fdatasync); returns the bytes written.
+  caf::expected<size_t> write(const held_writes& w);
+
+  /// The file's size for a backlog bounded by `max_backlog_bytes`.
+  static size_t bytes_for(size_t max_backlog_bytes);
+
+private:
+  recovery_file(std::string path, int fd) : path_(std::move(path)), fd_(fd) {
+  }
+  std::string path_;
+  int fd_;
+};
+
+// -- the actor ------------------------------------------------------------------------------
+
+/// Persistence as its owner (actors/system) sees it: the protocol of interfaces.hpp and the
+/// shutdown drain, which only stop_service sends.
+using persistence_owner_actor = persistence_actor::extend<
+  // Shutdown: writes what is held, retrying with backoff for at most `int64_t` ms; then
+  // saves what is still unwritten to the recovery file. ok when nothing was left over;
+  // ec::unavailable when writes went to the recovery file; ec::storage_failure when some
+  // could be saved nowhere (logged).
+  caf::replies_to<shutdown_atom, int64_t>::with<caf::ok_atom>>;
+
 struct persistence_options {
   size_t max_batch;
   size_t max_backlog_bytes;
@@ -29,6 +123,8 @@ struct persistence_options {
   std::chrono::milliseconds reconnect_max;
   /// Null under --metrics=off.
   std::shared_ptr<ts::metrics> metrics = nullptr;
+  /// Null: held writes are lost (and logged) when a shutdown cannot write them.
+  std::shared_ptr<recovery_file> recovery = nullptr;
 };
 
 persistence_options default_persistence_options();
@@ -66,9 +162,7 @@ struct persistence_state {
   };
   /// A piece of a running command's output; not answered, like start_op.
   struct append_op {
-    run_id run;
-    int64_t offset;
-    std::string data;
+    output_piece piece;
     caf::error result{};
   };
   struct cancel_op {
@@ -87,33 +181,53 @@ struct persistence_state {
   };
   using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op, append_op,
                                 cancel_op, trigger_op>;
+  using time_point = caf::actor_clock::time_point;
+
+  /// up: writes commit. down: the database failed; writes that can wait are held, the rest
+  /// refused, and reconnects are tried with backoff. probing: a reconnect worked after a
+  /// failed write with nothing held to prove it: writes are tried again, and the outage
+  /// ends at the first commit (or after reconnect_max without a write).
+  enum class link { up, down, probing };
 
   std::shared_ptr<storage::store> db;
   persistence_options opts;
   /// Writes gathered since the last commit; committed together by the next flush.
   std::vector<write_op> batch;
   bool flush_scheduled = false;
-  /// False while the database is away: writes that can wait are kept, the rest refused.
-  bool up = true;
+  link state = link::up;
+  /// The delay of the last reconnect armed; zero until an outage and again after a commit.
   std::chrono::milliseconds backoff{0};
-  /// When the outage began (for the log line that ends it).
-  std::chrono::steady_clock::time_point down_since{};
-  /// Process starts, output and outcomes that arrived during an outage, written once it is
-  /// back in this order (a run's output before its end).
-  std::deque<process_start> start_backlog;
-  std::deque<append_op> append_backlog;
-  std::deque<run_outcome> outcome_backlog;
-  /// Output and outcomes in the backlogs, in bytes (bounded by opts.max_backlog_bytes).
+  /// A reconnect message that comes before this is an older one, superseded (CAF 0.17
+  /// cannot cancel a delayed message).
+  time_point retry_due{};
+  /// The current outage: when it began, whether a write or a read found it, reconnect
+  /// attempts and failed attempts (a reconnect or a commit) since, the last error, and
+  /// when database_still_down was last logged.
+  time_point down_since{};
+  bool down_on_write = false;
+  size_t attempts = 0;
+  size_t failures = 0;
+  std::string last_error;
+  time_point still_down_logged{};
+  /// The writes held during an outage, and what they count against opts.max_backlog_bytes.
+  held_writes held;
   size_t backlog_bytes = 0;
   /// Runs whose output lost a piece to a full backlog: the store takes a run's stream only
   /// in order, so their later pieces are dropped too (the outcome still carries the tail).
   std::unordered_set<run_id> output_gaps;
+  /// Runs whose outcome was refused for a full backlog and not taken since (their
+  /// executors retry): at a shutdown that gives up, they are lost.
+  std::unordered_set<run_id> refused_outcomes;
+  /// Shutdown: its reply, and when the retries end.
+  caf::typed_response_promise<caf::ok_atom> stop_rp;
+  time_point stop_deadline{};
+  bool stopping = false;
 };
 
-using persistence_pointer = persistence_actor::stateful_pointer<persistence_state>;
+using persistence_pointer = persistence_owner_actor::stateful_pointer<persistence_state>;
 
-persistence_actor::behavior_type persistence(persistence_pointer self,
-                                             std::shared_ptr<storage::store> db,
-                                             persistence_options opts);
+persistence_owner_actor::behavior_type persistence(persistence_pointer self,
+                                                   std::shared_ptr<storage::store> db,
+                                                   persistence_options opts);
 
 } // namespace ts

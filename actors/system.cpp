@@ -1,5 +1,8 @@
 #include "actors/system.hpp"
 
+#include <algorithm>
+#include <chrono>
+
 #include <caf/scoped_actor.hpp>
 #include <caf/send.hpp>
 
@@ -9,12 +12,97 @@
 
 namespace ts {
 
+namespace {
+
+// Applies what the last shutdown saved, in one transaction and in the order persistence
+// writes (starts, output, outcomes). Each write is idempotent in the store (an outcome
+// applied twice is the same outcome, output already stored is skipped), so a start cut
+// short after the commit replays it harmlessly; a write the store refuses for what it is
+// (its run is gone) is logged and skipped. An outage fails the start and keeps the file.
+caf::error replay(storage::store& db, recovery_file& file) {
+  auto held = file.read();
+  if (!held) {
+    log::error("recovery_refused", {{"path", file.path()}, {"error", render(held.error())}});
+    auto& why = held.error().context();
+    auto text = why.size() == 1 && why.match_element<std::string>(0)
+                  ? why.get_as<std::string>(0)
+                  : render(held.error());
+    return make_error(ec::storage_failure,
+                      text + "; move it away to start without it (its writes are then lost)");
+  }
+  if (held->empty())
+    return caf::none;
+  size_t skipped = 0;
+  auto check = [&](caf::error err, const char* kind, run_id run) {
+    if (!err || err == ec::unavailable)
+      return err;
+    ++skipped;
+    log::warn("recovery_write_skipped", {{"kind", kind}, {"run", run}, {"error", render(err)}});
+    return caf::error{};
+  };
+  auto apply_all = [&]() -> caf::error {
+    if (auto err = db.begin())
+      return err;
+    for (auto& s : held->starts)
+      if (auto err = check(db.record_start(s), "start", s.run))
+        return err;
+    for (auto& a : held->appends)
+      if (auto err = check(db.append_output(a.run, a.offset, a.data), "output", a.run))
+        return err;
+    for (auto& o : held->outcomes)
+      if (auto err = check(db.finish_run(o), "outcome", o.run))
+        return err;
+    return db.commit();
+  };
+  if (auto err = apply_all()) {
+    db.rollback();
+    log::error("recovery_replay_failed", {{"path", file.path()}, {"error", render(err)}});
+    return err;
+  }
+  log::info("recovery_replayed",
+            {{"path", file.path()}, {"count", held->count()},
+             {"outcomes", held->outcomes.size()}, {"starts", held->starts.size()},
+             {"output_pieces", held->appends.size()}, {"skipped", skipped}});
+  return caf::none;
+}
+
+// Opens the recovery file, replays it, and reserves it for this run's shutdown. A file
+// that cannot be opened or reserved is logged, not fatal: it only matters if the database
+// is also away at the next shutdown, and refusing to run would be a sure outage for a
+// possible one.
+caf::expected<std::shared_ptr<recovery_file>>
+prepare_recovery(storage::store& db, const std::string& path, size_t max_backlog_bytes) {
+  auto file = recovery_file::open(path);
+  if (!file) {
+    log::error("recovery_unavailable", {{"path", path}, {"error", render(file.error())}});
+    return std::shared_ptr<recovery_file>{};
+  }
+  if (auto err = replay(db, **file))
+    return err;
+  auto bytes = recovery_file::bytes_for(max_backlog_bytes);
+  if (auto err = (*file)->reset(bytes))
+    log::error("recovery_reserve_failed",
+               {{"path", path}, {"bytes", bytes}, {"error", render(err)}});
+  return *file;
+}
+
+} // namespace
+
 caf::expected<service_actors> start_service(caf::actor_system& sys,
                                             std::shared_ptr<storage::store> db,
                                             std::shared_ptr<process_runner> runner,
                                             std::shared_ptr<wall_clock> clock,
                                             const service_options& opts) {
-  // Crash recovery comes first: a run left `running` never starts again.
+  // What the last shutdown could not write comes first: crash recovery would end its runs
+  // as interrupted, and a replayed outcome may add a pending retry.
+  std::shared_ptr<recovery_file> recovery;
+  if (!opts.recovery_path.empty()) {
+    auto r = prepare_recovery(*db, opts.recovery_path, opts.persistence.max_backlog_bytes);
+    if (!r)
+      return r.error();
+    recovery = std::move(*r);
+  }
+  // Crash recovery next: a run left `running` never starts again.
   auto orphans = db->interrupt_running(clock->now_ms());
   if (!orphans)
     return orphans.error();
@@ -33,6 +121,7 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
   if (auto err = db->load_pending([&](const pending_entry& e) { pending.push_back(e); }))
     return err;
   auto persistence_opts = opts.persistence;
+  persistence_opts.recovery = recovery;
   auto coordinator_opts = opts.coordinator;
   if (opts.metrics) {
     persistence_opts.metrics = opts.metrics;
@@ -55,17 +144,26 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
   return service_actors{persistence_handle, coordinator_handle};
 }
 
-void stop_service(caf::actor_system& sys, const service_actors& actors, int64_t grace_ms) {
+caf::error stop_service(caf::actor_system& sys, const service_actors& actors,
+                        int64_t grace_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds{grace_ms};
   caf::scoped_actor self{sys};
   self->request(actors.coordinator, caf::infinite, shutdown_atom::value, grace_ms)
     .receive([](caf::ok_atom) {},
              [](caf::error& err) { log::error("shutdown_failed", {{"error", render(err)}}); });
-  // Every outcome was acknowledged before the coordinator drained; a ping behind them
-  // makes sure persistence has flushed the rest (process starts) too.
-  self->request(actors.persistence, caf::infinite, ping_atom::value)
-    .receive([](caf::ok_atom) {}, [](caf::error&) {});
+  // Every outcome was acknowledged (stored, or held during an outage) before the
+  // coordinator drained; process starts and output came before them. Persistence writes
+  // what it holds until the grace is over, then saves the rest to the recovery file.
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now())
+                .count();
+  caf::error result;
+  self->request(actors.persistence, caf::infinite, shutdown_atom::value,
+                std::max<int64_t>(left, 0))
+    .receive([](caf::ok_atom) {}, [&](caf::error& err) { result = std::move(err); });
   self->send_exit(actors.coordinator, caf::exit_reason::user_shutdown);
   self->send_exit(actors.persistence, caf::exit_reason::user_shutdown);
+  return result;
 }
 
 } // namespace ts

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 
 #include <caf/actor_system.hpp>
 #include <caf/expected.hpp>
@@ -22,16 +23,20 @@ struct service_options {
   persistence_options persistence = default_persistence_options();
   /// Instruments every actor and both option sets above when set (null: --metrics=off).
   std::shared_ptr<ts::metrics> metrics = nullptr;
+  /// Where a shutdown saves the writes the database refused, and what the next start
+  /// replays first (actors/persistence.hpp); empty: nowhere, they are lost (and logged).
+  std::string recovery_path;
 };
 
 struct service_actors {
-  persistence_actor persistence;
+  persistence_owner_actor persistence;
   coordinator_actor coordinator;
 };
 
-/// Ends runs left `running` by a crash as interrupted and kills their leftover processes,
-/// loads every pending task, and spawns persistence (owning `db`) and the coordinator.
-/// Returns once the coordinator holds every pending task.
+/// Replays the recovery file (refusing to start on a corrupt one), ends runs left
+/// `running` by a crash as interrupted and kills their leftover processes, loads every
+/// pending task, and spawns persistence (owning `db`) and the coordinator. Returns once the
+/// coordinator holds every pending task.
 caf::expected<service_actors> start_service(caf::actor_system& sys,
                                             std::shared_ptr<storage::store> db,
                                             std::shared_ptr<process_runner> runner,
@@ -39,7 +44,10 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
                                             const service_options& opts);
 
 /// Starts no new runs, lets running ones finish within `grace_ms` (then kills them), and
-/// returns once every outcome is recorded.
-void stop_service(caf::actor_system& sys, const service_actors& actors, int64_t grace_ms);
+/// returns once every outcome is recorded. With the database away, persistence retries
+/// until `grace_ms` after the call (at least once) and saves what is left to the recovery
+/// file: the error then says so, and the caller should exit non-zero.
+caf::error stop_service(caf::actor_system& sys, const service_actors& actors,
+                        int64_t grace_ms);
 
 } // namespace ts

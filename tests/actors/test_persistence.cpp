@@ -2,17 +2,24 @@
 // counts transactions (to see group commit) and can simulate an outage.
 #include <catch2/catch.hpp>
 
+#include <unistd.h>
+
 #include <atomic>
 #include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "actors/executor.hpp"
 #include "actors/persistence.hpp"
+#include "actors/system.hpp"
 #include "storage/store.hpp"
 #include "tests/support/actor_fakes.hpp"
 
@@ -76,6 +83,11 @@ public:
     if (down)
       return outage();
     return inner_->finish_run(o);
+  }
+  caf::error retry_interrupted(run_id run, millis retry_at) override {
+    if (down)
+      return outage();
+    return inner_->retry_interrupted(run, retry_at);
   }
   caf::expected<task_view> get_task(task_id id) override {
     if (down)
@@ -160,10 +172,13 @@ struct persistence_fixture : actor_harness {
   std::filesystem::path dir;
   std::string url;
   std::shared_ptr<flaky_store> store;
-  persistence_actor db;
+  persistence_owner_actor db;
 
-  explicit persistence_fixture(size_t max_batch = 4096,
-                               size_t max_backlog_bytes = 64 * 1024 * 1024) {
+  /// `configure` may change the options (a recovery file, metrics) before the spawn.
+  explicit persistence_fixture(
+    size_t max_batch = 4096, size_t max_backlog_bytes = 64 * 1024 * 1024,
+    const std::function<void(persistence_options&, const std::filesystem::path&)>& configure
+    = {}) {
     char tmpl[] = "/tmp/ts-persistence-XXXXXX";
     REQUIRE(mkdtemp(tmpl) != nullptr);
     dir = tmpl;
@@ -176,6 +191,8 @@ struct persistence_fixture : actor_harness {
     opts.max_backlog_bytes = max_backlog_bytes;
     opts.reconnect_min = reconnect_min;
     opts.reconnect_max = std::chrono::seconds(5);
+    if (configure)
+      configure(opts, dir);
     // Detached in production; here the test scheduler must drive it.
     db = sys.spawn(persistence, std::shared_ptr<storage::store>{store}, opts);
     run();
@@ -938,6 +955,454 @@ TEST_CASE("a trigger makes a completed task due again, durably", "[persistence][
   CHECK(v->state == task_state::active);
 }
 
+// -- outages seen over time, shutdown and the recovery file ----------------------------------
+
+namespace {
+
+/// What the log writes while it lives, at info: the log writes fd 2 itself, so fd 2 points
+/// at a file meanwhile.
+class captured_log {
+public:
+  captured_log() {
+    char tmpl[] = "/tmp/ts-log-XXXXXX";
+    fd_ = mkstemp(tmpl);
+    REQUIRE(fd_ >= 0);
+    path_ = tmpl;
+    fflush(stderr);
+    saved_ = dup(STDERR_FILENO);
+    dup2(fd_, STDERR_FILENO);
+    log::set_level(log::level::info);
+  }
+  ~captured_log() {
+    log::set_level(log::level::error);
+    dup2(saved_, STDERR_FILENO);
+    close(saved_);
+    close(fd_);
+    unlink(path_.c_str());
+  }
+  captured_log(const captured_log&) = delete;
+  captured_log& operator=(const captured_log&) = delete;
+
+  /// The lines of `event`.
+  std::vector<std::string> lines(const std::string& event) const {
+    std::ifstream in{path_};
+    std::vector<std::string> out;
+    auto tag = " event=" + event;
+    for (std::string line; std::getline(in, line);) {
+      auto at = line.find(tag);
+      if (at != std::string::npos
+          && (at + tag.size() == line.size() || line[at + tag.size()] == ' '))
+        out.push_back(line);
+    }
+    return out;
+  }
+
+private:
+  std::string path_;
+  int fd_ = -1;
+  int saved_ = -1;
+};
+
+/// A fresh directory, removed with its content also when a REQUIRE ends the test early.
+struct scratch_dir {
+  std::filesystem::path path;
+  explicit scratch_dir(const char* prefix) {
+    std::string tmpl = std::string{"/tmp/"} + prefix + "-XXXXXX";
+    REQUIRE(mkdtemp(tmpl.data()) != nullptr);
+    path = tmpl;
+  }
+  ~scratch_dir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path, ec);
+  }
+};
+
+bool has(const std::string& line, const std::string& part) {
+  return line.find(part) != std::string::npos;
+}
+
+double storage_up(const ts::metrics& m) {
+  std::istringstream in{m.render()};
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("taskschedulizer_storage_up ", 0) == 0)
+      return std::stod(line.substr(line.find(' ') + 1));
+  FAIL("no taskschedulizer_storage_up");
+  return -1;
+}
+
+/// A fixture whose persistence saves to a recovery file beside the database.
+struct recovery_fixture {
+  std::shared_ptr<recovery_file> file;
+  persistence_fixture f{4096, 1 << 20, [this](persistence_options& o, const auto& dir) {
+                          auto r = recovery_file::open((dir / "t.db.recovery").string());
+                          REQUIRE(r);
+                          REQUIRE_FALSE((*r)->reset(recovery_file::bytes_for(o.max_backlog_bytes)));
+                          file = *r;
+                          o.recovery = file;
+                        }};
+  claim job;
+
+  /// A run claimed and started, committed.
+  recovery_fixture() {
+    auto r = f.schedule(f.task("echo held", t0));
+    REQUIRE(r);
+    auto c = f.claim_task(r->id, t0);
+    REQUIRE(c);
+    job = *c;
+    f.self->send(f.db, started_atom::value, process_start{job.run, 4242, 4242, 777, t0 + 1});
+    f.run();
+  }
+
+  auto stop(int64_t grace_ms) {
+    return f.self->request(f.db, caf::infinite, shutdown_atom::value, grace_ms);
+  }
+};
+
+} // namespace
+
+TEST_CASE("a reconnect that works while commits fail backs off exponentially and logs the "
+          "outage once",
+          "[persistence][outage][backoff]") {
+  auto m = ts::metrics::make();
+  REQUIRE(m);
+  auto meters = *m;
+  persistence_fixture f{4096, 1 << 20, [&](persistence_options& o, const auto&) {
+                          o.metrics = meters;
+                        }};
+  auto r = f.schedule(f.task("echo held", t0));
+  REQUIRE(r);
+  auto c = f.claim_task(r->id, t0);
+  REQUIRE(c);
+  captured_log log;
+  // A full disk: every commit fails, while the connection (and each reconnect) is fine.
+  f.store->commit_fails = true;
+  CHECK(f.finish(success_of(*c, t0 + 1, t0 + 2, "held\n")));
+  CHECK(storage_up(*meters) == 0);
+  auto began = f.now();
+  std::vector<int64_t> at;  // ms after the failed commit, one per reconnect
+  while (f.now() - began < 70000) {
+    auto before = f.store->reconnects.load();
+    f.advance(10);
+    if (f.store->reconnects > before)
+      at.push_back(f.now() - began);
+  }
+  // 100, 200, 400 ... 5000 ms apart: 18 attempts in 70 s, where a reset after each
+  // reconnect made one every 100 ms (700).
+  INFO("reconnects at (ms): " << Catch::Detail::stringify(at));
+  CHECK(at.size() == 18);
+  int64_t expected = reconnect_min.count();
+  for (size_t i = 0; i < at.size(); ++i) {
+    auto gap = at[i] - (i == 0 ? 0 : at[i - 1]);
+    CHECK(gap >= expected);
+    CHECK(gap <= expected + 10);  // the steps of advance()
+    expected = std::min<int64_t>(expected * 2, 5000);
+  }
+  CHECK(log.lines("database_down").size() == 1);
+  CHECK(log.lines("database_up").empty());
+  auto still = log.lines("database_still_down");
+  REQUIRE(still.size() == 1);  // once a minute
+  CHECK(has(still[0], "failures="));
+  CHECK(storage_up(*meters) == 0);
+  auto v = f.second_store()->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->status != task_status::success);
+
+  // Room on the disk again: the next attempt commits; the outage ends once, with its count.
+  auto attempts = f.store->reconnects.load() + 1;
+  f.store->commit_fails = false;
+  f.advance(5000);
+  auto up = log.lines("database_up");
+  REQUIRE(up.size() == 1);
+  CHECK(has(up[0], "attempts=" + std::to_string(attempts)));
+  CHECK(has(up[0], "failures=" + std::to_string(attempts - 1)));
+  CHECK(has(up[0], "confirmed_by=commit"));
+  CHECK(has(up[0], "backlog=1"));
+  CHECK(log.lines("database_down").size() == 1);
+  CHECK(storage_up(*meters) == 1);
+  v = f.second_store()->get_task(r->id);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+  CHECK(v->output == "held\n");
+
+  // The next outage starts again from reconnect_min: a commit went through.
+  f.store->commit_fails = true;
+  CHECK(is_error(std::optional{f.schedule(f.task("echo refused", t0))}, ec::unavailable));
+  auto before = f.store->reconnects.load();
+  f.advance(reconnect_min.count());
+  CHECK(f.store->reconnects == before + 1);
+  CHECK(log.lines("database_down").size() == 2);
+}
+
+TEST_CASE("with nothing held, a failed write's outage ends at a commit or after a quiet "
+          "probation, never at a reconnect alone",
+          "[persistence][outage][backoff]") {
+  persistence_fixture f;
+  captured_log log;
+  f.store->commit_fails = true;
+  CHECK(is_error(std::optional{f.schedule(f.task("echo refused", t0))}, ec::unavailable));
+  f.advance(reconnect_min.count());  // reconnects, pings: probing
+  REQUIRE(f.store->reconnects == 1);
+  CHECK(log.lines("database_up").empty());
+
+  SECTION("a write that fails again is one more failed attempt, not a new outage") {
+    CHECK(is_error(std::optional{f.schedule(f.task("echo again", t0))}, ec::unavailable));
+    f.advance(190);
+    CHECK(f.store->reconnects == 1);  // 200 ms after, not 100
+    f.advance(10);
+    CHECK(f.store->reconnects == 2);
+    f.store->commit_fails = false;
+    auto ok = f.schedule(f.task("echo through", t0));
+    REQUIRE(ok);
+    auto up = log.lines("database_up");
+    REQUIRE(up.size() == 1);
+    CHECK(has(up[0], "confirmed_by=commit"));
+    CHECK(has(up[0], "failures=1"));
+    CHECK(log.lines("database_down").size() == 1);
+  }
+  SECTION("no write for reconnect_max: the database answers, so it is up") {
+    f.store->commit_fails = false;
+    f.advance(4990);
+    CHECK(log.lines("database_up").empty());
+    f.advance(10);
+    auto up = log.lines("database_up");
+    REQUIRE(up.size() == 1);
+    CHECK(has(up[0], "confirmed_by=ping"));
+    CHECK(f.ping());
+  }
+}
+
+TEST_CASE("a shutdown retries the held writes until its grace ends, then saves them to the "
+          "recovery file",
+          "[persistence][shutdown][recovery]") {
+  recovery_fixture rf;
+  auto& f = rf.f;
+  captured_log log;
+  f.store->commit_fails = true;
+  f.self->send(f.db, append_atom::value, rf.job.run, int64_t{0}, std::string{"partial\n"});
+  auto outcome = success_of(rf.job, t0 + 1, t0 + 9, "partial\nend\n");
+  CHECK(f.finish(outcome));  // held
+  auto begins = f.store->begins.load();
+  auto stop = rf.stop(3000);
+  f.run();
+  CHECK_FALSE(poll_reply<caf::ok_atom>(f.self, stop));
+  f.advance(2990);
+  CHECK_FALSE(poll_reply<caf::ok_atom>(f.self, stop));
+  // At once, then with backoff: at 0, 200, 600 and 1400 ms, and the last at the deadline.
+  CHECK(f.store->begins - begins == 4);
+  f.advance(20);
+  CHECK(f.store->begins - begins == 5);
+  auto r = poll_reply<caf::ok_atom>(f.self, stop);
+  REQUIRE(r);
+  REQUIRE_FALSE(*r);
+  CHECK(r->error() == ec::unavailable);
+  auto written = log.lines("recovery_written");
+  REQUIRE(written.size() == 1);
+  CHECK(has(written[0], "count=2"));
+  CHECK(has(written[0], "outcomes=1"));
+  CHECK(has(written[0], "lost_outcomes=0"));
+  auto saved = rf.file->read();
+  REQUIRE(saved);
+  CHECK(saved->starts.empty());  // committed before the outage
+  REQUIRE(saved->appends.size() == 1);
+  CHECK(saved->appends[0].run == rf.job.run);
+  CHECK(saved->appends[0].data == "partial\n");
+  REQUIRE(saved->outcomes.size() == 1);
+  CHECK(saved->outcomes[0].run == rf.job.run);
+  CHECK(saved->outcomes[0].output == "partial\nend\n");
+  CHECK(saved->outcomes[0].finished_at == t0 + 9);
+  // No more attempts after the reply.
+  f.advance(10000);
+  CHECK(f.store->begins - begins == 5);
+}
+
+TEST_CASE("a shutdown whose database comes back within the grace writes everything and "
+          "saves nothing",
+          "[persistence][shutdown][recovery]") {
+  recovery_fixture rf;
+  auto& f = rf.f;
+  captured_log log;
+  f.store->down = true;
+  CHECK(f.finish(success_of(rf.job, t0 + 1, t0 + 9, "late\n")));
+  auto stop = rf.stop(10000);
+  f.advance(1000);
+  CHECK_FALSE(poll_reply<caf::ok_atom>(f.self, stop));
+  f.store->down = false;
+  f.advance(2000);
+  auto r = poll_reply<caf::ok_atom>(f.self, stop);
+  REQUIRE(r);
+  CHECK(*r);
+  CHECK(log.lines("recovery_written").empty());
+  CHECK(log.lines("database_up").size() == 1);
+  auto saved = rf.file->read();
+  REQUIRE(saved);
+  CHECK(saved->empty());
+  auto v = f.second_store()->get_task(rf.job.task);
+  REQUIRE(v);
+  CHECK(v->status == task_status::success);
+  CHECK(v->output == "late\n");
+}
+
+TEST_CASE("a shutdown with nothing held answers at once, also during an outage",
+          "[persistence][shutdown]") {
+  recovery_fixture rf;
+  auto& f = rf.f;
+  f.store->down = true;
+  CHECK(is_error(std::optional{f.ping()}, ec::unavailable));
+  auto stop = rf.stop(30000);
+  f.run();
+  auto r = poll_reply<caf::ok_atom>(f.self, stop);
+  REQUIRE(r);
+  CHECK(*r);
+}
+
+TEST_CASE("the recovery file refuses what it cannot trust", "[recovery]") {
+  scratch_dir dir{"ts-recovery"};
+  auto path = (dir.path / "r.recovery").string();
+  auto f = recovery_file::open(path);
+  REQUIRE(f);
+  auto& file = **f;
+  // Reserved and never written: nothing to replay.
+  REQUIRE_FALSE(file.reset(recovery_file::bytes_for(4096)));
+  CHECK(std::filesystem::file_size(path) == recovery_file::bytes_for(4096));
+  auto empty = file.read();
+  REQUIRE(empty);
+  CHECK(empty->empty());
+
+  held_writes w;
+  w.starts.push_back(process_start{7, 70, 70, 700, t0});
+  w.appends.push_back(output_piece{7, 0, std::string("out\0put\n", 8)});
+  run_outcome o;
+  o.run = 7;
+  o.task = 3;
+  o.status = task_status::failure;
+  o.reason = run_reason::exit;
+  o.exit_code = 2;
+  o.output = "out";
+  o.started_at = t0;
+  o.finished_at = t0 + 5;
+  w.outcomes.push_back(o);
+  auto bytes = file.write(w);
+  REQUIRE(bytes);
+  auto back = file.read();
+  REQUIRE(back);
+  REQUIRE(back->count() == 3);
+  CHECK(back->appends[0].data == std::string("out\0put\n", 8));
+  CHECK(back->outcomes[0].exit_code == 2);
+  CHECK_FALSE(back->outcomes[0].signal);
+
+  auto patch = [&](size_t at, const std::string& bytes) {
+    std::fstream io{path, std::ios::in | std::ios::out | std::ios::binary};
+    io.seekp(static_cast<std::streamoff>(at));
+    io.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  };
+  auto refused = [&](const std::string& why) {
+    auto r = file.read();
+    REQUIRE_FALSE(r);
+    INFO(render(r.error()));
+    CHECK(has(render(r.error()), why));
+  };
+  SECTION("a flipped payload byte") {
+    patch(*bytes - 1, "\x7f");
+    refused("checksum");
+  }
+  SECTION("cut short") {
+    std::filesystem::resize_file(path, *bytes - 10);
+    refused("truncated");
+  }
+  SECTION("cut inside the header") {
+    std::filesystem::resize_file(path, 20);
+    refused("truncated");
+  }
+  SECTION("another binary's records") {
+    patch(16, "0123456789abcdef");
+    refused("another record layout");
+  }
+  SECTION("not a recovery file") {
+    patch(0, "SQLite f");
+    refused("not a recovery file");
+  }
+}
+
+TEST_CASE("a start replays the recovery file before crash recovery, idempotently, and refuses "
+          "a corrupt one",
+          "[system][recovery]") {
+  scratch_dir dir{"ts-replay"};
+  auto url = "sqlite:" + (dir.path / "t.db").string();
+  auto path = (dir.path / "t.db.recovery").string();
+  auto opened = storage::open_store(url);
+  REQUIRE(opened);
+  std::shared_ptr<storage::store> db{std::move(*opened)};
+  // A run that was running when the last shutdown found the database away.
+  REQUIRE_FALSE(db->begin());
+  auto t = db->insert_task(persistence_fixture::task("echo saved", t0));
+  REQUIRE(t);
+  auto c = db->claim_run(t->id, t0);
+  REQUIRE(c);
+  REQUIRE_FALSE(db->record_start(process_start{c->run, 0, 0, 0, t0 + 1}));
+  REQUIRE_FALSE(db->commit());
+  held_writes w;
+  w.appends.push_back(output_piece{c->run, 0, "saved\n"});
+  w.outcomes.push_back(success_of(*c, t0 + 1, t0 + 2, "saved\n"));
+  auto save = [&] {
+    auto f = recovery_file::open(path);
+    REQUIRE(f);
+    auto bytes = (*f)->write(w);
+    REQUIRE(bytes);
+    return *bytes;
+  };
+
+  caf::actor_system_config cfg;
+  register_types(cfg);
+  caf::actor_system sys{cfg};
+  auto wall = std::make_shared<manual_wall_clock>(t0 * 1000 + 10'000'000);
+  service_options opts;
+  opts.recovery_path = path;
+  auto start = [&] {
+    return start_service(sys, db, std::make_shared<fake_runner>(wall), wall, opts);
+  };
+  captured_log log;
+  save();
+  for (int round = 0; round < 2; ++round) {
+    // The second round: a start that stopped after the commit, before the file was emptied.
+    if (round == 1)
+      save();
+    auto actors = start();
+    REQUIRE(actors);
+    CHECK_FALSE(stop_service(sys, *actors, 0));
+    auto v = db->get_task(t->id);
+    REQUIRE(v);
+    CHECK(v->status == task_status::success);  // not interrupted
+    CHECK(v->output == "saved\n");
+    auto out = db->read_output(c->run, 0, 1024);
+    REQUIRE(out);
+    CHECK(out->data == "saved\n");
+    auto left = recovery_file::open(path);
+    REQUIRE(left);
+    auto rest = (*left)->read();
+    REQUIRE(rest);
+    CHECK(rest->empty());
+    // Reserved again for this run's shutdown.
+    CHECK(std::filesystem::file_size(path) == recovery_file::bytes_for(opts.persistence.max_backlog_bytes));
+  }
+  auto replayed = log.lines("recovery_replayed");
+  REQUIRE(replayed.size() == 2);
+  CHECK(has(replayed[1], "count=2"));
+  CHECK(has(replayed[1], "skipped=0"));
+  CHECK(log.lines("run_interrupted_by_crash").empty());
+
+  // Corrupt: the start is refused and the file kept for the operator.
+  auto size = save() - 1;
+  std::filesystem::resize_file(path, size);
+  auto refused = start();
+  if (refused)
+    stop_service(sys, *refused, 0);
+  REQUIRE_FALSE(refused);
+  CHECK(has(render(refused.error()), "truncated"));
+  CHECK(has(render(refused.error()), "move it away"));
+  CHECK(std::filesystem::file_size(path) == size);
+  CHECK(log.lines("recovery_refused").size() == 1);
+}
+
 // -- the executor over this persistence and a fake runner ------------------------------------
 
 namespace {
@@ -945,14 +1410,18 @@ namespace {
 struct executor_fixture : running_fixture {
   std::shared_ptr<fake_runner> runner = std::make_shared<fake_runner>(wall);
   std::shared_ptr<std::vector<run_id>> done = std::make_shared<std::vector<run_id>>();
-  coordinator_actor coord = sys.spawn(fake_coordinator, done);
+  std::shared_ptr<std::vector<std::pair<task_id, millis>>> rearmed =
+    std::make_shared<std::vector<std::pair<task_id, millis>>>();
+  coordinator_actor coord = sys.spawn(fake_coordinator, done, rearmed);
   executor_actor exec;
 
-  /// Spawns the executor of the claimed run; it starts its command at once.
+  /// Spawns the executor of the claimed run, which prepares its process held, and releases
+  /// it at once, as the coordinator does at the due time.
   void spawn() {
     exec = sys.spawn(executor, job, persistence_actor{db}, coord,
                      std::shared_ptr<process_runner>{runner}, std::shared_ptr<wall_clock>{wall},
                      std::shared_ptr<ts::metrics>{});
+    self->send(exec, release_atom::value);
   }
 
   ~executor_fixture() {
@@ -1039,10 +1508,9 @@ TEST_CASE("a cancel stops the command with SIGTERM then SIGKILL and ends the run
   // Another cancel, or the shutdown's kill, does not cut the grace short...
   f.advance(1000);
   f.self->send(f.exec, cancel_atom::value);
-  f.self->send(f.exec, kill_atom::value);
-  auto escalation = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      defaults::kill_escalation).count();
-  f.advance(escalation - 1000 - 10);
+  f.self->send(f.exec, kill_atom::value, int64_t{60000});
+  auto grace = f.job.controls.kill_grace_ms;
+  f.advance(grace - 1000 - 10);
   CHECK(f.runner->signals.size() == 1);
   // ...which ends with SIGKILL.
   f.advance(10);
@@ -1060,7 +1528,7 @@ TEST_CASE("a shutdown kill still ends the run interrupted", "[executor][cancel]"
   executor_fixture f;
   f.spawn();
   f.run();
-  f.self->send(f.exec, kill_atom::value);
+  f.self->send(f.exec, kill_atom::value, int64_t{5000});
   f.run();
   f.runner->end(0, 0, SIGTERM);
   f.run();
@@ -1097,5 +1565,127 @@ TEST_CASE("a cancel after the exit or of a start that failed changes nothing",
     CHECK(r->status == run_status::failure);
     CHECK(r->reason == run_reason::start_failed);
     CHECK(*f.done == std::vector<run_id>{f.job.run});
+  }
+}
+
+TEST_CASE("a shutdown caps the kill grace a cancel started", "[executor][cancel]") {
+  executor_fixture f;
+  f.job.controls.kill_grace_ms = 30000;
+  f.spawn();
+  f.run();
+  using signals = std::vector<std::pair<int32_t, int>>;
+  f.self->send(f.exec, cancel_atom::value);
+  f.run();
+  f.advance(1000);
+  // Shutdown: at most 2 s more, not the 29 s the cancel's grace has left.
+  f.self->send(f.exec, kill_atom::value, int64_t{2000});
+  f.advance(1990);
+  CHECK(f.runner->signals == signals{{f.pgid(), SIGTERM}});
+  f.advance(20);
+  CHECK(f.runner->signals == signals{{f.pgid(), SIGTERM}, {f.pgid(), SIGKILL}});
+}
+
+TEST_CASE("timeout_s stops the command and ends the run timeout", "[executor][timeout]") {
+  executor_fixture f;
+  f.job.controls.timeout_ms = 1500;
+  f.job.controls.kill_grace_ms = 3000;
+  f.spawn();
+  f.run();
+  using signals = std::vector<std::pair<int32_t, int>>;
+  f.advance(1490);
+  CHECK(f.runner->signals.empty());
+  f.advance(20);
+  CHECK(f.runner->signals == signals{{f.pgid(), SIGTERM}});
+  // It ignores SIGTERM: SIGKILL after the task's kill grace (SIGTERM went at 1500).
+  f.advance(2980);
+  CHECK(f.runner->signals.size() == 1);
+  f.advance(20);
+  CHECK(f.runner->signals == signals{{f.pgid(), SIGTERM}, {f.pgid(), SIGKILL}});
+  f.runner->end(0, 0, SIGKILL);
+  f.run();
+  auto r = f.stored_run();
+  REQUIRE(r);
+  CHECK(r->status == run_status::failure);
+  CHECK(r->reason == run_reason::timeout);
+  REQUIRE(r->message);
+  CHECK(r->message->find("timeout_s") != std::string::npos);
+}
+
+TEST_CASE("a command that ends before its timeout is not signalled", "[executor][timeout]") {
+  executor_fixture f;
+  f.job.controls.timeout_ms = 1000;
+  f.spawn();
+  f.run();
+  f.runner->end(0, 0);
+  f.run();
+  f.advance(5000);
+  CHECK(f.runner->signals.empty());
+  auto r = f.stored_run();
+  REQUIRE(r);
+  CHECK(r->status == run_status::success);
+}
+
+TEST_CASE("a failed attempt with attempts left is armed again after its delay",
+          "[executor][retry]") {
+  executor_fixture f;
+  f.job.controls.retry.max_attempts = 3;
+  f.job.controls.retry.delay_ms = 4000;
+  f.job.controls.retry.jitter = retry_jitter::equal;
+  f.spawn();
+  f.run();
+  f.runner->end(0, 1);
+  f.run();
+  REQUIRE(f.rearmed->size() == 1);
+  auto [task, at] = f.rearmed->front();
+  CHECK(task == f.job.task);
+  auto now = f.wall->now_ms();
+  // Equal jitter: between half the delay and the delay after the end.
+  CHECK(at >= now + 2000 - 50);
+  CHECK(at <= now + 4000 + 50);
+  CHECK(*f.done == std::vector<run_id>{f.job.run});
+}
+
+TEST_CASE("no retry for success, cancel, the last attempt, or an interrupt by default",
+          "[executor][retry]") {
+  SECTION("success") {
+    executor_fixture f;
+    f.job.controls.retry.max_attempts = 3;
+    f.spawn();
+    f.run();
+    f.runner->end(0, 0);
+    f.run();
+    CHECK(f.rearmed->empty());
+  }
+  SECTION("cancel") {
+    executor_fixture f;
+    f.job.controls.retry.max_attempts = 3;
+    f.spawn();
+    f.run();
+    f.self->send(f.exec, cancel_atom::value);
+    f.run();
+    f.runner->end(0, 0, SIGTERM);
+    f.run();
+    CHECK(f.rearmed->empty());
+  }
+  SECTION("the last attempt") {
+    executor_fixture f;
+    f.job.controls.retry.max_attempts = 3;
+    f.job.attempt = 3;
+    f.spawn();
+    f.run();
+    f.runner->end(0, 1);
+    f.run();
+    CHECK(f.rearmed->empty());
+  }
+  SECTION("interrupted") {
+    executor_fixture f;
+    f.job.controls.retry.max_attempts = 3;
+    f.spawn();
+    f.run();
+    f.self->send(f.exec, kill_atom::value, int64_t{5000});
+    f.run();
+    f.runner->end(0, 0, SIGTERM);
+    f.run();
+    CHECK(f.rearmed->empty());
   }
 }

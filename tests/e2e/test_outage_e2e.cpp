@@ -11,10 +11,18 @@
 // Bounds are generous: the service's connect timeout is 3 s and its read/write timeout 5 s.
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <string>
 #include <thread>
@@ -360,4 +368,198 @@ TEST_CASE("start-up against a stopped or frozen database exits non-zero and --db
   CHECK(*code != 0);
   CHECK(took < 10000);
   CHECK(svc.stderr_text().find("not-it") == std::string::npos);
+}
+
+// -- outcomes held at shutdown: the recovery file ------------------------------------------
+//
+// The database refuses writes while a command finishes; SIGTERM then must not drop the held
+// outcome: the service retries within --shutdown-grace, saves it to the recovery file, says
+// so and exits non-zero; the next start replays it before anything else.
+
+namespace {
+
+/// A small tmpfs in a mount namespace of this test process alone, which the service it
+/// spawns inherits: filling it is a full disk for that service and nobody else, and it
+/// vanishes with the process at the latest. Needs CAP_SYS_ADMIN; error() says why not.
+class private_tmpfs {
+public:
+  private_tmpfs(std::string where, const std::string& size) : where_(std::move(where)) {
+    // ctest runs each case in a process of its own, whose main thread spawns the service.
+    if (::unshare(CLONE_NEWNS) != 0) {
+      error_ = std::string{"unshare(CLONE_NEWNS): "} + std::strerror(errno);
+      return;
+    }
+    // Nothing mounted from here on propagates to the host's namespace.
+    if (::mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0
+        || ::mkdir(where_.c_str(), 0700) != 0
+        || ::mount("tmpfs", where_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV,
+                   ("size=" + size).c_str()) != 0) {
+      error_ = std::string{"mount tmpfs: "} + std::strerror(errno);
+      return;
+    }
+    mounted_ = true;
+  }
+  ~private_tmpfs() {
+    if (mounted_)
+      ::umount2(where_.c_str(), MNT_DETACH);
+  }
+  private_tmpfs(const private_tmpfs&) = delete;
+  private_tmpfs& operator=(const private_tmpfs&) = delete;
+
+  const std::string& error() const {
+    return error_;
+  }
+  std::string file(const std::string& name) const {
+    return where_ + "/" + name;
+  }
+
+  /// Writes a filler until not one byte more fits.
+  bool fill() {
+    int fd = ::open(file("filler").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0)
+      return false;
+    std::string chunk(1 << 20, 'x');
+    for (size_t size = chunk.size(); size > 0; size /= 2)
+      while (::write(fd, chunk.data(), size) == static_cast<ssize_t>(size)) {
+      }
+    bool full = errno == ENOSPC;
+    ::close(fd);
+    return full;
+  }
+  /// Room again.
+  void drain() {
+    ::unlink(file("filler").c_str());
+  }
+
+private:
+  std::string where_;
+  std::string error_;
+  bool mounted_ = false;
+};
+
+/// A command that prints a line, waits for `go` to exist, prints another and ends.
+std::string waiting_command(const std::string& go) {
+  return "echo start; while [ ! -e " + sh_quote(go) + " ]; do sleep 0.05; done; echo done";
+}
+
+/// Waits for `event` in the service's log.
+bool logged(const service& svc, const std::string& event, std::chrono::milliseconds within) {
+  return wait_until(
+    [&] { return svc.stderr_text().find("event=" + event) != std::string::npos; }, within,
+    20ms);
+}
+
+/// SIGTERM with the outcome held: the exit must be non-zero, after retrying within the
+/// grace, with the recovery_written line.
+void stop_with_held_outcome(service& svc, int64_t grace_ms) {
+  auto t0 = steady::now();
+  REQUIRE(svc.signal(SIGTERM));
+  auto code = svc.wait(60s);
+  auto took = ms_since(t0);
+  INFO(svc.diagnostics());
+  REQUIRE(code.has_value());
+  CHECK(*code == 1);
+  CHECK(took >= grace_ms - 500);  // it kept trying, not 10 ms and gone
+  CHECK(took < grace_ms + 10000);
+  auto err = svc.stderr_text();
+  CHECK(err.find("event=recovery_written") != std::string::npos);
+  CHECK(err.find("outcomes=1") != std::string::npos);
+  // The outage is logged once, however many attempts the grace saw.
+  CHECK(count_of(err, "event=database_down") == 1);
+  figure("held outcome: SIGTERM to exit", took);
+}
+
+/// After the restart the run reads success with its whole output, not interrupted.
+void check_replayed(service& svc, int64_t id) {
+  INFO(svc.diagnostics());
+  auto err = svc.stderr_text();
+  CHECK(err.find("event=recovery_replayed") != std::string::npos);
+  CHECK(err.find("event=run_interrupted_by_crash") == std::string::npos);
+  auto j = svc.client().get("/status?id=" + std::to_string(id));
+  INFO(j.describe());
+  REQUIRE(j.status == 200);
+  CHECK(has_status(j.json(), "success"));
+  CHECK(j.json()["output"] == "start\ndone\n");
+  auto v1 = svc.client().get("/v1/tasks/" + std::to_string(id));
+  INFO(v1.describe());
+  REQUIRE(v1.status == 200);
+  CHECK(v1.json()["latest_run"]["status"] == "success");
+}
+
+} // namespace
+
+TEST_CASE("a full disk at shutdown: the held outcome goes to the recovery file, exit non-zero, "
+          "and the next start replays it",
+          "[e2e][outage][recovery]") {
+  temp_dir dir;
+  private_tmpfs disk(dir.file("disk"), "80m");
+  if (!disk.error().empty()) {
+    WARN("skipped: needs a private mount namespace (root): " << disk.error());
+    return;
+  }
+  // The logs stay outside the full disk (the work dir); the database and its recovery file
+  // are on it.
+  service svc(dir.path(), "sqlite:" + disk.file("ts.db"));
+  const std::vector<std::string> args{"--shutdown-grace=3"};
+  REQUIRE(svc.start(args) == "");
+  auto reserved = std::filesystem::file_size(disk.file("ts.db.recovery"));
+  CHECK(reserved >= 64u * 1024 * 1024);
+
+  const std::string go = dir.file("go");
+  int64_t id = schedule(svc.client(), waiting_command(go), past);
+  wait_running(svc, id);
+  pause_briefly(700ms);  // "start" is stored while the disk has room
+  REQUIRE(disk.fill());
+  REQUIRE(write_file(go, ""));
+  INFO(svc.diagnostics());
+  REQUIRE(logged(svc, "run_finished", 20s));
+  REQUIRE(logged(svc, "database_down", 20s));
+  stop_with_held_outcome(svc, 3000);
+
+  disk.drain();
+  REQUIRE(svc.start(args) == "");
+  check_replayed(svc, id);
+  CHECK(std::filesystem::file_size(disk.file("ts.db.recovery")) == reserved);
+  REQUIRE(svc.signal(SIGTERM));
+  auto code = svc.wait(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
+}
+
+TEST_CASE("a stopped MariaDB at shutdown: the held outcome goes to the recovery file in data/, "
+          "exit non-zero, and the next start replays it",
+          "[e2e][outage][recovery]") {
+  if (!mariadb_tests_enabled()) {
+    WARN("skipped: set TS_TEST_MARIADB_DIR (scripts/test does) to run MariaDB outage tests");
+    return;
+  }
+  temp_dir dir;
+  private_mariadb server(dir.file("mariadb"), "outage", secret);
+  service svc(dir.path(), server.url());
+  const std::vector<std::string> args{"--shutdown-grace=3"};
+  REQUIRE(svc.start(args) == "");
+  const std::string go = dir.file("go");
+  int64_t id = schedule(svc.client(), waiting_command(go), past);
+  wait_running(svc, id);
+  pause_briefly(700ms);
+  server.stop();
+  REQUIRE(write_file(go, ""));
+  INFO(svc.diagnostics());
+  REQUIRE(logged(svc, "run_finished", 20s));
+  REQUIRE(logged(svc, "database_down", 30s));
+  stop_with_held_outcome(svc, 3000);
+  // In the working directory's data/, named after the server and database.
+  bool found = false;
+  for (auto& e : std::filesystem::directory_iterator(dir.file("data")))
+    found = found || e.path().filename().string().rfind("mysql-127.0.0.1-", 0) == 0;
+  CHECK(found);
+  CHECK(svc.stderr_text().find(secret) == std::string::npos);
+
+  server.restart();
+  REQUIRE(svc.start(args) == "");
+  check_replayed(svc, id);
+  REQUIRE(svc.signal(SIGTERM));
+  auto code = svc.wait(30s);
+  REQUIRE(code.has_value());
+  CHECK(*code == 0);
 }
