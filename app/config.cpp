@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include <pwd.h>
+
 #include <arpa/inet.h>
 #include <algorithm>
 #include <cstdlib>
@@ -12,6 +14,7 @@
 #include "actors/interfaces.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/text.hpp"
 #include "storage/db_url.hpp"
 
 namespace ts::app {
@@ -100,7 +103,14 @@ config::config() {
     .add(max_output_bytes, "max-output-bytes",
          with_default("the largest output_limit_bytes a task may ask for (1024 to 67108864; "
                       "MariaDB: keep max_allowed_packet above it)",
-                      defaults::max_output_bytes));
+                      defaults::max_output_bytes))
+    .add(shutdown_kill_grace, "shutdown-kill-grace",
+         with_default("at shutdown, seconds between SIGTERM and SIGKILL of a run still "
+                      "running after --shutdown-grace (a task's own kill_grace_s, if shorter, "
+                      "wins)",
+                      defaults::shutdown_kill_grace_s))
+    .add(allowed_run_as, "allowed-run-as",
+         "comma-separated users a task may name in run_as (else 403 forbidden)");
   register_types(*this);
   // CAF's scheduler defaults suit a machine given over to one actor system: at least 4
   // workers that poll for ~25 ms (sleeping 50 us at a time) before they block. Here they
@@ -153,6 +163,20 @@ caf::expected<options> read_options(const config& cfg) {
   if (cfg.max_output_bytes < 1024 || cfg.max_output_bytes > max_output_cap)
     return invalid("--max-output-bytes must be from 1024 to 67108864");
   opts.max_output_bytes = static_cast<int64_t>(cfg.max_output_bytes);
+  if (cfg.shutdown_kill_grace > 600)
+    return invalid("--shutdown-kill-grace must be at most 600 seconds");
+  opts.shutdown_kill_grace_ms = static_cast<int64_t>(cfg.shutdown_kill_grace) * 1000;
+  for (std::string_view rest = cfg.allowed_run_as; !rest.empty();) {
+    auto comma = rest.find(',');
+    auto name = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (name.empty())
+      continue;
+    // Checked here, not at the first run: a typo in the list is the operator's to see now.
+    if (getpwnam(std::string{name}.c_str()) == nullptr)
+      return invalid("--allowed-run-as: no user " + std::string{name});
+    opts.allowed_run_as.emplace_back(name);
+  }
   opts.port = cfg.port;
   opts.bind = cfg.bind;
   opts.db = cfg.db;

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
@@ -38,6 +39,8 @@ public:
   std::string metrics = defaults::metrics;
   std::string default_time_zone = defaults::default_time_zone;
   size_t max_output_bytes = static_cast<size_t>(defaults::max_output_bytes);
+  size_t shutdown_kill_grace = defaults::shutdown_kill_grace_s;
+  std::string allowed_run_as;
 
   config();
 
@@ -63,6 +66,10 @@ struct options {
   zone_ptr default_time_zone;
   /// The largest output_limit_bytes a task may ask for.
   int64_t max_output_bytes{};
+  /// At shutdown, the most a run's kill grace may be.
+  int64_t shutdown_kill_grace_ms{};
+  /// The users a task may name in run_as.
+  std::vector<std::string> allowed_run_as;
 };
 
 /// Checks --log-level and --log-format and applies them, so that the errors of every later

@@ -1,9 +1,11 @@
 // taskschedulizer: takes the options (app/config.hpp), opens the store, starts the actors
 // and the HTTP front end, and shuts them down in order on SIGINT/SIGTERM.
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -65,6 +67,27 @@ open_store_waiting(const std::string& url, const ts::storage::store_options& opt
   }
 }
 
+// Where a shutdown saves the writes the database refused, for the next start to replay:
+// beside an SQLite file, whose folder the service writes anyway; for MySQL, in the working
+// directory's data/ (where the default SQLite file lives), named after server and database
+// so that two services sharing a folder never replay each other's.
+std::string recovery_path_for(const std::string& url) {
+  auto u = ts::storage::parse_db_url(url);
+  if (!u)
+    return "";  // open_store has refused it already
+  if (u->scheme == "sqlite")
+    return u->path + ".recovery";
+  auto where = u->socket.empty() ? u->host + "-" + std::to_string(u->port ? u->port : 3306)
+                                 : u->socket;
+  auto name = "mysql-" + where + "-" + u->database;
+  for (auto& c : name)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-')
+      c = '_';
+  std::error_code ec;
+  std::filesystem::create_directories("data", ec);
+  return "data/" + name + ".recovery";
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -110,7 +133,9 @@ int main(int argc, char** argv) {
   auto clock = std::make_shared<ts::system_wall_clock>();
   ts::service_options service_opts;
   service_opts.coordinator.max_running = opt->max_running;
+  service_opts.coordinator.shutdown_kill_grace_ms = opt->shutdown_kill_grace_ms;
   service_opts.metrics = meters;
+  service_opts.recovery_path = recovery_path_for(opt->db);
   auto actors
     = ts::start_service(sys, db, ts::make_posix_process_runner(), clock, service_opts);
   if (!actors)
@@ -126,6 +151,7 @@ int main(int argc, char** argv) {
   srv_opts.metrics = meters;
   srv_opts.default_time_zone = opt->default_time_zone;
   srv_opts.max_output_bytes = opt->max_output_bytes;
+  srv_opts.allowed_run_as = opt->allowed_run_as;
   auto server = ts::start_http_server(srv_opts, gateway);
   if (!server) {
     ts::stop_service(sys, *actors, 0);
@@ -144,9 +170,15 @@ int main(int argc, char** argv) {
   ts::log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   // New requests get 503 from here on; those in flight still get their answer.
   (*server)->reject_new_requests();
-  ts::stop_service(sys, *actors, static_cast<int64_t>(opt->shutdown_grace_s) * 1000);
+  auto incomplete
+    = ts::stop_service(sys, *actors, static_cast<int64_t>(opt->shutdown_grace_s) * 1000);
   (*server)->stop();
   caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
+  // Writes went to the recovery file (or were lost): a supervisor must see that.
+  if (incomplete) {
+    ts::log::error("stopped", {{"exit_code", EXIT_FAILURE}, {"error", ts::render(incomplete)}});
+    return EXIT_FAILURE;
+  }
   ts::log::info("stopped");
   return EXIT_SUCCESS;
 }

@@ -161,7 +161,7 @@ http_response error_response(const caf::error& err) {
       case http_ec::unknown_field: return error_body(400, "unknown_field", message, field);
       case http_ec::invalid_cursor: return error_body(400, "invalid_cursor", message, field);
       case http_ec::no_such_resource: return error_body(404, "not_found", message);
-      case http_ec::forbidden: return error_body(403, "forbidden", message);
+      case http_ec::forbidden: return error_body(403, "forbidden", message, field);
       case http_ec::invalid_task: return error_body(400, "invalid_task", message);
       case http_ec::invalid_id: return error_body(400, "invalid_id", message);
       case http_ec::unauthorized: {

@@ -173,7 +173,7 @@ const std::vector<route_entry>& route_table() {
 }
 
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
-             bool metrics, const time_zone* zone, int64_t max_output_bytes) {
+             bool metrics, const time_zone* zone, v1_limits limits) {
   auto m = find_route(req.path);
   auto id = m.entry ? m.entry->id : route_id::other;
   if (id == route_id::healthz || id == route_id::readyz) {
@@ -214,7 +214,9 @@ action route(const request_view& req, std::string_view token, bool stopping, mil
         return error_response(task.error());
       return status_action{*task};
     }
-    default: return v1_route(req, m, now, v1_limits{max_output_bytes, zone});
+    default:
+      limits.zone = zone;
+      return v1_route(req, m, now, limits);
   }
 }
 

@@ -86,11 +86,10 @@ using action = std::variant<http_response, schedule_action, status_action, metri
 /// answers even while stopping), then authentication (when `token` is not empty), then
 /// 503 while `stopping`, then path and method, body size, content type and validation.
 /// `metrics` is false under --metrics=off: /metrics is then 404. Naive times are read in
-/// `zone` (--default-time-zone), or in the process's zone when it is null. Tasks may keep
-/// at most `max_output_bytes` of output (--max-output-bytes).
+/// `zone` (--default-time-zone), or in the process's zone when it is null. v1 requests are
+/// also checked against `limits` (--max-output-bytes, --allowed-run-as; its zone is `zone`).
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
-             bool metrics = false, const time_zone* zone = nullptr,
-             int64_t max_output_bytes = defaults::max_output_bytes);
+             bool metrics = false, const time_zone* zone = nullptr, v1_limits limits = {});
 
 /// The routes. A request's metric label is its route pattern, never its raw path, so that
 /// clients cannot create series at will (unknown paths share `other`).

@@ -47,6 +47,7 @@ struct shared_state {
   /// Null: the process's zone.
   zone_ptr zone;
   int64_t max_output_bytes = 0;
+  std::vector<std::string> allowed_run_as;
   std::atomic<bool> stopping{false};
   std::atomic<uint16_t> port{0};
   std::mutex mtx;
@@ -174,7 +175,8 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
     auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr,
-                          st->zone.get(), st->max_output_bytes);
+                          st->zone.get(),
+                          api::v1_limits{st->max_output_bytes, nullptr, &st->allowed_run_as});
     if (auto res = std::get_if<http_response>(&act)) {
       r->reply(std::move(*res));
     } else {
@@ -261,6 +263,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
   p->st->metrics = opts.metrics;
   p->st->zone = opts.default_time_zone;
   p->st->max_output_bytes = opts.max_output_bytes;
+  p->st->allowed_run_as = opts.allowed_run_as;
   p->st->gateway = std::move(gateway);
   p->drain_timeout = opts.drain_timeout;
   restinio::server_settings_t<traits> settings;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <caf/actor.hpp>
 #include <caf/expected.hpp>
@@ -40,6 +41,8 @@ struct server_options {
   zone_ptr default_time_zone = nullptr;
   /// The largest output_limit_bytes a task may ask for.
   int64_t max_output_bytes = defaults::max_output_bytes;
+  /// The users a task may name in run_as (--allowed-run-as).
+  std::vector<std::string> allowed_run_as;
 };
 
 class http_server {

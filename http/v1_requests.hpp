@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -24,6 +25,9 @@ struct v1_limits {
   int64_t max_output_bytes = defaults::max_output_bytes;
   /// --default-time-zone, for naive times; null: the process's zone.
   const time_zone* zone = nullptr;
+  /// --allowed-run-as: the users a task may name in run_as (else 403 forbidden); null or
+  /// empty: none.
+  const std::vector<std::string>* allowed_run_as = nullptr;
 };
 
 /// POST /v1/tasks.
@@ -76,5 +80,13 @@ constexpr int32_t default_page = 50;
 constexpr size_t max_name_bytes = 200;
 constexpr size_t max_labels = 32;
 constexpr size_t max_label_value_bytes = 200;
+/// Execution limits (issue: timeouts, retries, env, cwd, run-as).
+constexpr double max_timeout_s = 365.0 * 24 * 3600;
+constexpr double max_kill_grace_s = 600;
+constexpr int32_t max_attempts = 100;
+constexpr double max_retry_delay_s = 365.0 * 24 * 3600;
+constexpr size_t max_env_vars = 128;
+constexpr size_t max_env_bytes = 64 * 1024;
+constexpr size_t max_cwd_bytes = 4096;
 
 } // namespace ts::api

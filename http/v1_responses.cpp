@@ -39,7 +39,29 @@ ordered_json run_json(const run_info& r) {
   j["output_bytes"] = r.output_size;
   j["lateness_ms"] = or_null(r.lateness_ms);
   j["stop_requested"] = r.stop_requested;
+  j["next_attempt_at"] = time_or_null(r.next_attempt_at);
   return j;
+}
+
+double seconds(int64_t ms) {
+  return static_cast<double>(ms) / 1000.0;
+}
+
+void add_controls(ordered_json& j, const task_controls& c) {
+  j["timeout_s"] = c.timeout_ms ? ordered_json(seconds(*c.timeout_ms)) : ordered_json();
+  j["kill_grace_s"] = seconds(c.kill_grace_ms);
+  auto& r = j["retry"];
+  r["max_attempts"] = c.retry.max_attempts;
+  r["delay_s"] = seconds(c.retry.delay_ms);
+  r["multiplier"] = c.retry.multiplier;
+  r["max_delay_s"] = seconds(c.retry.max_delay_ms);
+  r["jitter"] = to_string(c.retry.jitter);
+  r["on_interrupted"] = c.retry.on_interrupted;
+  j["env"] = ordered_json::object();
+  for (auto& v : c.env)
+    j["env"][v.key] = v.value;
+  j["cwd"] = or_null(c.cwd);
+  j["run_as"] = or_null(c.run_as);
 }
 
 ordered_json task_json(const task_info& t) {
@@ -53,6 +75,7 @@ ordered_json task_json(const task_info& t) {
   j["schedule"]["at"] = format_time(t.due);
   j["schedule"]["time_zone"] = or_null(t.time_zone);
   j["output_limit_bytes"] = t.output_limit_bytes;
+  add_controls(j, t.controls);
   j["state"] = to_string(t.state);
   j["version"] = t.version;
   j["next_run_at"] = time_or_null(t.next_run_at);

@@ -32,12 +32,14 @@ const std::map<std::string, std::string>& option_defaults() {
     {"metrics", ts::defaults::metrics},
     {"default-time-zone", ts::defaults::default_time_zone},
     {"max-output-bytes", std::to_string(ts::defaults::max_output_bytes)},
+    {"shutdown-kill-grace", std::to_string(ts::defaults::shutdown_kill_grace_s)},
   };
   return table;
 }
 
 // Options that may be absent: no default in --help, commented out in the INI.
-const std::set<std::string> absent_options{"api-token-file", "db-password-file"};
+const std::set<std::string> absent_options{"api-token-file", "db-password-file",
+                                           "allowed-run-as"};
 
 // CAF's own options, which the INI cannot set or need not list.
 const std::set<std::string> caf_options{"help", "long-help", "dump-config", "config-file"};

@@ -755,6 +755,7 @@ fake_coordinator(ts::coordinator_actor::pointer self,
     [=](load_atom, std::vector<pending_entry>&) {},
     [=](tick_atom) {},
     [=](done_atom, run_id) {},
+    [=](rearm_atom, task_id, millis) {},
     [=](stats_atom) { return coordinator_stats{}; },
     [=](shutdown_atom, int64_t) { return caf::ok_atom::value; },
     [=](cancel_atom, task_id id, request_key& key) -> caf::result<task_change> {
