@@ -8,6 +8,7 @@
 
 #include "core/error.hpp"
 #include "actors/instrumented_actor.hpp"
+#include "process/leftovers.hpp"
 #include "core/log.hpp"
 
 namespace ts {
@@ -102,21 +103,46 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
       return r.error();
     recovery = std::move(*r);
   }
-  // Crash recovery next: a run left `running` never starts again.
+  // Crash recovery next. A run whose command provably never started (its helper was held
+  // when the service died: no start marker) runs after all; one that may have started is
+  // interrupted, and every process it left is killed before the service listens.
   auto orphans = db->interrupt_running(clock->now_ms());
   if (!orphans)
     return orphans.error();
   for (auto& o : *orphans) {
     auto& p = o.process;
+    auto fate = run_fate::may_have_started;
+    if (opts.scope)
+      fate = classify_leftover(*opts.scope, o.run, p ? p->pid : 0, p ? p->start_ticks : 0);
+    if (fate == run_fate::never_started) {
+      auto err = db->begin();
+      if (!err)
+        err = db->requeue_unstarted(o.run);
+      if (!err)
+        err = db->commit();
+      if (!err) {
+        log::info("run_requeued_after_crash", {{"task", o.task}, {"run", o.run}});
+        continue;
+      }
+      db->rollback();
+      log::warn("requeue_failed", {{"run", o.run}, {"error", render(err)}});
+    }
     auto killed = p && kill_leftover(p->pid, p->pgid, p->start_ticks);
+    // Every process of the run, also one whose pid was never recorded or that left its
+    // group (setsid): by its cgroup or TS_RUN_ID. False only if some survived SIGKILL.
+    auto gone = !opts.scope || kill_run_leftovers(*opts.scope, o.run);
     // pid=0 in the log for a run whose process was never recorded, as its readers know it.
     log::warn("run_interrupted_by_crash", {{"task", o.task}, {"run", o.run},
                                            {"pid", p ? p->pid : 0},
-                                           {"leftover_killed", killed}});
+                                           {"leftover_killed", killed},
+                                           {"leftovers_gone", gone}});
     if (opts.metrics)
       opts.metrics->run_finished(task_status::failure, run_reason::interrupted,
                                  std::chrono::milliseconds{-1}, 0);
   }
+  // Markers of runs whose fate is recorded, and empty run cgroups, go.
+  if (opts.scope)
+    prune_finished_runs(*opts.scope, {});
   std::vector<pending_entry> pending;
   if (auto err = db->load_pending([&](const pending_entry& e) { pending.push_back(e); }))
     return err;

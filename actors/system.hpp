@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include <caf/actor_system.hpp>
@@ -14,6 +15,7 @@
 #include "metrics/metrics.hpp"
 #include "actors/persistence.hpp"
 #include "process/process_runner.hpp"
+#include "process/run_scope.hpp"
 #include "storage/store.hpp"
 
 namespace ts {
@@ -26,6 +28,10 @@ struct service_options {
   /// Where a shutdown saves the writes the database refused, and what the next start
   /// replays first (actors/persistence.hpp); empty: nowhere, they are lost (and logged).
   std::string recovery_path;
+  /// Where the runner keeps its runs (the same options as make_posix_process_runner's), so
+  /// that crash recovery finds a dead service's processes and start markers; absent: it can
+  /// only kill recorded process groups, and proves nothing (every orphan is interrupted).
+  std::optional<run_scope> scope;
 };
 
 struct service_actors {

@@ -110,7 +110,12 @@ config::config() {
                       "wins)",
                       defaults::shutdown_kill_grace_s))
     .add(allowed_run_as, "allowed-run-as",
-         "comma-separated users a task may name in run_as (else 403 forbidden)");
+         "comma-separated users a task may name in run_as (else 403 forbidden)")
+    .add(kill_mode, "kill-mode",
+         with_default("how every process of a run is found and killed: cgroup (a cgroup v2 "
+                      "per run), scan (its TS_RUN_ID in /proc), or auto (cgroup where the "
+                      "service can create one)",
+                      defaults::kill_mode));
   register_types(*this);
   // CAF's scheduler defaults suit a machine given over to one actor system: at least 4
   // workers that poll for ~25 ms (sleeping 50 us at a time) before they block. Here they
@@ -166,6 +171,10 @@ caf::expected<options> read_options(const config& cfg) {
   if (cfg.shutdown_kill_grace > 600)
     return invalid("--shutdown-kill-grace must be at most 600 seconds");
   opts.shutdown_kill_grace_ms = static_cast<int64_t>(cfg.shutdown_kill_grace) * 1000;
+  auto mode = parse_kill_mode(cfg.kill_mode);
+  if (!mode)
+    return invalid("--kill-mode must be auto, cgroup or scan");
+  opts.kill_mode = *mode;
   for (std::string_view rest = cfg.allowed_run_as; !rest.empty();) {
     auto comma = rest.find(',');
     auto name = trim(rest.substr(0, comma));

@@ -14,6 +14,7 @@
 #include <caf/settings.hpp>
 
 #include "core/defaults.hpp"
+#include "process/run_scope.hpp"
 #include "core/time_zone.hpp"
 
 namespace ts::app {
@@ -41,6 +42,7 @@ public:
   size_t max_output_bytes = static_cast<size_t>(defaults::max_output_bytes);
   size_t shutdown_kill_grace = defaults::shutdown_kill_grace_s;
   std::string allowed_run_as;
+  std::string kill_mode = defaults::kill_mode;
 
   config();
 
@@ -70,6 +72,8 @@ struct options {
   int64_t shutdown_kill_grace_ms{};
   /// The users a task may name in run_as.
   std::vector<std::string> allowed_run_as;
+  /// How the processes of a run are found and killed.
+  ts::kill_mode kill_mode = ts::kill_mode::auto_detect;
 };
 
 /// Checks --log-level and --log-format and applies them, so that the errors of every later

@@ -136,8 +136,25 @@ int main(int argc, char** argv) {
   service_opts.coordinator.shutdown_kill_grace_ms = opt->shutdown_kill_grace_ms;
   service_opts.metrics = meters;
   service_opts.recovery_path = recovery_path_for(opt->db);
-  auto actors
-    = ts::start_service(sys, db, ts::make_posix_process_runner(), clock, service_opts);
+  // The runner's state (start markers) lives beside the recovery file: the same place after
+  // a restart, which is how crash recovery finds a dead service's runs.
+  ts::runner_options runner_opts;
+  runner_opts.kill = opt->kill_mode;
+  if (!service_opts.recovery_path.empty()) {
+    auto path = service_opts.recovery_path;
+    runner_opts.state_dir = path.substr(0, path.size() - std::string{".recovery"}.size())
+                            + ".state";
+    std::error_code ec;
+    std::filesystem::create_directories(runner_opts.state_dir, ec);
+  }
+  auto scope = ts::resolve_scope(runner_opts);
+  if (opt->kill_mode != ts::kill_mode::auto_detect && scope.mode != opt->kill_mode)
+    return fail("--kill-mode=" + std::string{ts::to_string(opt->kill_mode)}
+                + " is not available here: " + scope.detail);
+  ts::log::info("kill_mode", {{"mode", ts::to_string(scope.mode)}, {"detail", scope.detail}});
+  service_opts.scope = scope;
+  auto actors = ts::start_service(sys, db, ts::make_posix_process_runner(runner_opts), clock,
+                                  service_opts);
   if (!actors)
     return fail("cannot start: " + ts::render(actors.error()));
 

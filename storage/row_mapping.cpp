@@ -390,4 +390,13 @@ caf::error check_unclaimable(run_id run, std::string_view status, bool started) 
   return make_error(ec::not_pending, "run " + std::to_string(run) + " has started or ended");
 }
 
+caf::error check_requeueable(run_id run, std::string_view status, std::string_view reason,
+                             bool started) {
+  if (!started && (status == to_string(run_status::starting)
+                   || (status == to_string(run_status::failure)
+                       && reason == to_string(run_reason::interrupted))))
+    return caf::none;
+  return make_error(ec::not_pending, "run " + std::to_string(run) + " may have started");
+}
+
 } // namespace ts::storage

@@ -211,4 +211,8 @@ caf::error not_pending(task_id task, std::string_view status);
 /// twice. ec::not_pending otherwise.
 caf::error check_unclaimable(run_id run, std::string_view run_status, bool started);
 
+/// The same after a crash: interrupt_running has ended the run failure/interrupted already.
+caf::error check_requeueable(run_id run, std::string_view run_status,
+                             std::string_view reason, bool started);
+
 } // namespace ts::storage

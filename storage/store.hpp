@@ -65,6 +65,12 @@ public:
   /// run (a retry goes back to waiting) and makes the task pending again.
   virtual caf::error unclaim_run(run_id run) = 0;
 
+  /// After a crash: a run interrupt_running ended as interrupted whose command provably never
+  /// started (process/leftovers.hpp) is undone as unclaim_run undoes a claim, so that it runs
+  /// after all: the task is pending again at the run's due time (a retry waits again). A run
+  /// a cancel had asked to stop ends cancelled instead. ec::not_pending for a run that started.
+  virtual caf::error requeue_unstarted(run_id run) = 0;
+
   /// Records the process of a started run (for crash recovery) and its start time; the run
   /// becomes `running`.
   virtual caf::error record_start(const process_start& p) = 0;

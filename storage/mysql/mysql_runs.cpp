@@ -86,11 +86,19 @@ caf::error mysql_store::refusal(task_id task) {
 }
 
 caf::error mysql_store::unclaim_run(run_id run) {
+  return undo_claim(run, false);
+}
+
+caf::error mysql_store::requeue_unstarted(run_id run) {
+  return undo_claim(run, true);
+}
+
+caf::error mysql_store::undo_claim(run_id run, bool after_crash) {
   return atomically([&]() -> caf::error {
     params p;
     p.integer(run);
     row r{col::integer, col::text, col::integer, col::integer, col::text, col::integer,
-          col::integer};
+          col::integer, col::text};
     bool found = false;
     bool stopped = false;
     caf::error refused;
@@ -100,7 +108,10 @@ caf::error mysql_store::unclaim_run(run_id run) {
     if (auto err = c_.query(q::select_run, p, r, [&] {
           found = true;
           task = r.integer(0);
-          refused = check_unclaimable(run, r.text(1), !r.is_null(2));
+          refused = after_crash
+                      ? check_requeueable(run, r.text(1), r.is_null(7) ? "" : r.text(7),
+                                          !r.is_null(2))
+                      : check_unclaimable(run, r.text(1), !r.is_null(2));
           trigger = r.text(4);
           due = r.opt_integer(5).value_or(r.integer(3));
           stopped = !r.is_null(6);

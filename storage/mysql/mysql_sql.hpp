@@ -277,7 +277,7 @@ inline constexpr statement_text statements[] = {
   {q::select_task_status, "select task status", "SELECT status FROM tasks WHERE id = ?"},
   {q::select_run, "select run",
    "SELECT task_id, status, started_ms, scheduled_ms, run_trigger, next_attempt_ms,"
-   " stop_requested_ms FROM runs WHERE id = ?"},
+   " stop_requested_ms, reason FROM runs WHERE id = ?"},
   // An unclaim after a cancel of the same run: see the SQLite dialect.
   {q::end_unclaimed_cancelled, "end unclaimed cancelled",
    "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = stop_requested_ms"
@@ -287,10 +287,11 @@ inline constexpr statement_text statements[] = {
    " WHERE id = ?"},
   {q::delete_run, "delete run", "DELETE FROM runs WHERE id = ?"},
   {q::delete_run_output, "delete run output", "DELETE FROM run_output WHERE run_id = ?"},
-  {q::wait_again, "wait again", "UPDATE runs SET status = 'waiting' WHERE id = ?"},
+  {q::wait_again, "wait again",
+   "UPDATE runs SET status = 'waiting', reason = NULL, finished_ms = NULL WHERE id = ?"},
   {q::reset_task, "reset task",
-   "UPDATE tasks SET status = 'pending', reason = NULL, next_run_ms = ?, next_trigger = ?,"
-   " version = version + 1,"
+   "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', next_run_ms = ?,"
+   " next_trigger = ?, version = version + 1,"
    " latest_run = (SELECT MAX(id) FROM runs WHERE task_id = ?) WHERE id = ?"},
   // Lateness counts from the attempt's due time: a retry's is its next_attempt_ms.
   {q::record_start, "record start",

@@ -106,6 +106,7 @@ public:
   caf::expected<task_record> insert_task(const new_task& t) override;
   caf::expected<claim> claim_run(task_id task, millis claimed_at) override;
   caf::error unclaim_run(run_id run) override;
+  caf::error requeue_unstarted(run_id run) override;
   caf::error record_start(const process_start& s) override;
   caf::error finish_run(const run_outcome& o) override;
   caf::error retry_interrupted(run_id run, millis retry_at) override;
@@ -145,6 +146,9 @@ public:
   }
 
 private:
+  /// unclaim_run, and requeue_unstarted (`after_crash`: the run reads interrupted).
+  caf::error undo_claim(run_id run, bool after_crash);
+
   /// Runs `f` as one unit: under a savepoint inside the caller's transaction (a failure
   /// undoes only this operation and leaves the transaction usable), else in a transaction
   /// of its own.

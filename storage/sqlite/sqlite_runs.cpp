@@ -72,6 +72,14 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
 }
 
 caf::error sqlite_store::unclaim_run(run_id run) {
+  return undo_claim(run, false);
+}
+
+caf::error sqlite_store::requeue_unstarted(run_id run) {
+  return undo_claim(run, true);
+}
+
+caf::error sqlite_store::undo_claim(run_id run, bool after_crash) {
   return atomically([&]() -> caf::error {
     task_id task = 0;
     int64_t due = 0;
@@ -85,7 +93,9 @@ caf::error sqlite_store::unclaim_run(run_id run) {
         return make_error(ec::not_found, "no run " + std::to_string(run));
       if (rc != SQLITE_ROW)
         return fail(rc, "unclaim: read run");
-      if (auto err = check_unclaimable(run, u.text_view(1), !u.is_null(2)))
+      if (auto err = after_crash ? check_requeueable(run, u.text_view(1), u.text_view(7),
+                                                     !u.is_null(2))
+                                 : check_unclaimable(run, u.text_view(1), !u.is_null(2)))
         return err;
       task = u.int64(0);
       trigger = u.text(4);

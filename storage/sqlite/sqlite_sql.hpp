@@ -203,7 +203,7 @@ inline constexpr const char* set_task_running =
 
 inline constexpr const char* run_for_unclaim =
   "SELECT task_id, status, started_ms, scheduled_ms, run_trigger, next_attempt_ms,"
-  " stop_requested_ms FROM runs WHERE id = ?1";
+  " stop_requested_ms, reason FROM runs WHERE id = ?1";
 // An unclaim that comes after a cancel of the same run (the cancel committed first): the run
 // ends cancelled where it stands, and the task stays cancelled; it never goes back to
 // pending, where the next start would run it.
@@ -216,10 +216,12 @@ inline constexpr const char* task_unclaimed_cancelled =
 inline constexpr const char* previous_run =
   "SELECT max(id) FROM runs WHERE task_id = ?1 AND id <> ?2";
 inline constexpr const char* set_task_pending =
-  "UPDATE tasks SET status = 'pending', reason = NULL, latest_run = ?2, next_run_ms = ?3,"
-  " next_trigger = ?4, version = version + 1 WHERE id = ?1";
+  "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', latest_run = ?2,"
+  " next_run_ms = ?3, next_trigger = ?4, version = version + 1 WHERE id = ?1";
 inline constexpr const char* delete_run = "DELETE FROM runs WHERE id = ?1";
-inline constexpr const char* wait_again = "UPDATE runs SET status = 'waiting' WHERE id = ?1";
+// (After a crash the run reads failure/interrupted: waiting again, it is not finished.)
+inline constexpr const char* wait_again =
+  "UPDATE runs SET status = 'waiting', reason = NULL, finished_ms = NULL WHERE id = ?1";
 inline constexpr const char* delete_run_output = "DELETE FROM run_output WHERE run_id = ?1";
 
 // Lateness counts from the attempt's due time: a retry's is its next_attempt_ms.

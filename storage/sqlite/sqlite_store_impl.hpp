@@ -74,6 +74,7 @@ public:
   caf::expected<task_record> insert_task(const new_task& t) override;
   caf::expected<claim> claim_run(task_id task, millis claimed_at) override;
   caf::error unclaim_run(run_id run) override;
+  caf::error requeue_unstarted(run_id run) override;
   caf::error record_start(const process_start& p) override;
   caf::error finish_run(const run_outcome& o) override;
   caf::error retry_interrupted(run_id run, millis retry_at) override;
@@ -116,6 +117,9 @@ private:
   }
 
   /// Runs a statement that returns no rows, with one integer parameter.
+  /// unclaim_run, and requeue_unstarted (`after_crash`: the run reads interrupted).
+  caf::error undo_claim(run_id run, bool after_crash);
+
   caf::error run_with(const statement& s, int64_t param, const char* what) {
     use u{s};
     u.bind(1, param);

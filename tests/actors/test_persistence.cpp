@@ -84,6 +84,9 @@ public:
       return outage();
     return inner_->finish_run(o);
   }
+  caf::error requeue_unstarted(run_id run) override {
+    return inner_->requeue_unstarted(run);
+  }
   caf::error retry_interrupted(run_id run, millis retry_at) override {
     if (down)
       return outage();

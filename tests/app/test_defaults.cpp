@@ -33,6 +33,7 @@ const std::map<std::string, std::string>& option_defaults() {
     {"default-time-zone", ts::defaults::default_time_zone},
     {"max-output-bytes", std::to_string(ts::defaults::max_output_bytes)},
     {"shutdown-kill-grace", std::to_string(ts::defaults::shutdown_kill_grace_s)},
+    {"kill-mode", ts::defaults::kill_mode},
   };
   return table;
 }

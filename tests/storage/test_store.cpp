@@ -1431,6 +1431,50 @@ TEST_CASE("an unclaim after a cancel of the claim ends the run cancelled, never 
   s->rollback();
 }
 
+TEST_CASE("after a crash a run that provably never started is requeued, not interrupted",
+          "[store][v3]") {
+  WITH_EACH_BACKEND(db);
+  auto s = db.open();
+  SECTION("a first attempt") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto c = claim_one(*s, id, 990);
+    auto orphans = ok(s->interrupt_running(2000));
+    REQUIRE(orphans.size() == 1);
+    write_tx(*s, [&] { return s->requeue_unstarted(c.run); });
+    auto t = ok(s->get_task_info(id, 100));
+    CHECK(t.state == task_state::active);
+    CHECK_FALSE(t.latest_run);
+    CHECK(t.next_run_at == 1000);
+    CHECK(ok(s->get_task(id)).status == task_status::pending);
+    auto p = pending_of(*s);
+    REQUIRE(p.size() == 1);
+    CHECK(p[0].id == id);
+    // It is claimed again, once.
+    auto again = claim_one(*s, id, 2100);
+    CHECK(again.attempt == 1);
+  }
+  SECTION("a started run is not") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto c = claim_one(*s, id, 990);
+    write_tx(*s, [&] { return s->record_start({c.run, 9, 9, 1, 1001}); });
+    ok(s->interrupt_running(2000));
+    ok(s->begin());
+    CHECK(code_of(s->requeue_unstarted(c.run)) == ec::not_pending);
+    s->rollback();
+    CHECK(ok(s->get_run(c.run, 100)).reason == run_reason::interrupted);
+  }
+  SECTION("one a cancel had asked to stop ends cancelled") {
+    auto id = insert(*s, make_task("true", 1000)).id;
+    auto c = claim_one(*s, id, 990);
+    ok(in_one_tx_value(*s, [&] { return s->cancel_task(id, 995, no_key); }));
+    ok(s->interrupt_running(2000));
+    write_tx(*s, [&] { return s->requeue_unstarted(c.run); });
+    CHECK(ok(s->get_run(c.run, 100)).reason == run_reason::cancelled);
+    CHECK(ok(s->get_task_info(id, 100)).state == task_state::cancelled);
+    CHECK(pending_of(*s).empty());
+  }
+}
+
 TEST_CASE("cancel and trigger replay a retry of their Idempotency-Key, and change nothing",
           "[store][v1]") {
   WITH_EACH_BACKEND(db);
