@@ -578,3 +578,126 @@ TEST_CASE("v1 errors: invalid_state is a 409 with the store's reason", "[v1]") {
   CHECK(j["error"]["code"] == "invalid_state");
   CHECK(j["error"]["message"] == "task 4: a run of the task is in progress");
 }
+
+// -- execution controls ---------------------------------------------------------------------------
+
+TEST_CASE("v1 create: the execution controls, their defaults and limits", "[v1][controls]") {
+  std::vector<std::string> users{"deploy"};
+  api::v1_limits limits;
+  limits.allowed_run_as = &users;
+  auto t = create(R"({"command":"x","timeout_s":1.5,"kill_grace_s":0,
+    "retry":{"max_attempts":3,"delay_s":0.25,"multiplier":1.5,"max_delay_s":60,
+             "jitter":"equal","on_interrupted":true},
+    "env":{"A_1":"x","_B":""},"cwd":"/srv/app","run_as":"deploy"})",
+                  limits);
+  REQUIRE(t);
+  auto& c = t->controls;
+  CHECK(c.timeout_ms == 1500);
+  CHECK(c.kill_grace_ms == 0);
+  CHECK(c.retry.max_attempts == 3);
+  CHECK(c.retry.delay_ms == 250);
+  CHECK(c.retry.multiplier == 1.5);
+  CHECK(c.retry.max_delay_ms == 60000);
+  CHECK(c.retry.jitter == ts::retry_jitter::equal);
+  CHECK(c.retry.on_interrupted);
+  REQUIRE(c.env.size() == 2);
+  CHECK(c.env[0].key == "A_1");
+  CHECK(c.cwd == "/srv/app");
+  CHECK(c.run_as == "deploy");
+  auto d = create(R"({"command":"x"})");
+  REQUIRE(d);
+  CHECK(!d->controls.timeout_ms);
+  CHECK(d->controls.kill_grace_ms == 10000);
+  CHECK(d->controls.retry.max_attempts == 1);
+  CHECK(d->controls.retry.jitter == ts::retry_jitter::full);
+  // A tiny positive timeout never rounds to none.
+  auto tiny = create(R"({"command":"x","timeout_s":0.0001})");
+  REQUIRE(tiny);
+  CHECK(tiny->controls.timeout_ms == 1);
+}
+
+TEST_CASE("v1 create: every control's type and range is checked", "[v1][controls]") {
+  refused(R"({"command":"x","timeout_s":0})", "invalid_field", "timeout_s");
+  refused(R"({"command":"x","timeout_s":-1})", "invalid_field", "timeout_s");
+  refused(R"({"command":"x","timeout_s":"10"})", "invalid_field", "timeout_s");
+  refused(R"({"command":"x","timeout_s":true})", "invalid_field", "timeout_s");
+  refused(R"({"command":"x","timeout_s":1e12})", "invalid_field", "timeout_s");
+  refused(R"({"command":"x","kill_grace_s":600.5})", "invalid_field", "kill_grace_s");
+  refused(R"({"command":"x","kill_grace_s":-0.5})", "invalid_field", "kill_grace_s");
+  CHECK(create(R"({"command":"x","kill_grace_s":600})"));
+  refused(R"({"command":"x","retry":3})", "invalid_field", "retry");
+  refused(R"({"command":"x","retry":{"max_attempts":0}})", "invalid_field", "retry.max_attempts");
+  refused(R"({"command":"x","retry":{"max_attempts":101}})", "invalid_field",
+          "retry.max_attempts");
+  refused(R"({"command":"x","retry":{"max_attempts":2.5}})", "invalid_field",
+          "retry.max_attempts");
+  CHECK(create(R"({"command":"x","retry":{"max_attempts":100}})"));
+  refused(R"({"command":"x","retry":{"delay_s":-1}})", "invalid_field", "retry.delay_s");
+  refused(R"({"command":"x","retry":{"multiplier":0.5}})", "invalid_field", "retry.multiplier");
+  refused(R"({"command":"x","retry":{"multiplier":11}})", "invalid_field", "retry.multiplier");
+  refused(R"({"command":"x","retry":{"max_delay_s":"1h"}})", "invalid_field",
+          "retry.max_delay_s");
+  refused(R"({"command":"x","retry":{"jitter":"some"}})", "invalid_field", "retry.jitter");
+  refused(R"({"command":"x","retry":{"on_interrupted":1}})", "invalid_field",
+          "retry.on_interrupted");
+  refused(R"({"command":"x","retry":{"attempts":2}})", "unknown_field", "retry.attempts");
+  refused(R"({"command":"x","env":[]})", "invalid_field", "env");
+  refused(R"({"command":"x","env":{"A-B":"x"}})", "invalid_field", "env.A-B");
+  refused(R"({"command":"x","env":{"9A":"x"}})", "invalid_field", "env.9A");
+  refused(R"({"command":"x","env":{"TS_TASK_ID":"1"}})", "invalid_field", "env.TS_TASK_ID");
+  refused(R"({"command":"x","env":{"A":1}})", "invalid_field", "env.A");
+  refused(json{{"command", "x"}, {"env", {{"A", std::string("a\0b", 3)}}}}.dump(),
+          "invalid_field", "env.A");
+  json many = {{"command", "x"}, {"env", json::object()}};
+  for (int i = 0; i < 128; ++i)
+    many["env"]["V" + std::to_string(i)] = "v";
+  CHECK(create(many.dump()));
+  many["env"]["V128"] = "v";
+  refused(many.dump(), "invalid_field", "env");
+  refused(json{{"command", "x"}, {"env", {{"BIG", std::string(70000, 'v')}}}}.dump(),
+          "invalid_field", "env");
+  refused(R"({"command":"x","cwd":"relative"})", "invalid_field", "cwd");
+  refused(R"({"command":"x","cwd":""})", "invalid_field", "cwd");
+  refused(R"({"command":"x","cwd":7})", "invalid_field", "cwd");
+  refused(json{{"command", "x"}, {"cwd", "/" + std::string(4096, 'd')}}.dump(),
+          "invalid_field", "cwd");
+  // run_as: 403 unless the service allows the user.
+  auto t = create(R"({"command":"x","run_as":"root"})");
+  REQUIRE_FALSE(t);
+  auto e = seen(t.error());
+  CHECK(e.status == 403);
+  CHECK(e.code == "forbidden");
+  CHECK(e.field == "run_as");
+  refused(R"({"command":"x","run_as":5})", "invalid_field", "run_as");
+}
+
+TEST_CASE("v1 rendering: a task's controls and a waiting retry", "[v1][controls]") {
+  ts::task_info t;
+  t.id = 1;
+  t.command = "x";
+  t.controls.timeout_ms = 1500;
+  t.controls.retry.max_attempts = 3;
+  t.controls.env = {{"A", "1"}};
+  t.controls.cwd = std::string{"/tmp"};
+  ts::run_info r;
+  r.id = 2;
+  r.task = 1;
+  r.attempt = 2;
+  r.trigger = ts::run_trigger::retry;
+  r.status = ts::run_status::waiting;
+  r.next_attempt_at = 1727024400000;
+  t.latest_run = r;
+  auto j = json::parse(api::task_resource(t).body);
+  CHECK(j["timeout_s"] == 1.5);
+  CHECK(j["kill_grace_s"] == 10.0);
+  CHECK(j["retry"]["max_attempts"] == 3);
+  CHECK(j["retry"]["jitter"] == "full");
+  CHECK(j["env"] == json({{"A", "1"}}));
+  CHECK(j["cwd"] == "/tmp");
+  CHECK(j["run_as"].is_null());
+  CHECK(j["latest_run"]["trigger"] == "retry");
+  CHECK(j["latest_run"]["status"] == "waiting");
+  CHECK(j["latest_run"]["next_attempt_at"] == "2024-09-22T17:00:00.000Z");
+  t.controls.timeout_ms.reset();
+  CHECK(json::parse(api::task_resource(t).body)["timeout_s"].is_null());
+}
