@@ -163,7 +163,7 @@ void start_failed(executor_pointer self, millis now, std::string why) {
 // The held process: the helper does everything that can fail (cwd, user, cgroup) now,
 // during the claim lead, so that the due time costs one write.
 caf::expected<spawned_process> prepare(executor_pointer self, process_runner& runner,
-                                       millis now, process_runner::exit_handler on_exit,
+                                       process_runner::exit_handler on_exit,
                                        std::function<void(std::string)> on_output) {
   auto& st = self->state;
   auto& c = st.job.controls;
@@ -181,7 +181,6 @@ caf::expected<spawned_process> prepare(executor_pointer self, process_runner& ru
       return user.error();
     opts.user = std::move(*user);
   }
-  (void) now;
   return runner.prepare(st.job.command, std::move(opts), std::move(on_exit));
 }
 
@@ -249,7 +248,7 @@ executor_actor::behavior_type executor(executor_pointer self, claim job,
   // The handlers run on the runner's thread: they only post a message. The runner calls
   // the output handler for every piece before the exit handler, so they arrive in order.
   auto handle = caf::actor_cast<executor_actor>(self);
-  auto prepared = prepare(self, *runner, clock->now_ms(), [handle](process_exit e) {
+  auto prepared = prepare(self, *runner, [handle](process_exit e) {
     caf::anon_send(handle, exited_atom::value, std::move(e));
   }, [handle](std::string piece) {
     caf::anon_send(handle, output_atom::value, std::move(piece));

@@ -1,0 +1,31 @@
+// The execution fields of a v1 create (timeout_s, kill_grace_s, retry, env, cwd, run_as),
+// validated apart from the rest of the body (http/v1_requests.cpp), and the two error
+// helpers both use.
+#pragma once
+
+#include <string>
+
+#include <caf/error.hpp>
+#include <nlohmann/json.hpp>
+
+#include "core/types.hpp"
+#include "http/api.hpp"
+#include "http/v1_requests.hpp"
+
+namespace ts::api {
+
+/// invalid_field naming `field`.
+inline caf::error field_error(std::string field, std::string message) {
+  return make_field_error(http_ec::invalid_field, std::move(field), std::move(message));
+}
+
+/// unknown_field naming `field`.
+inline caf::error unknown(std::string field) {
+  auto message = "unknown field " + field;
+  return make_field_error(http_ec::unknown_field, std::move(field), std::move(message));
+}
+
+/// Reads the execution fields of `body` into `c` (absent fields keep their defaults).
+caf::error read_controls(const nlohmann::json& body, task_controls& c, const v1_limits& limits);
+
+} // namespace ts::api
