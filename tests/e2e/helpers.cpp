@@ -154,4 +154,41 @@ void sleep_until_ms(int64_t ms) {
     std::this_thread::sleep_for(std::chrono::milliseconds(left));
 }
 
+nlohmann::json create_v1_task(const http_client& client, const nlohmann::json& body,
+                              header_list headers) {
+  auto r = client.post("/v1/tasks", body.dump(), std::move(headers));
+  INFO(r.describe());
+  REQUIRE(r.status == 201);
+  REQUIRE(r.ok());
+  auto j = r.json();
+  CHECK(r.header("Location") == "/v1/tasks/" + std::to_string(j["id"].get<int64_t>()));
+  return j;
+}
+
+nlohmann::json get_ok(const http_client& client, const std::string& target) {
+  auto r = client.get(target);
+  INFO(r.describe());
+  REQUIRE(r.ok());
+  REQUIRE(r.status == 200);
+  return r.json();
+}
+
+nlohmann::json wait_task(const http_client& client, int64_t id,
+                         const std::function<bool(const nlohmann::json&)>& pred,
+                         std::chrono::milliseconds within) {
+  nlohmann::json last;
+  bool met = wait_until(
+    [&] {
+      auto r = client.get("/v1/tasks/" + std::to_string(id));
+      if (r.status != 200)
+        return false;
+      last = r.json();
+      return pred(last);
+    },
+    within);
+  INFO(last.dump());
+  REQUIRE(met);
+  return last;
+}
+
 } // namespace ts::e2e

@@ -218,6 +218,21 @@ int64_t ms_field(const nlohmann::json& j, const char* key);
 /// Sleeps until the wall clock passes `ms`; returns at once when it has.
 void sleep_until_ms(int64_t ms);
 
+// -- the v1 API, as every v1 e2e test drives it
+
+/// POST /v1/tasks; REQUIREs a 201 whose Location names the task, and returns the task.
+nlohmann::json create_v1_task(const http_client& client, const nlohmann::json& body,
+                              header_list headers = {});
+
+/// GET `target`; REQUIREs a 200 with a JSON body, and returns it.
+nlohmann::json get_ok(const http_client& client, const std::string& target);
+
+/// Polls GET /v1/tasks/ID until `pred` holds on the task; REQUIREs that it did within
+/// `within`, and returns the task.
+nlohmann::json wait_task(const http_client& client, int64_t id,
+                         const std::function<bool(const nlohmann::json&)>& pred,
+                         std::chrono::milliseconds within = 30s);
+
 /// A POST /taskschedulizer body.
 std::string task_body(const std::string& command, const std::string& time);
 

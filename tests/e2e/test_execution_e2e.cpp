@@ -14,40 +14,8 @@ using nlohmann::json;
 
 namespace {
 
-json create(const http_client& c, const json& body) {
-  auto r = c.post("/v1/tasks", body.dump());
-  INFO(r.describe());
-  REQUIRE(r.status == 201);
-  return r.json();
-}
-
-json get_ok(const http_client& c, const std::string& target) {
-  auto r = c.get(target);
-  INFO(r.describe());
-  REQUIRE(r.status == 200);
-  return r.json();
-}
-
 json runs_of(const http_client& c, int64_t task) {
   return get_ok(c, "/v1/tasks/" + std::to_string(task) + "/runs")["items"];
-}
-
-/// Polls the task until `pred` holds; REQUIREs that it did within `within`.
-json wait_task(const http_client& c, int64_t id, const std::function<bool(const json&)>& pred,
-               std::chrono::milliseconds within = 30s) {
-  json last;
-  bool met = wait_until(
-    [&] {
-      auto r = c.get("/v1/tasks/" + std::to_string(id));
-      if (r.status != 200)
-        return false;
-      last = r.json();
-      return pred(last);
-    },
-    within);
-  INFO(last.dump());
-  REQUIRE(met);
-  return last;
 }
 
 bool completed(const json& t) {
@@ -62,7 +30,7 @@ TEST_CASE("timeout_s stops a command and ends its run timeout", "[e2e][execution
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto t = create(c, {{"command", "echo begun; sleep 30"}, {"timeout_s", 0.5},
+  auto t = create_v1_task(c, {{"command", "echo begun; sleep 30"}, {"timeout_s", 0.5},
                       {"kill_grace_s", 1}});
   CHECK(t["timeout_s"] == 0.5);
   CHECK(t["kill_grace_s"] == 1.0);
@@ -86,7 +54,7 @@ TEST_CASE("three attempts of exit 1, spaced by the retry delays", "[e2e][executi
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto t = create(c, {{"command", "echo try; exit 1"},
+  auto t = create_v1_task(c, {{"command", "echo try; exit 1"},
                       {"retry", {{"max_attempts", 3}, {"delay_s", 1}, {"multiplier", 2},
                                  {"jitter", "none"}}}});
   auto id = t["id"].get<int64_t>();
@@ -129,7 +97,7 @@ TEST_CASE("a restart during a retry delay resumes the retry at its time", "[e2e]
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
   std::string count = f.dir.file("attempts");
-  auto t = create(c, {{"command", "echo x >> " + sh_quote(count) + "; exit 1"},
+  auto t = create_v1_task(c, {{"command", "echo x >> " + sh_quote(count) + "; exit 1"},
                       {"retry", {{"max_attempts", 2}, {"delay_s", 3}, {"jitter", "none"}}}});
   auto id = t["id"].get<int64_t>();
   auto waiting = wait_task(c, id, [](const json& x) {
@@ -158,7 +126,7 @@ TEST_CASE("a cancel during a retry delay ends the waiting attempt and runs nothi
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
   std::string count = f.dir.file("attempts");
-  auto t = create(c, {{"command", "echo x >> " + sh_quote(count) + "; exit 1"},
+  auto t = create_v1_task(c, {{"command", "echo x >> " + sh_quote(count) + "; exit 1"},
                       {"retry", {{"max_attempts", 5}, {"delay_s", 2}, {"jitter", "none"}}}});
   auto id = t["id"].get<int64_t>();
   wait_task(c, id, [](const json& x) {
@@ -185,7 +153,7 @@ TEST_CASE("controls are validated, shown back, and run_as needs --allowed-run-as
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto t = create(c, {{"command", "true"}, {"schedule", {{"at", "2099-01-01T00:00:00Z"}}},
+  auto t = create_v1_task(c, {{"command", "true"}, {"schedule", {{"at", "2099-01-01T00:00:00Z"}}},
                       {"env", {{"GREETING", "hi"}}}, {"cwd", "/tmp"}, {"timeout_s", 60},
                       {"retry", {{"max_attempts", 4}, {"on_interrupted", true}}}});
   CHECK(t["env"] == json({{"GREETING", "hi"}}));
@@ -223,7 +191,7 @@ TEST_CASE("a child sees its env, its cwd and the TS_ variables", "[e2e][executio
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto t = create(c, {{"command", "echo \"$GREETING|$(pwd)|$TS_TASK_ID|$TS_RUN_ID|$TS_ATTEMPT|"
+  auto t = create_v1_task(c, {{"command", "echo \"$GREETING|$(pwd)|$TS_TASK_ID|$TS_RUN_ID|$TS_ATTEMPT|"
                                   "$TS_SCHEDULED_FOR\""},
                       {"env", {{"GREETING", "hello world"}}},
                       {"cwd", f.dir.path()}});
@@ -238,7 +206,7 @@ TEST_CASE("a child sees its env, its cwd and the TS_ variables", "[e2e][executio
   CHECK(run["output"] == expected);
 
   // A cwd that does not exist: start_failed, with a message that names it.
-  auto bad = create(c, {{"command", "true"}, {"cwd", "/nonexistent/ts-e2e"}});
+  auto bad = create_v1_task(c, {{"command", "true"}, {"cwd", "/nonexistent/ts-e2e"}});
   auto failed = wait_task(c, bad["id"].get<int64_t>(), completed);
   CHECK(failed["latest_run"]["reason"] == "start_failed");
   REQUIRE(failed["latest_run"]["message"].is_string());
@@ -254,7 +222,7 @@ TEST_CASE("a cancel kills the whole tree, a setsid grandchild that ignores SIGTE
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
   std::string pidfile = f.dir.file("grandchild.pid");
-  auto t = create(c, {{"command", "setsid sh -c 'trap \"\" TERM; echo $$ > " + pidfile
+  auto t = create_v1_task(c, {{"command", "setsid sh -c 'trap \"\" TERM; echo $$ > " + pidfile
                                     + "; sleep 100' & sleep 100"},
                       {"kill_grace_s", 1}});
   auto id = t["id"].get<int64_t>();
@@ -287,7 +255,7 @@ TEST_CASE("after kill -9, a run that never started runs, and no process of an in
   // left the process group.
   std::string ran = f.dir.file("ran");
   std::string pids = f.dir.file("pids");
-  auto running = create(c, {{"command", "setsid sleep 300 & echo $! > " + sh_quote(pids)
+  auto running = create_v1_task(c, {{"command", "setsid sleep 300 & echo $! > " + sh_quote(pids)
                                           + "; sleep 300"}});
   auto rid = running["id"].get<int64_t>();
   REQUIRE(wait_until([&] { return !read_file(pids).empty(); }, 15s));
@@ -297,7 +265,7 @@ TEST_CASE("after kill -9, a run that never started runs, and no process of an in
   int64_t hid = 0;
   for (int attempt = 0; attempt < 20 && !held; ++attempt) {
     auto due = now_ms() + 1200;
-    hid = create(c, {{"command", "echo run >> " + sh_quote(ran)},
+    hid = create_v1_task(c, {{"command", "echo run >> " + sh_quote(ran)},
                      {"schedule", {{"at", format_utc_ms(due)}}}})["id"]
             .get<int64_t>();
     sleep_until_ms(due - 50);

@@ -20,29 +20,6 @@ namespace {
 
 const std::string future = "2099-01-01T00:00:00Z";
 
-json body_json(const http_response& r) {
-  INFO(r.describe());
-  REQUIRE(r.ok());
-  return r.json();
-}
-
-/// POST /v1/tasks; REQUIREs a 201 with Location and returns the task.
-json create(const http_client& c, const json& body, header_list headers = {}) {
-  auto r = c.post("/v1/tasks", body.dump(), std::move(headers));
-  INFO(r.describe());
-  REQUIRE(r.status == 201);
-  auto j = body_json(r);
-  CHECK(r.header("Location") == "/v1/tasks/" + std::to_string(j["id"].get<int64_t>()));
-  return j;
-}
-
-json get_ok(const http_client& c, const std::string& target) {
-  auto r = c.get(target);
-  INFO(r.describe());
-  REQUIRE(r.status == 200);
-  return body_json(r);
-}
-
 json task(const http_client& c, int64_t id) {
   return get_ok(c, "/v1/tasks/" + std::to_string(id));
 }
@@ -58,24 +35,6 @@ http_response post_action(const http_client& c, int64_t id, const std::string& w
 
 std::string latest_status(const json& t) {
   return t["latest_run"].is_null() ? "" : t["latest_run"]["status"].get<std::string>();
-}
-
-/// Polls the v1 task until `pred` holds; REQUIREs that it did within `within`.
-json wait_task(const http_client& c, int64_t id, const std::function<bool(const json&)>& pred,
-               std::chrono::milliseconds within = 30s) {
-  json last;
-  bool met = wait_until(
-    [&] {
-      auto r = c.get("/v1/tasks/" + std::to_string(id));
-      if (r.status != 200)
-        return false;
-      last = r.json();
-      return pred(last);
-    },
-    within);
-  INFO(last.dump());
-  REQUIRE(met);
-  return last;
 }
 
 bool run_ended(const json& t) {
@@ -117,7 +76,7 @@ TEST_CASE("v1 and legacy views of one task agree at each stage", "[e2e][v1]") {
   auto c = f.svc.client();
 
   // Waiting for its time.
-  auto t = create(c, {{"command", "echo hello; echo oops >&2; exit 3"},
+  auto t = create_v1_task(c, {{"command", "echo hello; echo oops >&2; exit 3"},
                       {"name", "greeter"},
                       {"labels", {{"team", "ops"}}},
                       {"schedule", {{"at", format_utc_ms(now_ms() + 1500)}}}});
@@ -240,13 +199,13 @@ TEST_CASE("v1 list filters (state, labels, name prefix) and their errors", "[e2e
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto a = create(c, {{"command", "true"}, {"name", "backup-db"},
+  auto a = create_v1_task(c, {{"command", "true"}, {"name", "backup-db"},
                       {"labels", {{"team", "ops"}, {"env", "prod"}}},
                       {"schedule", {{"at", future}}}})["id"].get<int64_t>();
-  auto b = create(c, {{"command", "true"}, {"name", "backup-files"},
+  auto b = create_v1_task(c, {{"command", "true"}, {"name", "backup-files"},
                       {"labels", {{"team", "ops"}, {"env", "test"}}},
                       {"schedule", {{"at", future}}}})["id"].get<int64_t>();
-  auto d = create(c, {{"command", "true"}, {"name", "report"}, {"labels", {{"team", "dev"}}},
+  auto d = create_v1_task(c, {{"command", "true"}, {"name", "report"}, {"labels", {{"team", "dev"}}},
                       {"schedule", {{"at", future}}}})["id"].get<int64_t>();
   REQUIRE(post_action(c, d, "cancel").status == 200);
   auto ids = [&](const std::string& q) { return all_pages(c, "/v1/tasks?" + q, 2); };
@@ -286,7 +245,7 @@ TEST_CASE("v1 cancel: a waiting, a running and a starting task", "[e2e][v1]") {
   auto c = f.svc.client();
 
   SECTION("waiting") {
-    auto id = create(c, {{"command", "true"}, {"schedule", {{"at", future}}}})["id"]
+    auto id = create_v1_task(c, {{"command", "true"}, {"schedule", {{"at", future}}}})["id"]
                 .get<int64_t>();
     auto r = post_action(c, id, "cancel");
     INFO(r.describe());
@@ -303,7 +262,7 @@ TEST_CASE("v1 cancel: a waiting, a running and a starting task", "[e2e][v1]") {
     CHECK(trig.status == 409);
     CHECK(trig.error_code() == "invalid_state");
     // An Idempotency-Key makes a retried cancel answer as the first one did.
-    auto k = create(c, {{"command", "true"}, {"schedule", {{"at", future}}}})["id"]
+    auto k = create_v1_task(c, {{"command", "true"}, {"schedule", {{"at", future}}}})["id"]
                .get<int64_t>();
     auto first = post_action(c, k, "cancel", {{"Idempotency-Key", "cancel-" + std::to_string(k)}});
     REQUIRE(first.status == 200);
@@ -314,7 +273,7 @@ TEST_CASE("v1 cancel: a waiting, a running and a starting task", "[e2e][v1]") {
   }
   SECTION("running") {
     std::string marker = f.dir.file("cancelled-marker");
-    auto id = create(c, {{"command", "echo started; sleep 30; touch " + sh_quote(marker)}})["id"]
+    auto id = create_v1_task(c, {{"command", "echo started; sleep 30; touch " + sh_quote(marker)}})["id"]
                 .get<int64_t>();
     auto running = wait_task(c, id, [](const json& t) {
       return latest_status(t) == "running" && t["latest_run"]["output_bytes"] == 8;
@@ -347,7 +306,7 @@ TEST_CASE("v1 cancel: a waiting, a running and a starting task", "[e2e][v1]") {
     for (int attempt = 0; attempt < 20 && !caught; ++attempt) {
       std::string marker = f.dir.file("ran-" + std::to_string(attempt));
       int64_t due = now_ms() + 1000;
-      auto id = create(c, {{"command", "touch " + sh_quote(marker)},
+      auto id = create_v1_task(c, {{"command", "touch " + sh_quote(marker)},
                            {"schedule", {{"at", format_utc_ms(due)}}}})["id"]
                   .get<int64_t>();
       sleep_until_ms(due - 40);
@@ -376,10 +335,10 @@ TEST_CASE("v1 cancel: a due task waiting for a run slot never runs", "[e2e][v1]"
   service_fixture f(backend);
   REQUIRE(f.svc.start({"--max-running=1"}) == "");
   auto c = f.svc.client();
-  auto blocker = create(c, {{"command", "sleep 30"}})["id"].get<int64_t>();
+  auto blocker = create_v1_task(c, {{"command", "sleep 30"}})["id"].get<int64_t>();
   wait_task(c, blocker, [](const json& t) { return latest_status(t) == "running"; });
   std::string marker = f.dir.file("waited");
-  auto id = create(c, {{"command", "touch " + sh_quote(marker)}})["id"].get<int64_t>();
+  auto id = create_v1_task(c, {{"command", "touch " + sh_quote(marker)}})["id"].get<int64_t>();
   pause_briefly(300ms);
   // Due, but the one slot is taken: no run has started.
   auto waiting = task(c, id);
@@ -405,7 +364,7 @@ TEST_CASE("v1 trigger: one more run now, refused while one is active", "[e2e][v1
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto id = create(c, {{"command", "echo run"}})["id"].get<int64_t>();
+  auto id = create_v1_task(c, {{"command", "echo run"}})["id"].get<int64_t>();
   auto first = wait_task(c, id, run_ended);
   auto first_run = first["latest_run"]["id"].get<int64_t>();
   auto r = post_action(c, id, "trigger", {{"Idempotency-Key", "t-" + std::to_string(id)}});
@@ -430,7 +389,7 @@ TEST_CASE("v1 trigger: one more run now, refused while one is active", "[e2e][v1
   CHECK(get_ok(c, "/v1/runs?status=success")["items"].size() == 2);
 
   // While a run is active: 409.
-  auto slow = create(c, {{"command", "sleep 30"}})["id"].get<int64_t>();
+  auto slow = create_v1_task(c, {{"command", "sleep 30"}})["id"].get<int64_t>();
   wait_task(c, slow, [](const json& t) { return latest_status(t) == "running"; });
   auto busy = post_action(c, slow, "trigger");
   CHECK(busy.status == 409);
@@ -444,7 +403,7 @@ TEST_CASE("v1 output of a running command can be followed line by line", "[e2e][
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto id = create(c, {{"command", "for i in 1 2 3; do echo $i; sleep 1; done"}})["id"]
+  auto id = create_v1_task(c, {{"command", "for i in 1 2 3; do echo $i; sleep 1; done"}})["id"]
               .get<int64_t>();
   auto t = wait_task(c, id, [](const json& t) { return !t["latest_run"].is_null(); });
   auto run = t["latest_run"]["id"].get<int64_t>();
@@ -482,9 +441,9 @@ TEST_CASE("v1: a restart keeps tasks, runs and output", "[e2e][v1]") {
   service_fixture f(backend);
   REQUIRE(f.svc.start() == "");
   auto c = f.svc.client();
-  auto a = create(c, {{"command", "echo kept"}, {"name", "a"}, {"labels", {{"k", "v"}}}})["id"]
+  auto a = create_v1_task(c, {{"command", "echo kept"}, {"name", "a"}, {"labels", {{"k", "v"}}}})["id"]
              .get<int64_t>();
-  auto b = create(c, {{"command", "true"}, {"schedule", {{"at", future}}}})["id"].get<int64_t>();
+  auto b = create_v1_task(c, {{"command", "true"}, {"schedule", {{"at", future}}}})["id"].get<int64_t>();
   wait_task(c, a, run_ended);
   REQUIRE(post_action(c, b, "cancel").status == 200);
   auto tasks_before = get_ok(c, "/v1/tasks");
