@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "process/exec_spec.hpp"
+#include "process/start_marks.hpp"
 
 namespace {
 
@@ -107,9 +108,11 @@ int main() {
 
   // From here the command may run: the marker says so before exec can, so that a restart
   // after a crash never runs again what may have started (it need not survive power loss).
-  static const char started[] = "started\n";
-  if ((v.flags & has_marker)
-      && ::pwrite(marker_fd, started, sizeof(started) - 1, 0) != sizeof(started) - 1)
+  constexpr auto record_size = ts::start_marks::record_size;
+  char record[record_size];
+  ts::start_marks::make_record(v.marker_run, record);
+  auto at = static_cast<off_t>(v.marker_offset);
+  if ((v.flags & has_marker) && ::pwrite(marker_fd, record, record_size, at) != record_size)
     fail(exit_prepare_failed, "start marker", "", errno);
   ::close(control_fd);
   char* argv[] = {const_cast<char*>(v.shell), const_cast<char*>("-c"),
@@ -118,7 +121,8 @@ int main() {
   int err = errno;
   // Nothing ran: the marker must not say otherwise.
   if (v.flags & has_marker) {
-    [[maybe_unused]] auto t = ::ftruncate(marker_fd, 0);
+    const char zeros[record_size] = {};
+    [[maybe_unused]] auto t = ::pwrite(marker_fd, zeros, record_size, at);
   }
   fail(exit_exec_failed, "exec", v.shell, err);
 }

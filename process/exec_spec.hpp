@@ -18,7 +18,7 @@ namespace ts::exec_spec {
 constexpr int spec_fd = 3;     // the blob, read once and closed
 constexpr int control_fd = 4;  // one byte: exec now; end of file: the service gave up or died
 constexpr int status_fd = 5;   // CLOEXEC: 'R' when held, an error record, or closed by exec
-constexpr int marker_fd = 6;   // the run's start marker, written just before exec
+constexpr int marker_fd = 6;   // the start marks file (start_marks.hpp), written before exec
 constexpr int first_free_fd = 7;
 
 /// The helper was never released (abandoned, or its service died): it ran nothing.
@@ -33,7 +33,7 @@ constexpr char status_error = 'E';
 /// An error record: the tag, errno as 4 bytes, then text; one write below PIPE_BUF, atomic.
 constexpr size_t max_error_record = 480;
 
-constexpr uint32_t magic = 0x31585354;  // "TSX1"
+constexpr uint32_t magic = 0x32585354;  // "TSX2"
 enum flag : uint32_t { has_user = 1, has_cgroup = 2, has_cwd = 4, has_marker = 8 };
 
 /// The spec as the runner builds it.
@@ -45,10 +45,16 @@ struct spec {
   uint32_t uid = 0, gid = 0;  // with has_user
   std::vector<uint32_t> groups;
   std::vector<std::string> env;  // the command's whole environment, "NAME=value"
+  uint64_t marker_offset = 0;    // with has_marker: the run's slot in the marks file
+  uint64_t marker_run = 0;       // and the run it marks
   uint32_t flags = 0;
 };
 
 inline void put_u32(std::string& out, uint32_t v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+}
+
+inline void put_u64(std::string& out, uint64_t v) {
   out.append(reinterpret_cast<const char*>(&v), sizeof(v));
 }
 
@@ -66,6 +72,8 @@ inline std::string encode(const spec& s) {
   put_u32(out, s.flags);
   put_u32(out, s.uid);
   put_u32(out, s.gid);
+  put_u64(out, s.marker_offset);
+  put_u64(out, s.marker_run);
   put_u32(out, static_cast<uint32_t>(s.groups.size()));
   for (auto g : s.groups)
     put_u32(out, g);
@@ -89,6 +97,7 @@ struct view {
     std::free(env);
   }
   uint32_t flags = 0, uid = 0, gid = 0, ngroups = 0;
+  uint64_t marker_offset = 0, marker_run = 0;
   uint32_t* groups = nullptr;  // copied: unaligned in the blob
   const char* shell = nullptr;
   const char* command = nullptr;
@@ -102,13 +111,14 @@ struct view {
 /// without its NUL).
 inline bool decode(const char* data, size_t size, view& v) {
   size_t at = 0;
-  auto u32 = [&](uint32_t& x) {
+  auto fixed = [&](auto& x) {
     if (size - at < sizeof(x))
       return false;
     std::memcpy(&x, data + at, sizeof(x));
     at += sizeof(x);
     return true;
   };
+  auto u32 = [&](uint32_t& x) { return fixed(x); };
   auto str = [&](const char*& p) {
     uint32_t len = 0;
     if (!u32(len) || len == 0 || len > size - at || data[at + len - 1] != '\0')
@@ -118,7 +128,8 @@ inline bool decode(const char* data, size_t size, view& v) {
     return true;
   };
   uint32_t m = 0;
-  if (!u32(m) || m != magic || !u32(v.flags) || !u32(v.uid) || !u32(v.gid) || !u32(v.ngroups))
+  if (!u32(m) || m != magic || !u32(v.flags) || !u32(v.uid) || !u32(v.gid)
+      || !fixed(v.marker_offset) || !fixed(v.marker_run) || !u32(v.ngroups))
     return false;
   if (v.ngroups > (size - at) / sizeof(uint32_t))
     return false;

@@ -48,7 +48,8 @@ std::string run_key(run_id run, uint64_t handle) {
 
 caf::expected<launched> launch_held(const run_scope& scope, const std::string& shell,
                                     const std::string& helper, uint64_t handle,
-                                    const std::string& command, const start_options& opts) {
+                                    const std::string& command, const start_options& opts,
+                                    std::optional<start_mark> mark) {
   if (auto why = invalid_input(command, opts); !why.empty())
     return make_error(ec::start_failed, why);
   launched l;
@@ -63,19 +64,13 @@ caf::expected<launched> launch_held(const run_scope& scope, const std::string& s
     s.flags |= exec_spec::has_cgroup;
     s.cgroup_procs = l.cgroup + "/cgroup.procs";
   }
-  // Created empty while we may; the helper writes it just before exec, whatever user it
-  // has become by then (it could not create a file here any more).
-  int marker_fd = -1;
-  if (!scope.markers_dir.empty() && run != 0) {
-    l.marker = scope.markers_dir + "/" + std::to_string(run);
-    marker_fd = ::open(l.marker.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (marker_fd < 0) {
-      auto why = errno_text(("start marker " + l.marker).c_str(), errno);
-      l.marker.clear();
-      undo_launch(l);
-      return make_error(ec::start_failed, why);
-    }
+  // The helper writes the mark just before exec, whatever user it has become by then,
+  // through the descriptor it inherits (it could not open the file any more).
+  if (mark && run != 0) {
+    l.marked = true;
     s.flags |= exec_spec::has_marker;
+    s.marker_offset = mark->offset;
+    s.marker_run = run;
   }
   s.shell = shell;
   s.command = command;
@@ -99,9 +94,8 @@ caf::expected<launched> launch_held(const run_scope& scope, const std::string& s
   // The helper's own: found by a scan while held, but no task variable (LD_PRELOAD) may
   // reach a helper that still runs as root.
   h.env = command_environment(environ, {}, std::nullopt, vars);
-  h.marker_fd = marker_fd;
+  h.marker_fd = l.marked ? mark->fd : -1;
   auto sc = spawn_helper(h);
-  close_fd(marker_fd);
   if (!sc) {
     undo_launch(l);
     return sc.error();
@@ -113,8 +107,6 @@ caf::expected<launched> launch_held(const run_scope& scope, const std::string& s
 
 void undo_launch(const launched& l) {
   remove_run_cgroup(l.cgroup);
-  if (!l.marker.empty())
-    ::unlink(l.marker.c_str());
 }
 
 } // namespace ts

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include <caf/expected.hpp>
@@ -20,20 +21,28 @@ struct launched {
   uint64_t handle = 0;
   std::string key;     // TS_RUN_ID
   std::string cgroup;  // the run's cgroup directory, or empty
-  std::string marker;  // the start marker's path, or empty
+  bool marked = false;  // the helper marks its start (start_marks)
   uint64_t start_ticks = 0;
 };
 
 /// The run's name: its id, or for a start without an identity the runner's own handle.
 std::string run_key(run_id run, uint64_t handle);
 
-/// Makes the run's cgroup and marker and spawns the held helper. Fails with
-/// ec::start_failed, having undone what it made.
+/// Where a helper marks its start: the marks file's descriptor and the run's slot in it.
+struct start_mark {
+  int fd = -1;
+  uint64_t offset = 0;
+};
+
+/// Makes the run's cgroup and spawns the held helper, which marks its start at `mark` (if
+/// given, for a start with an identity). Fails with ec::start_failed, having undone what it
+/// made.
 caf::expected<launched> launch_held(const run_scope& scope, const std::string& shell,
                                     const std::string& helper, uint64_t handle,
-                                    const std::string& command, const start_options& opts);
+                                    const std::string& command, const start_options& opts,
+                                    std::optional<start_mark> mark);
 
-/// Removes the cgroup and marker of a start that did not happen.
+/// Removes the cgroup of a start that did not happen.
 void undo_launch(const launched& l);
 
 /// ts-exec-helper beside this executable (/proc/self/exe).

@@ -15,18 +15,15 @@ extern "C" {
 #include <string>
 
 #include "process/proc_stat.hpp"
+#include "process/start_marks.hpp"
 
 namespace ts {
 
 namespace {
 
-std::string marker_path(const run_scope& scope, run_id run) {
-  return scope.markers_dir + "/" + std::to_string(run);
-}
-
 bool marker_written(const run_scope& scope, run_id run) {
-  struct stat st {};
-  return ::stat(marker_path(scope, run).c_str(), &st) == 0 && st.st_size > 0;
+  auto marked = start_marks::read_marked(scope.marks_file);
+  return std::find(marked.begin(), marked.end(), run) != marked.end();
 }
 
 // SIGKILLs the process `pid` if it is still the one that started at `start_ticks`, and
@@ -69,7 +66,7 @@ const char* to_string(run_fate f) {
 
 run_fate classify_leftover(const run_scope& scope, run_id run, int32_t pid,
                            uint64_t start_ticks, std::chrono::milliseconds bound) {
-  if (scope.markers_dir.empty() || marker_written(scope, run))
+  if (scope.marks_file.empty() || marker_written(scope, run))
     return run_fate::may_have_started;
   // Not written yet. A held helper exits by itself at the end of its control socket, but
   // one released just before the crash may be about to write it: once no process of the
@@ -87,20 +84,14 @@ bool kill_run_leftovers(const run_scope& scope, run_id run, std::chrono::millise
 }
 
 void remove_start_marker(const run_scope& scope, run_id run) {
-  if (!scope.markers_dir.empty())
-    ::unlink(marker_path(scope, run).c_str());
+  if (!scope.marks_file.empty())
+    start_marks::clear(scope.marks_file, run);
 }
 
 size_t prune_finished_runs(const run_scope& scope, const std::vector<run_id>& keep) {
   size_t removed = 0;
-  if (!scope.markers_dir.empty()) {
-    for_each_entry(scope.markers_dir, [&](const std::string& name) {
-      auto kept = std::any_of(keep.begin(), keep.end(),
-                              [&](run_id r) { return std::to_string(r) == name; });
-      if (!kept && ::unlink((scope.markers_dir + "/" + name).c_str()) == 0)
-        ++removed;
-    });
-  }
+  if (!scope.marks_file.empty())
+    removed = start_marks::clear_except(scope.marks_file, keep);
   if (!scope.cgroup_dir.empty()) {
     for_each_entry(scope.cgroup_dir, [&](const std::string& name) {
       if (name.compare(0, 4, "run-") == 0)

@@ -1,7 +1,7 @@
 // Crash truth for start-up recovery: what a dead service's runs may have done, and the end
-// of every process they left. A run's start marker (<state dir>/started/<run id>) is created
-// empty at prepare and written by the helper just before exec, so "no marker, or an empty
-// one, and no helper left that could still write it" proves the command never started.
+// of every process they left. A run's start mark (start_marks.hpp: its slot in <state
+// dir>/started.slots) is written by its helper just before exec, so "no mark, and no helper
+// left that could still write it" proves the command never started.
 #pragma once
 
 #include <chrono>
@@ -35,12 +35,12 @@ run_fate classify_leftover(const run_scope& scope, run_id run, int32_t pid,
 bool kill_run_leftovers(const run_scope& scope, run_id run,
                         std::chrono::milliseconds bound = std::chrono::seconds(5));
 
-/// Drops the start marker of `run` (its fate is recorded).
+/// Clears the start mark of `run` (its fate is recorded).
 void remove_start_marker(const run_scope& scope, run_id run);
 
-/// Once recovery is done: removes every start marker but those in `keep` (markers of runs
-/// whose outcome was recorded but whose marker a crash left) and every empty run cgroup of
-/// the scope. Returns how many markers it removed.
+/// Once recovery is done: clears every start mark but those in `keep` (marks of runs whose
+/// outcome was recorded but whose mark a crash left) and removes every empty run cgroup of
+/// the scope. Returns how many marks it cleared.
 size_t prune_finished_runs(const run_scope& scope, const std::vector<run_id>& keep);
 
 } // namespace ts

@@ -22,6 +22,7 @@
 #include "process/launch.hpp"
 #include "process/output_buffer.hpp"
 #include "process/proc_stat.hpp"
+#include "process/start_marks.hpp"
 
 namespace ts {
 
@@ -60,7 +61,7 @@ struct child {
     : handle(l.handle),
       key(std::move(l.key)),
       cgroup(std::move(l.cgroup)),
-      marker(std::move(l.marker)),
+      marked(l.marked ? opts.identity->run : 0),
       pid(l.sc.pid),
       pidfd(l.sc.pidfd),
       out_fd(l.sc.out_fd),
@@ -75,7 +76,7 @@ struct child {
   uint64_t handle;
   std::string key;
   std::string cgroup;
-  std::string marker;
+  run_id marked;  // the run whose start mark is ours to give back, or 0
   int32_t pid;
   int pidfd;
   int out_fd;
@@ -100,6 +101,13 @@ public:
     init_error_ = scope_.error;
     if (!init_error_.empty())
       return;
+    if (!scope_.marks_file.empty()) {
+      marks_ = std::make_unique<start_marks::slots>(scope_.marks_file);
+      if (!marks_->error().empty()) {
+        init_error_ = "start marks: " + marks_->error();
+        return;
+      }
+    }
     epoll_fd_ = ::epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) {
       init_error_ = errno_text("epoll_create1", errno);
@@ -173,6 +181,7 @@ public:
     if (failed) {
       kill_and_reap(l->sc);
       undo_launch(*l);
+      give_back_mark(opts);
       return make_error(ec::start_failed, *failed);
     }
     {
@@ -225,8 +234,8 @@ public:
   }
 
   void forget(const spawned_process& p) {
-    if (!scope_.markers_dir.empty() && p.run != 0)
-      ::unlink((scope_.markers_dir + "/" + std::to_string(p.run)).c_str());
+    if (marks_)
+      marks_->give_back(p.run);
   }
 
   void run() {
@@ -296,10 +305,27 @@ public:
   }
 
 private:
-  caf::expected<launched> launch(const std::string& command, const start_options& opts) {
+  // A start without its own user runs as the runner's (--run-as), so `opts` says who runs
+  // it from here on.
+  caf::expected<launched> launch(const std::string& command, start_options& opts) {
     if (!init_error_.empty())
       return make_error(ec::start_failed, init_error_);
-    return launch_held(scope_, opts_.shell, helper_, next_handle_++, command, opts);
+    if (!opts.user)
+      opts.user = opts_.default_user;
+    run_id run = opts.identity ? opts.identity->run : 0;
+    std::optional<start_mark> mark;
+    if (marks_ && run != 0)
+      if (auto at = marks_->take(run))
+        mark = start_mark{marks_->fd(), *at};
+    auto l = launch_held(scope_, opts_.shell, helper_, next_handle_++, command, opts, mark);
+    if (!l)
+      give_back_mark(opts);
+    return l;
+  }
+
+  void give_back_mark(const start_options& opts) {
+    if (marks_ && opts.identity)
+      marks_->give_back(opts.identity->run);
   }
 
   spawned_process handle_of(const launched& l, const start_options& opts) const {
@@ -368,8 +394,8 @@ private:
     // The rest of the run, setsid or not, so that its cgroup can go.
     kill_run_processes(scope_, c.key, std::chrono::seconds(1));
     remove_run_cgroup(c.cgroup);
-    if (state != hold::released && !c.marker.empty())
-      ::unlink(c.marker.c_str());
+    if (state != hold::released && c.marked != 0)
+      marks_->give_back(c.marked);
     close_fd(c.status_fd);
     unwatch(c.out_fd);
     unwatch(c.pidfd);
@@ -466,8 +492,8 @@ private:
     c.result.start_error = read_start_error(c.status_fd);
     c.result.never_started = state != hold::released || c.result.start_error.has_value();
     close_fd(c.status_fd);
-    if (c.result.never_started && !c.marker.empty())
-      ::unlink(c.marker.c_str());  // empty: nothing to remember
+    if (c.result.never_started && c.marked != 0)
+      marks_->give_back(c.marked);  // nothing to remember
     if (!remove_run_cgroup(c.cgroup))
       lingering_.push_back(c.cgroup);  // a background process of the run still lives
     // Whatever the child wrote is in the pipe by now; a grandchild that still holds the
@@ -500,6 +526,7 @@ private:
   const runner_options opts_;
   const run_scope scope_;
   const std::string helper_;
+  std::unique_ptr<start_marks::slots> marks_;  // with a state directory
   std::string init_error_;
   int epoll_fd_ = -1;
   int wake_fd_ = -1;

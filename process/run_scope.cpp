@@ -265,11 +265,10 @@ run_scope resolve_scope(const runner_options& opts) {
   run_scope s;
   std::string why;
   if (!opts.state_dir.empty()) {
-    auto markers = opts.state_dir + "/started";
-    if (make_dir(opts.state_dir, why) && make_dir(markers, why))
-      s.markers_dir = markers;
+    if (make_dir(opts.state_dir, why))
+      s.marks_file = opts.state_dir + "/started.slots";
     else
-      s.error = "start markers: " + why;
+      s.error = "start marks: " + why;
   }
   s.name = scope_name(opts.state_dir);
   if (opts.kill == kill_mode::scan) {

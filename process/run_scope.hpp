@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "process/run_env.hpp"
+
 namespace ts {
 
 /// How the processes of a run are found. auto_detect picks cgroup when a cgroup2 hierarchy
@@ -35,6 +37,9 @@ struct runner_options {
   /// services on one machine never touch each other's runs). Empty: no markers, and a
   /// scope of this runner alone.
   std::string state_dir;
+  /// Who runs a command whose start names no user (--run-as); empty: the service's user,
+  /// with its environment as it is.
+  std::optional<run_user> default_user;
 };
 
 /// The places resolved from runner_options.
@@ -43,7 +48,7 @@ struct run_scope {
   std::string name;                  // TS_RUN_SCOPE in every environment of the scope
   std::string cgroup_dir;            // cgroup mode: <parent>/<name>, holding run-<key>
   std::string cgroup_mount;          // where the cgroup2 hierarchy is mounted
-  std::string markers_dir;           // <state_dir>/started, or empty
+  std::string marks_file;            // <state_dir>/started.slots (start_marks), or empty
   std::string detail;                // for the start-up log line: the mode and why
   std::string error;                 // set when cgroup mode was forced but cannot work
 };

@@ -1,6 +1,7 @@
 // The real runner against real child processes.
 #include "process/process_runner.hpp"
 #include "process/proc_stat.hpp"
+#include "process/start_marks.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>

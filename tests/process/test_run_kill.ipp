@@ -70,6 +70,17 @@ std::optional<ts::run_scope> scope_for(ts::kill_mode mode, const std::string& st
 
 const char* escaping_command = "setsid sh -c 'trap \"\" TERM; sleep 100' & sleep 100";
 
+// Appends the start marks of `runs`, as a dead service's helpers would have left them.
+void append_marks(const std::string& path, std::initializer_list<ts::run_id> runs) {
+  std::ofstream out{path, std::ios::binary | std::ios::app};
+  for (auto run : runs) {
+    char record[ts::start_marks::record_size];
+    ts::start_marks::make_record(static_cast<uint64_t>(run), record);
+    out.write(record, sizeof(record));
+  }
+  REQUIRE(out);
+}
+
 } // namespace
 
 TEST_CASE("the whole tree dies, setsid or not, in both kill modes", "[kill]") {
@@ -178,9 +189,9 @@ TEST_CASE("recovery on what a crashed service left: a run started and one held",
         CHECK_FALSE(exists(ts::run_cgroup(scope, std::to_string(started))));
         CHECK_FALSE(exists(ts::run_cgroup(scope, std::to_string(held))));
       }
-      // Both fates recorded: no marker is kept.
-      CHECK(ts::prune_finished_runs(scope, {}) == 2);
-      CHECK_FALSE(exists(state / ("started/" + std::to_string(started))));
+      // Both fates recorded: no mark is kept (the held run never had one written).
+      CHECK(ts::prune_finished_runs(scope, {}) == 1);
+      CHECK(ts::start_marks::read_marked(state / "started.slots").empty());
     }
   }
 }
@@ -201,7 +212,7 @@ TEST_CASE("classify_leftover kills a helper still held before it answers", "[kil
   CHECK(sink.at(0).signal == SIGKILL);
 }
 
-TEST_CASE("a released run's marker says it may have started, until forget", "[kill]") {
+TEST_CASE("a released run's start mark says it may have started, until forget", "[kill]") {
   ts::test::state_dir state;
   auto o = ts::test::options(ts::kill_mode::auto_detect, state.path);
   auto runner = make_runner(o);
@@ -210,16 +221,47 @@ TEST_CASE("a released run's marker says it may have started, until forget", "[ki
   auto sp = runner->start("true", with_identity(run), sink.handler());
   ts::test::require_ok(sp);
   REQUIRE(sink.wait(1));
-  auto marker = state / ("started/" + std::to_string(run));
-  CHECK(ts::test::slurp(marker) == "started\n");
+  auto marks = state / "started.slots";
+  using runs = std::vector<ts::run_id>;
+  CHECK(ts::start_marks::read_marked(marks) == runs{run});
   auto scope = ts::resolve_scope(o);
   CHECK(ts::classify_leftover(scope, run, sp->pid, sp->start_ticks)
         == ts::run_fate::may_have_started);
   runner->forget(*sp);
-  CHECK_FALSE(exists(marker));
-  // Markers of other runs go at the prune, the ones kept stay.
-  std::ofstream{state / "started/1"} << "started\n";
-  std::ofstream{state / "started/2"} << "started\n";
+  CHECK(ts::start_marks::read_marked(marks).empty());
+  // Marks of other runs go at the prune, the ones kept stay.
+  append_marks(marks, {1, 2});
+  CHECK(ts::start_marks::read_marked(marks) == runs{1, 2});
   CHECK(ts::prune_finished_runs(scope, {2}) == 1);
-  CHECK(exists(state / "started/2"));
+  CHECK(ts::start_marks::read_marked(marks) == runs{2});
+}
+
+TEST_CASE("start mark slots are reused once given back, and never over a dead service's",
+          "[kill]") {
+  ts::test::state_dir state;
+  auto marks = state / "started.slots";
+  append_marks(marks, {41});  // a dead service's run: slot 0
+  ts::start_marks::slots s{marks};
+  REQUIRE(s.error().empty());
+  auto a = s.take(7);
+  auto b = s.take(8);
+  REQUIRE(a);
+  REQUIRE(b);
+  CHECK(*a != 0);
+  CHECK(*b != 0);
+  CHECK(*a != *b);
+  CHECK(s.take(7) == a);  // one slot per run
+  s.give_back(7);
+  auto c = s.take(9);
+  CHECK(c == a);  // reused
+  // Once recovery clears the dead run's record, its slot is handed out too.
+  ts::start_marks::clear(marks, 41);
+  s.give_back(8);
+  s.give_back(9);
+  std::vector<uint64_t> offsets;
+  for (ts::run_id r = 10; r < 13; ++r)
+    offsets.push_back(s.take(r).value_or(99));
+  std::sort(offsets.begin(), offsets.end());
+  CHECK(offsets == std::vector<uint64_t>{0, 16, 32});
+  CHECK_FALSE(s.take(0));  // a start without a run has no mark
 }
