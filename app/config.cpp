@@ -1,6 +1,7 @@
 #include "app/config.hpp"
 
 #include <pwd.h>
+#include <unistd.h>
 
 #include <arpa/inet.h>
 #include <algorithm>
@@ -32,6 +33,60 @@ std::string with_default(const std::string& text, const T& value) {
 
 caf::error invalid(std::string text) {
   return make_error(ec::invalid_argument, std::move(text));
+}
+
+struct run_as_users {
+  std::optional<run_user> run_as;
+  std::vector<std::string> allowed;
+};
+
+// --run-as and --allowed-run-as, checked now rather than at the first run: a missing user is
+// the operator's to see at start-up. Only root can switch users, so a service that is not
+// root runs everything as itself and may be offered no other name.
+caf::expected<run_as_users> read_run_as(const config& cfg) {
+  run_as_users out;
+  bool root = ::geteuid() == 0;
+  std::string self;
+  if (!root) {
+    if (auto* pw = ::getpwuid(::geteuid()))
+      self = pw->pw_name;
+  }
+  auto others_need_root = [&](const std::string& option, const std::string& name) {
+    return invalid(option + name + ": the service runs as " + (self.empty() ? "uid "
+                   + std::to_string(::geteuid()) : self)
+                   + ", and only a service started as root can run commands as another user");
+  };
+  if (root) {
+    auto name = cfg.run_as.empty() ? std::string{defaults::run_as_user} : cfg.run_as;
+    auto user = resolve_user(name);
+    if (!user && cfg.run_as.empty())
+      return invalid("started as root, the service runs commands as the system user "
+                     + name + ", which does not exist: create it (scripts/deps does, with "
+                       "useradd --system), name another with --run-as=USER, or keep root "
+                       "with --run-as=root");
+    if (!user)
+      return invalid("--run-as=" + name + ": no such user");
+    out.run_as = std::move(*user);
+    out.allowed.push_back(name);
+  } else if (!cfg.run_as.empty() && cfg.run_as != self) {
+    return others_need_root("--run-as=", cfg.run_as);
+  } else if (!self.empty()) {
+    out.allowed.push_back(self);
+  }
+  for (std::string_view rest = cfg.allowed_run_as; !rest.empty();) {
+    auto comma = rest.find(',');
+    std::string name{trim(rest.substr(0, comma))};
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    if (name.empty()
+        || std::find(out.allowed.begin(), out.allowed.end(), name) != out.allowed.end())
+      continue;
+    if (!root)
+      return others_need_root("--allowed-run-as: ", name);
+    if (::getpwnam(name.c_str()) == nullptr)
+      return invalid("--allowed-run-as: no user " + name);
+    out.allowed.push_back(std::move(name));
+  }
+  return out;
 }
 
 // Reads a one-line secret, without its trailing newline.
@@ -111,6 +166,9 @@ config::config() {
                       defaults::shutdown_kill_grace_s))
     .add(allowed_run_as, "allowed-run-as",
          "comma-separated users a task may name in run_as (else 403 forbidden)")
+    .add(run_as, "run-as",
+         "as root, the user commands run as unless a task names its own (default "
+         "taskschedulizer; root keeps root); not as root, only the service's own user")
     .add(kill_mode, "kill-mode",
          with_default("how every process of a run is found and killed: cgroup (a cgroup v2 "
                       "per run), scan (its TS_RUN_ID in /proc), or auto (cgroup where the "
@@ -175,17 +233,11 @@ caf::expected<options> read_options(const config& cfg) {
   if (!mode)
     return invalid("--kill-mode must be auto, cgroup or scan");
   opts.kill_mode = *mode;
-  for (std::string_view rest = cfg.allowed_run_as; !rest.empty();) {
-    auto comma = rest.find(',');
-    auto name = trim(rest.substr(0, comma));
-    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
-    if (name.empty())
-      continue;
-    // Checked here, not at the first run: a typo in the list is the operator's to see now.
-    if (getpwnam(std::string{name}.c_str()) == nullptr)
-      return invalid("--allowed-run-as: no user " + std::string{name});
-    opts.allowed_run_as.emplace_back(name);
-  }
+  auto users = read_run_as(cfg);
+  if (!users)
+    return users.error();
+  opts.run_as = std::move(users->run_as);
+  opts.allowed_run_as = std::move(users->allowed);
   opts.port = cfg.port;
   opts.bind = cfg.bind;
   opts.db = cfg.db;

@@ -14,6 +14,7 @@
 #include <caf/settings.hpp>
 
 #include "core/defaults.hpp"
+#include "process/run_env.hpp"
 #include "process/run_scope.hpp"
 #include "core/time_zone.hpp"
 
@@ -42,6 +43,7 @@ public:
   size_t max_output_bytes = static_cast<size_t>(defaults::max_output_bytes);
   size_t shutdown_kill_grace = defaults::shutdown_kill_grace_s;
   std::string allowed_run_as;
+  std::string run_as;
   std::string kill_mode = defaults::kill_mode;
 
   config();
@@ -70,8 +72,11 @@ struct options {
   int64_t max_output_bytes{};
   /// At shutdown, the most a run's kill grace may be.
   int64_t shutdown_kill_grace_ms{};
-  /// The users a task may name in run_as.
+  /// The users a task may name in run_as: --allowed-run-as and the default user's name.
   std::vector<std::string> allowed_run_as;
+  /// Who runs a command that names no run_as: as root, the --run-as user (root only when
+  /// asked for); not as root, nobody (the service's own user, with its environment).
+  std::optional<run_user> run_as;
   /// How the processes of a run are found and killed.
   ts::kill_mode kill_mode = ts::kill_mode::auto_detect;
 };

@@ -9,6 +9,8 @@
 #include <iostream>
 #include <string>
 
+#include <unistd.h>
+
 #include <caf/actor_system.hpp>
 
 #include "actors/interfaces.hpp"
@@ -140,6 +142,16 @@ int main(int argc, char** argv) {
   // a restart, which is how crash recovery finds a dead service's runs.
   ts::runner_options runner_opts;
   runner_opts.kill = opt->kill_mode;
+  runner_opts.default_user = opt->run_as;
+  if (!opt->run_as)
+    ts::log::info("run_as", {{"uid", static_cast<int64_t>(::geteuid())},
+                             {"detail", "not root: commands run as the service's own user"}});
+  else if (opt->run_as->uid == 0)
+    ts::log::warn("run_as", {{"user", opt->run_as->name}, {"uid", 0},
+                             {"detail", "commands run as root, as --run-as=root asks"}});
+  else
+    ts::log::info("run_as", {{"user", opt->run_as->name},
+                             {"uid", static_cast<int64_t>(opt->run_as->uid)}});
   if (!service_opts.recovery_path.empty()) {
     auto path = service_opts.recovery_path;
     runner_opts.state_dir = path.substr(0, path.size() - std::string{".recovery"}.size())

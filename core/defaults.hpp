@@ -40,6 +40,9 @@ constexpr int64_t max_kill_grace_ms = 600000;
 /// At shutdown a run's kill grace is capped by this (--shutdown-kill-grace, in seconds).
 constexpr int64_t shutdown_kill_grace_ms = 5000;
 constexpr size_t shutdown_kill_grace_s = 5;
+/// As root, commands run as this system user unless --run-as names another (scripts/deps
+/// and the package create it).
+constexpr const char* run_as_user = "taskschedulizer";
 /// --kill-mode: cgroup where the service can create one, else the /proc scan.
 constexpr const char* kill_mode = "auto";
 /// Tasks due this soon are claimed (committed as started) ahead of their time, so the

@@ -297,6 +297,10 @@ std::string service::start(std::vector<std::string> args, env_list env,
     all.emplace_back("--port=0");
   if (!given("--db=") && !given("--config-file="))
     all.push_back("--db=" + db_url_);
+  // Commands run as the tests do, so that they may write to the tests' own directories:
+  // the default user (root's taskschedulizer) has its own cases.
+  if (!given("--run-as="))
+    all.push_back("--run-as=" + current_user());
   all.insert(all.end(), args.begin(), args.end());
   if (auto err = spawn(all, env); !err.empty())
     return err;

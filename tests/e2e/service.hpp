@@ -86,8 +86,8 @@ public:
   service(const service&) = delete;
   service& operator=(const service&) = delete;
 
-  /// Spawns the binary with `--port=0 --db=URL` (left out when `args` gives --port / --db)
-  /// followed by `args`, and waits for its `listening on` line. Returns "" on success, else
+  /// Spawns the binary with `--port=0 --db=URL --run-as=current_user()` (each left out when
+  /// `args` gives it; --port and --db also with a --config-file) followed by `args`, and waits for its `listening on` line. Returns "" on success, else
   /// why it failed, with the binary's stderr.
   std::string start(std::vector<std::string> args = {}, env_list env = {},
                     std::chrono::milliseconds timeout = 30s);
