@@ -4,7 +4,6 @@
 #include <chrono>
 #include <csignal>
 #include <functional>
-#include <random>
 
 #include <caf/send.hpp>
 
@@ -92,9 +91,7 @@ void decide_retry(executor_state& st) {
   auto& policy = st.job.controls.retry;
   if (!retryable(policy, st.job.attempt, o.status, o.reason))
     return;
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  auto uniform = std::uniform_real_distribution<double>{0.0, 1.0}(rng);
-  o.retry_at = o.finished_at + retry_delay_ms(policy, st.job.attempt, uniform);
+  o.retry_at = retry_time(policy, st.job.attempt, o.finished_at);
 }
 
 void finish(executor_pointer self, const process_exit& e) {

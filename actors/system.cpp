@@ -10,6 +10,7 @@
 #include "actors/instrumented_actor.hpp"
 #include "process/leftovers.hpp"
 #include "core/log.hpp"
+#include "core/retry.hpp"
 
 namespace ts {
 
@@ -87,6 +88,33 @@ prepare_recovery(storage::store& db, const std::string& path, size_t max_backlog
   return *file;
 }
 
+// A run a crash interrupted is tried again only where its task asks (retry.on_interrupted)
+// and attempts remain, as the executor decides for one interrupted while the service runs.
+void retry_if_asked(storage::store& db, const orphan_run& o, millis now) {
+  auto run = db.get_run(o.run, 0);
+  auto task = run ? db.get_task_info(o.task, 0) : caf::expected<task_info>{run.error()};
+  if (!task) {
+    log::warn("retry_check_failed", {{"run", o.run}, {"error", render(task.error())}});
+    return;
+  }
+  auto& policy = task->controls.retry;
+  if (!retryable(policy, run->attempt, task_status::failure, run_reason::interrupted))
+    return;
+  auto at = retry_time(policy, run->attempt, now);
+  auto err = db.begin();
+  if (!err)
+    err = db.retry_interrupted(o.run, at);
+  if (!err)
+    err = db.commit();
+  if (err) {
+    db.rollback();
+    log::warn("retry_after_crash_failed", {{"run", o.run}, {"error", render(err)}});
+    return;
+  }
+  log::info("retry_after_crash", {{"task", o.task}, {"run", o.run},
+                                  {"attempt", run->attempt + 1}, {"retry_at", at}});
+}
+
 } // namespace
 
 caf::expected<service_actors> start_service(caf::actor_system& sys,
@@ -139,6 +167,7 @@ caf::expected<service_actors> start_service(caf::actor_system& sys,
     if (opts.metrics)
       opts.metrics->run_finished(task_status::failure, run_reason::interrupted,
                                  std::chrono::milliseconds{-1}, 0);
+    retry_if_asked(*db, o, clock->now_ms());
   }
   // Markers of runs whose fate is recorded, and empty run cgroups, go.
   if (opts.scope)

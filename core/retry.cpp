@@ -2,8 +2,15 @@
 
 #include <algorithm>
 #include <cmath>
+#include <random>
 
 namespace ts {
+
+millis retry_time(const retry_policy& p, int32_t failed_attempt, millis ended_at) {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  auto uniform = std::uniform_real_distribution<double>{0.0, 1.0}(rng);
+  return ended_at + retry_delay_ms(p, failed_attempt, uniform);
+}
 
 int64_t retry_delay_ms(const retry_policy& p, int32_t failed_attempt, double uniform) {
   auto cap = static_cast<double>(std::max<int64_t>(p.max_delay_ms, 0));

@@ -16,6 +16,10 @@ namespace ts {
 /// max_delay_ms, and exact for huge exponents (no overflow).
 int64_t retry_delay_ms(const retry_policy& p, int32_t failed_attempt, double uniform);
 
+/// When attempt `failed_attempt + 1` of a run that ended at `ended_at` is due: retry_delay_ms
+/// with a fresh draw (the jitter's randomness, per thread).
+millis retry_time(const retry_policy& p, int32_t failed_attempt, millis ended_at);
+
 /// Whether a run that ended this way is tried again under `p` (attempts remain; cancelled
 /// never; interrupted only with on_interrupted; success never).
 bool retryable(const retry_policy& p, int32_t attempt, task_status status, run_reason reason);

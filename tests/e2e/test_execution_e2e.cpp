@@ -5,6 +5,7 @@
 
 #include <csignal>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "tests/e2e/service.hpp"
@@ -22,16 +23,37 @@ bool completed(const json& t) {
   return t["state"] == "completed";
 }
 
+// The kill modes (--kill-mode): both wherever the binary can give each run a cgroup (as
+// root on cgroup v2), which it says when it refuses --kill-mode=cgroup.
+const std::vector<std::string> kill_modes{"cgroup", "scan"};
+
+// Starts (or restarts) the service in kill mode `mode`; false, with a warning, where cgroup
+// mode is not available.
+bool start_in(service& svc, const std::string& mode) {
+  auto err = svc.start({"--kill-mode=" + mode});
+  if (mode == "cgroup" && err.find("is not available here") != std::string::npos) {
+    WARN("--kill-mode=cgroup is not available here: " << err);
+    return false;
+  }
+  REQUIRE(err == "");
+  // The start-up log says which mode is active.
+  CHECK(svc.stderr_text().find("mode=" + mode) != std::string::npos);
+  return true;
+}
+
 } // namespace
 
 TEST_CASE("timeout_s stops a command and ends its run timeout", "[e2e][execution]") {
   auto backend = GENERATE(from_range(backend_names()));
-  INFO("backend " << backend);
+  auto mode = GENERATE(from_range(kill_modes));
+  INFO("backend " << backend << ", kill mode " << mode);
   service_fixture f(backend);
-  REQUIRE(f.svc.start() == "");
+  if (!start_in(f.svc, mode))
+    return;
   auto c = f.svc.client();
-  auto t = create_v1_task(c, {{"command", "echo begun; sleep 30"}, {"timeout_s", 0.5},
-                      {"kill_grace_s", 1}});
+  // The sleep in a subshell: the timeout must stop the whole tree, not only the shell.
+  auto t = create_v1_task(c, {{"command", "echo begun; (sleep 30; echo late); wait"},
+                      {"timeout_s", 0.5}, {"kill_grace_s", 1}});
   CHECK(t["timeout_s"] == 0.5);
   CHECK(t["kill_grace_s"] == 1.0);
   auto started = now_ms();
@@ -118,6 +140,58 @@ TEST_CASE("a restart during a retry delay resumes the retry at its time", "[e2e]
   CHECK(read_file(count) == "x\nx\n");
 }
 
+TEST_CASE("kill -9 during a retry never starts an attempt twice", "[e2e][execution][crash]") {
+  auto backend = GENERATE(from_range(backend_names()));
+  INFO("backend " << backend);
+  service_fixture f(backend);
+  REQUIRE(f.svc.start() == "");
+  auto c = f.svc.client();
+  // Each command appends its attempt to its own file: the files are the truth of what ran.
+  auto task = [&](const std::string& name, const std::string& then, const json& retry) {
+    auto file = f.dir.file(name);
+    auto t = create_v1_task(c, {{"command", "echo $TS_ATTEMPT >> " + sh_quote(file) + "; " + then},
+                                {"retry", retry}});
+    return std::make_pair(t["id"].get<int64_t>(), file);
+  };
+  // In its retry delay at the kill; its second attempt is running at the kill, and is
+  // retried after the restart (on_interrupted), or not.
+  auto delayed = task("delayed", "exit 1",
+                      {{"max_attempts", 3}, {"delay_s", 2}, {"jitter", "none"}});
+  auto sleeper = "[ $TS_ATTEMPT = 2 ] && sleep 300; exit 1";
+  auto resumed = task("resumed", sleeper,
+                      {{"max_attempts", 3}, {"delay_s", 0.2}, {"jitter", "none"},
+                       {"on_interrupted", true}});
+  auto ended = task("ended", sleeper, {{"max_attempts", 3}, {"delay_s", 0.2}, {"jitter", "none"}});
+  REQUIRE(wait_until(
+    [&] {
+      auto t = get_ok(c, "/v1/tasks/" + std::to_string(delayed.first));
+      return t["latest_run"]["status"] == "waiting" && read_file(resumed.second) == "1\n2\n"
+             && read_file(ended.second) == "1\n2\n";
+    },
+    20s));
+  REQUIRE(f.svc.signal(SIGKILL));
+  REQUIRE(f.svc.wait(10s).has_value());
+  REQUIRE(f.svc.start() == "");
+  auto c2 = f.svc.client();
+  for (auto id : {delayed.first, resumed.first, ended.first})
+    wait_task(c2, id, completed, 30s);
+  // Every attempt ran once; none twice, none lost.
+  CHECK(read_file(delayed.second) == "1\n2\n3\n");
+  CHECK(read_file(resumed.second) == "1\n2\n3\n");
+  CHECK(read_file(ended.second) == "1\n2\n");
+  auto reasons = [&](int64_t id) {
+    std::vector<std::string> out;  // oldest first
+    for (auto& r : runs_of(c2, id))
+      out.insert(out.begin(), std::to_string(r["attempt"].get<int>()) + ":"
+                                + r["reason"].get<std::string>());
+    return out;
+  };
+  using strings = std::vector<std::string>;
+  CHECK(reasons(delayed.first) == strings{"1:exit", "2:exit", "3:exit"});
+  CHECK(reasons(resumed.first) == strings{"1:exit", "2:interrupted", "3:exit"});
+  CHECK(reasons(ended.first) == strings{"1:exit", "2:interrupted"});
+}
+
 TEST_CASE("a cancel during a retry delay ends the waiting attempt and runs nothing more",
           "[e2e][execution]") {
   auto backend = GENERATE(from_range(backend_names()));
@@ -173,7 +247,8 @@ TEST_CASE("controls are validated, shown back, and run_as needs --allowed-run-as
     CHECK(r.error_code() == code);
     CHECK(r.json()["error"]["field"] == field);
   };
-  bad({{"command", "true"}, {"run_as", "root"}}, 403, "forbidden", "run_as");
+  // Not --run-as (the tests' own user) nor listed in --allowed-run-as.
+  bad({{"command", "true"}, {"run_as", "daemon"}}, 403, "forbidden", "run_as");
   bad({{"command", "true"}, {"timeout_s", 0}}, 400, "invalid_field", "timeout_s");
   bad({{"command", "true"}, {"kill_grace_s", 601}}, 400, "invalid_field", "kill_grace_s");
   bad({{"command", "true"}, {"retry", {{"max_attempts", 101}}}}, 400, "invalid_field",
@@ -217,9 +292,11 @@ TEST_CASE("a child sees its env, its cwd and the TS_ variables", "[e2e][executio
 TEST_CASE("a cancel kills the whole tree, a setsid grandchild that ignores SIGTERM too",
           "[e2e][execution]") {
   auto backend = GENERATE(from_range(backend_names()));
-  INFO("backend " << backend);
+  auto mode = GENERATE(from_range(kill_modes));
+  INFO("backend " << backend << ", kill mode " << mode);
   service_fixture f(backend);
-  REQUIRE(f.svc.start() == "");
+  if (!start_in(f.svc, mode))
+    return;
   auto c = f.svc.client();
   std::string pidfile = f.dir.file("grandchild.pid");
   auto t = create_v1_task(c, {{"command", "setsid sh -c 'trap \"\" TERM; echo $$ > " + pidfile
@@ -247,9 +324,11 @@ TEST_CASE("after kill -9, a run that never started runs, and no process of an in
           "is left once the service listens",
           "[e2e][execution][crash]") {
   auto backend = GENERATE(from_range(backend_names()));
-  INFO("backend " << backend);
+  auto mode = GENERATE(from_range(kill_modes));
+  INFO("backend " << backend << ", kill mode " << mode);
   service_fixture f(backend);
-  REQUIRE(f.svc.start() == "");
+  if (!start_in(f.svc, mode))
+    return;
   auto c = f.svc.client();
   // A run claimed ahead of its time (held in its helper), and a running one whose child
   // left the process group.
@@ -282,7 +361,7 @@ TEST_CASE("after kill -9, a run that never started runs, and no process of an in
   // The helper of the held run exits without running anything.
   pause_briefly(500ms);
   CHECK(read_file(ran) == runs_before);
-  REQUIRE(f.svc.start() == "");
+  REQUIRE(start_in(f.svc, mode));
   // Once it listens, nothing of the interrupted run is left, the escaped child neither.
   auto stat = read_file("/proc/" + std::to_string(escaped) + "/stat");
   CHECK((stat.empty() || stat.find(") Z ") != std::string::npos));
