@@ -596,6 +596,26 @@ TEST_CASE("a retry armed by an executor starts at its time", "[coordinator][retr
   CHECK(f.stats().pending == 0);
 }
 
+TEST_CASE("a cancel during a retry delay drops the armed retry", "[coordinator][retry]") {
+  coordinator_fixture f;
+  auto e = f.stored("again", f.now() + 3000);
+  f.self->send(f.coord, rearm_atom::value, e.id, e.due);
+  f.run();
+  f.advance(1000);  // inside the delay
+  auto h = f.self->request(f.coord, caf::infinite, cancel_atom::value, e.id, request_key{});
+  f.run();
+  auto reply = poll_reply<task_change>(f.self, h);
+  REQUIRE(reply);
+  REQUIRE(*reply);
+  CHECK((*reply)->task.state == task_state::cancelled);
+  CHECK_FALSE((*reply)->stop_run);
+  // Past the retry's time and its claim lead: no claim, no process.
+  f.advance(5000);
+  CHECK(f.db->claims_of(e.id) == 0);
+  CHECK(f.runner->processes.empty());
+  CHECK(f.stats().pending == 0);
+}
+
 TEST_CASE("a retry armed during shutdown is left for the next start", "[coordinator][retry]") {
   coordinator_fixture f;
   auto e = f.stored("later", f.now() + 100);
