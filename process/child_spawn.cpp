@@ -108,16 +108,21 @@ struct status_reply {
   std::optional<std::string> error;
 };
 
+// Without wait_held, the ready byte may still precede the error record.
 status_reply read_status(int fd) {
-  char buf[exec_spec::max_error_record];
+  char buf[exec_spec::max_error_record + 1];
   ssize_t n;
   while ((n = ::read(fd, buf, sizeof(buf))) < 0 && errno == EINTR) {
   }
   status_reply r;
-  if (n >= 1 && buf[0] == exec_spec::status_ready)
+  size_t len = n > 0 ? static_cast<size_t>(n) : 0;
+  size_t at = 0;
+  if (len >= 1 && buf[0] == exec_spec::status_ready) {
     r.ready = true;
-  else if (n >= 5 && buf[0] == exec_spec::status_error)
-    r.error = std::string(buf + 5, static_cast<size_t>(n) - 5);
+    at = 1;
+  }
+  if (len - at >= 5 && buf[at] == exec_spec::status_error)
+    r.error = std::string(buf + at + 5, len - at - 5);
   return r;
 }
 
@@ -191,6 +196,10 @@ caf::expected<started_child> spawn_helper(const helper_launch& l) {
   std::swap(c.control_fd, f.ctl_ours);
   std::swap(c.status_fd, f.status_r);
   ::fcntl(c.out_fd, F_SETFL, O_NONBLOCK);
+  if (!l.wait_held) {
+    ::fcntl(c.status_fd, F_SETFL, O_NONBLOCK);
+    return c;
+  }
   status_reply r;
   if (wait_readable(c.status_fd, ready_bound))
     r = read_status(c.status_fd);

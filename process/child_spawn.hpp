@@ -21,6 +21,10 @@ struct helper_launch {
   std::string spec;               // exec_spec::encode
   std::vector<std::string> env;   // the helper's own environment (the command's is in spec)
   int marker_fd = -1;             // passed on as exec_spec::marker_fd when >= 0
+  /// Wait until the helper is held (its preparation done, or its refusal read). Without,
+  /// spawn_helper returns once the helper runs, and a refusal shows at its exit
+  /// (read_start_error): a prepare during the claim lead need not block its thread.
+  bool wait_held = true;
 };
 
 /// A held helper: its descriptors belong to the caller, who must reap it.
@@ -32,9 +36,9 @@ struct started_child {
   int status_fd = -1;   // O_NONBLOCK: closed by a successful exec, else an error record
 };
 
-/// Spawns the helper and waits until it is held. Fails with ec::start_failed (the helper's
-/// own message when it refused: a cwd, a user, a cgroup), and then nothing is left running
-/// or open.
+/// Spawns the helper and, with wait_held, waits until it is held. Fails with
+/// ec::start_failed (with wait_held, also the helper's own message when it refused: a cwd, a
+/// user, a cgroup), and then nothing is left running or open.
 caf::expected<started_child> spawn_helper(const helper_launch& launch);
 
 /// The release: one byte. 0, or the errno (EPIPE: the helper is gone).
@@ -44,7 +48,8 @@ int release_helper(int control_fd);
 /// helper's message. Waits at most `bound`, then assumes the command runs.
 std::optional<std::string> wait_exec(int status_fd, std::chrono::milliseconds bound);
 
-/// The error record a dead helper left on its status pipe, if any. Never blocks.
+/// The error record a dead helper left on its status pipe (after its ready byte, if that was
+/// not read), if any. Never blocks.
 std::optional<std::string> read_start_error(int status_fd);
 
 /// SIGKILLs the helper's group, reaps it and closes every descriptor.

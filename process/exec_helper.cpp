@@ -6,6 +6,7 @@
 // runner (process/exec_spec.hpp), and the command inherits only 0..2.
 #include <fcntl.h>
 #include <grp.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -65,6 +66,10 @@ int main() {
     return 2;
   }
   ::fcntl(control_fd, F_SETFD, FD_CLOEXEC);
+  // A runner that died (or gave up) before reading our answers closed the status pipe: that
+  // is EPIPE here, an exit having run nothing, not a death by SIGPIPE. Restored before exec,
+  // which would pass an ignored signal on to the command.
+  ::signal(SIGPIPE, SIG_IGN);
   size_t size = 0;
   char* blob = read_spec(size);
   view v;
@@ -115,6 +120,7 @@ int main() {
   if ((v.flags & has_marker) && ::pwrite(marker_fd, record, record_size, at) != record_size)
     fail(exit_prepare_failed, "start marker", "", errno);
   ::close(control_fd);
+  ::signal(SIGPIPE, SIG_DFL);
   char* argv[] = {const_cast<char*>(v.shell), const_cast<char*>("-c"),
                   const_cast<char*>(v.command), nullptr};
   ::execve(v.shell, argv, v.env);

@@ -49,7 +49,7 @@ std::string run_key(run_id run, uint64_t handle) {
 caf::expected<launched> launch_held(const run_scope& scope, const std::string& shell,
                                     const std::string& helper, uint64_t handle,
                                     const std::string& command, const start_options& opts,
-                                    std::optional<start_mark> mark) {
+                                    std::optional<start_mark> mark, bool wait_held) {
   if (auto why = invalid_input(command, opts); !why.empty())
     return make_error(ec::start_failed, why);
   launched l;
@@ -95,6 +95,7 @@ caf::expected<launched> launch_held(const run_scope& scope, const std::string& s
   // reach a helper that still runs as root.
   h.env = command_environment(environ, {}, std::nullopt, vars);
   h.marker_fd = l.marked ? mark->fd : -1;
+  h.wait_held = wait_held;
   auto sc = spawn_helper(h);
   if (!sc) {
     undo_launch(l);

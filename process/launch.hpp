@@ -36,11 +36,12 @@ struct start_mark {
 
 /// Makes the run's cgroup and spawns the held helper, which marks its start at `mark` (if
 /// given, for a start with an identity). Fails with ec::start_failed, having undone what it
-/// made.
+/// made; without `wait_held` what the helper refuses shows at its exit instead
+/// (helper_launch::wait_held).
 caf::expected<launched> launch_held(const run_scope& scope, const std::string& shell,
                                     const std::string& helper, uint64_t handle,
                                     const std::string& command, const start_options& opts,
-                                    std::optional<start_mark> mark);
+                                    std::optional<start_mark> mark, bool wait_held);
 
 /// Removes the cgroup of a start that did not happen.
 void undo_launch(const launched& l);

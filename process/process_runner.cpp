@@ -152,7 +152,9 @@ public:
 
   caf::expected<spawned_process> prepare(const std::string& command, start_options opts,
                                          process_runner::exit_handler on_exit) {
-    auto l = launch(command, opts);
+    // Not waiting for the helper to be held: a prepare runs on an actor's thread, which
+    // must not block on the helper's set-up (a refusal ends the start at its exit).
+    auto l = launch(command, opts, false);
     if (!l)
       return l.error();
     auto p = handle_of(*l, opts);
@@ -168,7 +170,7 @@ public:
 
   caf::expected<spawned_process> start(const std::string& command, start_options opts,
                                        process_runner::exit_handler on_exit) {
-    auto l = launch(command, opts);
+    auto l = launch(command, opts, true);
     if (!l)
       return l.error();
     auto p = handle_of(*l, opts);
@@ -307,7 +309,8 @@ public:
 private:
   // A start without its own user runs as the runner's (--run-as), so `opts` says who runs
   // it from here on.
-  caf::expected<launched> launch(const std::string& command, start_options& opts) {
+  caf::expected<launched> launch(const std::string& command, start_options& opts,
+                                 bool wait_held) {
     if (!init_error_.empty())
       return make_error(ec::start_failed, init_error_);
     if (!opts.user)
@@ -317,7 +320,8 @@ private:
     if (marks_ && run != 0)
       if (auto at = marks_->take(run))
         mark = start_mark{marks_->fd(), *at};
-    auto l = launch_held(scope_, opts_.shell, helper_, next_handle_++, command, opts, mark);
+    auto l = launch_held(scope_, opts_.shell, helper_, next_handle_++, command, opts, mark,
+                         wait_held);
     if (!l)
       give_back_mark(opts);
     return l;

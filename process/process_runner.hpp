@@ -87,11 +87,14 @@ public:
     = 0;
 
   /// Spawns a held helper for `/bin/sh -c command` in a new process group (and the run's
-  /// cgroup), with stdin from /dev/null and stdout and stderr into one pipe; it has done
-  /// everything that can fail (cwd, user, cgroup) and waits for release(). `on_exit` is
-  /// called exactly once, from the runner's own thread (never a CAF scheduler thread),
-  /// after the process ended and the output it left in the pipe is read; it may call the
-  /// runner. Fails with ec::start_failed (no handler called) and the helper's message.
+  /// cgroup), with stdin from /dev/null and stdout and stderr into one pipe; it does
+  /// everything that can fail (cwd, user, cgroup) and waits for release(). Returns once the
+  /// helper runs, without waiting for that set-up: a refusal (a missing cwd, a user, a
+  /// cgroup) ends the start never_started with the helper's message as start_error, at its
+  /// exit, released or not. `on_exit` is called exactly once, from the runner's own thread
+  /// (never a CAF scheduler thread), after the process ended and the output it left in the
+  /// pipe is read; it may call the runner. Fails with ec::start_failed (no handler called)
+  /// for what the runner refuses itself (a relative cwd, a NUL byte) or a failed spawn.
   /// Safe to call from any thread, as are the others.
   virtual caf::expected<spawned_process> prepare(const std::string& command,
                                                  start_options opts, exit_handler on_exit)

@@ -199,23 +199,41 @@ TEST_CASE("a bad cwd fails the start with the path and the reason", "[held]") {
   scratch_dir dir;
   exits sink;
   auto runner = make_runner();
-  auto fails = [&](const std::string& cwd, const std::string& why) {
+  // What the helper refuses ends the start at its exit, never started, released or not.
+  auto refused = [&](const std::string& cwd, const std::string& why, bool release) {
     ts::start_options o;
     o.cwd = cwd;
-    auto sp = runner->prepare("true", o, sink.handler());
-    REQUIRE_FALSE(sp);
-    CHECK(sp.error() == ts::ec::start_failed);
-    auto text = ts::render(sp.error());
-    INFO(text);
-    CHECK(text.find("cwd " + cwd) != std::string::npos);
-    CHECK(text.find(why) != std::string::npos);
+    auto before = sink.size();
+    auto sp = runner->prepare("touch ran", o, sink.handler());
+    REQUIRE(sp);
+    if (release)
+      runner->release(*sp);  // too late or refused (EPIPE): it runs nothing either way
+    REQUIRE(sink.wait(before + 1));
+    auto x = sink.at(before);
+    CHECK(x.never_started);
+    CHECK(x.exit_code == ts::exec_spec::exit_prepare_failed);
+    REQUIRE(x.start_error);
+    INFO(*x.start_error);
+    CHECK(x.start_error->find("cwd " + cwd) != std::string::npos);
+    CHECK(x.start_error->find(why) != std::string::npos);
   };
-  fails("/nonexistent/ts-dir", "No such file or directory");
+  refused("/nonexistent/ts-dir", "No such file or directory", false);
   std::ofstream{dir / "file"} << "x";
-  fails(dir / "file", "Not a directory");
-  fails("relative/dir", "not an absolute path");
+  refused(dir / "file", "Not a directory", true);
+  // start() waits for the helper, so it says so itself, and calls no handler.
+  ts::start_options o;
+  o.cwd = "/nonexistent/ts-dir";
+  auto started = runner->start("true", o, sink.handler());
+  REQUIRE_FALSE(started);
+  CHECK(ts::render(started.error()).find("cwd /nonexistent/ts-dir") != std::string::npos);
+  // What the runner sees itself fails at once.
+  o.cwd = "relative/dir";
+  auto sp = runner->prepare("true", o, sink.handler());
+  REQUIRE_FALSE(sp);
+  CHECK(sp.error() == ts::ec::start_failed);
+  CHECK(ts::render(sp.error()).find("not an absolute path") != std::string::npos);
   std::this_thread::sleep_for(100ms);
-  CHECK(sink.size() == 0);
+  CHECK(sink.size() == 2);
 }
 
 TEST_CASE("an exec that fails after the release ends never started, with the reason",
@@ -269,8 +287,11 @@ TEST_CASE("a command runs as the user it names", "[held][user]") {
     REQUIRE(::mkdir(closed.c_str(), 0700) == 0);
     o.cwd = closed;
     auto sp = runner->prepare("true", o, sink.handler());
-    REQUIRE_FALSE(sp);
-    CHECK(ts::render(sp.error()).find("cwd " + closed + ": Permission denied")
+    REQUIRE(sp);
+    REQUIRE(sink.wait(2));
+    CHECK(sink.at(1).never_started);
+    REQUIRE(sink.at(1).start_error);
+    CHECK(sink.at(1).start_error->find("cwd " + closed + ": Permission denied")
           != std::string::npos);
   }
 }
