@@ -158,7 +158,7 @@ TEST_CASE("run_as runs a command as a user --allowed-run-as lists, with its grou
   CHECK(t["run_as"] == test_user);
 }
 
-TEST_CASE("--run-as=root keeps root and says so; a missing user refuses the start",
+TEST_CASE("a missing --run-as user refuses the start, and root keeps root and says so",
           "[e2e][run_as]") {
   if (::geteuid() != 0) {
     WARN("skipped: needs root");
