@@ -7,7 +7,6 @@
 extern "C" {
 #include <sys/pidfd.h>
 }
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -81,11 +80,6 @@ bool kill_run_leftovers(const run_scope& scope, run_id run, std::chrono::millise
   bool gone = kill_run_processes(scope, key, bound, true);
   remove_run_cgroup(run_cgroup(scope, key));
   return gone;
-}
-
-void remove_start_marker(const run_scope& scope, run_id run) {
-  if (!scope.marks_file.empty())
-    start_marks::clear(scope.marks_file, run);
 }
 
 size_t prune_finished_runs(const run_scope& scope, const std::vector<run_id>& keep) {

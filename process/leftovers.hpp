@@ -35,9 +35,6 @@ run_fate classify_leftover(const run_scope& scope, run_id run, int32_t pid,
 bool kill_run_leftovers(const run_scope& scope, run_id run,
                         std::chrono::milliseconds bound = std::chrono::seconds(5));
 
-/// Clears the start mark of `run` (its fate is recorded).
-void remove_start_marker(const run_scope& scope, run_id run);
-
 /// Once recovery is done: clears every start mark but those in `keep` (marks of runs whose
 /// outcome was recorded but whose mark a crash left) and removes every empty run cgroup of
 /// the scope. Returns how many marks it cleared.

@@ -1,7 +1,6 @@
 #include "process/start_marks.hpp"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
