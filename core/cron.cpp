@@ -329,6 +329,14 @@ bool cron_expression::matches(int64_t year, int month, int day, int hour, int mi
   return matches_time(hour, minute, second) && matches_date(year, month, day);
 }
 
+bool cron_expression::matches_local(int64_t local) const {
+  const int64_t day = civil::floor_div(local, civil::seconds_per_day);
+  const int64_t sod = local - day * civil::seconds_per_day;
+  const civil::date d = civil::civil_from_days(day);
+  return matches(d.year, d.month, d.day, static_cast<int>(sod / 3600),
+                 static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60));
+}
+
 uint32_t cron_expression::matching_days(int64_t year, int month) const {
   if (!bit(months, month))
     return 0;

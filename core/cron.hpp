@@ -56,6 +56,9 @@ struct cron_expression {
   /// Every field. Arguments are a valid proleptic Gregorian date and time (month 1-12,
   /// hour 0-23, ...), as civil::civil_from_days gives.
   bool matches(int64_t year, int month, int day, int hour, int minute, int second) const;
+  /// Every field, for a local time given as the seconds since the epoch its fields would
+  /// mean if they were UTC (as time_zone::to_utc takes it).
+  bool matches_local(int64_t local) const;
   /// Bit d for each day d of the month that matches_date; 0 when the month is excluded.
   /// What a search scans to skip to the next matching day in one step.
   uint32_t matching_days(int64_t year, int month) const;

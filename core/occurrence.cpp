@@ -137,12 +137,7 @@ public:
   void merge_with_real_match() {
     if (!best_ || best_->note != dst_note::shifted_from_gap)
       return;
-    const int64_t local = best_->utc + z_.at(best_->utc).utc_offset;
-    const int64_t day = civil::floor_div(local, seconds_per_day);
-    const int64_t sod = local - day * seconds_per_day;
-    const civil::date d = civil::civil_from_days(day);
-    if (e_.matches(d.year, d.month, d.day, static_cast<int>(sod / 3600),
-                   static_cast<int>(sod / 60 % 60), static_cast<int>(sod % 60)))
+    if (e_.matches_local(best_->utc + z_.at(best_->utc).utc_offset))
       best_->note = dst_note::none;
   }
 

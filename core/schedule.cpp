@@ -53,8 +53,7 @@ std::vector<occurrence> schedule_occurrences(const schedule& s, int64_t after, s
   std::vector<occurrence> out;
   if (remaining_runs)
     count = std::min<size_t>(count, static_cast<size_t>(std::max<int64_t>(*remaining_runs, 0)));
-  if (s.start_at && *s.start_at > std::numeric_limits<int64_t>::min())
-    after = std::max(after, *s.start_at - 1);
+  after = std::max(after, listing_start(s, after));
   while (out.size() < count) {
     auto o = next_unbounded(s, after);
     if (!o || (s.end_at && o->utc > *s.end_at))

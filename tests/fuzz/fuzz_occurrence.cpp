@@ -8,7 +8,6 @@
 #include <cstring>
 #include <string_view>
 
-#include "core/civil.hpp"
 #include "core/occurrence.hpp"
 
 namespace {
@@ -22,16 +21,6 @@ const ts::zone_ptr* zones() {
       *ts::find_time_zone("Pacific/Apia"),
   };
   return loaded;
-}
-
-bool local_matches(const ts::cron_expression& e, const ts::time_zone& z, int64_t utc) {
-  int64_t local = utc + z.at(utc).utc_offset;
-  int64_t days = ts::civil::floor_div(local, ts::civil::seconds_per_day);
-  int64_t sod = local - days * ts::civil::seconds_per_day;
-  auto d = ts::civil::civil_from_days(days);
-  return e.matches(d.year, static_cast<int>(d.month), static_cast<int>(d.day),
-                   static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                   static_cast<int>(sod % 60));
 }
 
 } // namespace
@@ -55,7 +44,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (auto& o : found) {
     if (o.utc <= last)
       std::abort();
-    if (o.note != ts::dst_note::shifted_from_gap && !local_matches(*e, zone, o.utc))
+    if (o.note != ts::dst_note::shifted_from_gap && !e->matches_local(o.utc + zone.at(o.utc).utc_offset))
       std::abort();
     last = o.utc;
   }
