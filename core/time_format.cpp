@@ -308,4 +308,18 @@ std::string format_time(millis t) {
   return buf;
 }
 
+std::string format_local_time(millis t, int32_t utc_offset) {
+  auto text = format_time(t + int64_t{utc_offset} * ms_per_second);
+  text.pop_back(); // the 'Z'
+  const int32_t east = utc_offset < 0 ? -utc_offset : utc_offset;
+  char buf[32];
+  if (east % 60 == 0)
+    std::snprintf(buf, sizeof(buf), "%c%02d:%02d", utc_offset < 0 ? '-' : '+', east / 3600,
+                  east / 60 % 60);
+  else
+    std::snprintf(buf, sizeof(buf), "%c%02d:%02d:%02d", utc_offset < 0 ? '-' : '+',
+                  east / 3600, east / 60 % 60, east % 60);
+  return text + buf;
+}
+
 } // namespace ts

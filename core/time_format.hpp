@@ -1,6 +1,7 @@
 // Parsing the times clients send and formatting the times the service writes.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -26,5 +27,10 @@ parsed<millis> parse_time(std::string_view text, const time_zone& zone);
 
 /// RFC 3339 UTC with milliseconds: `2024-09-22T17:00:00.000Z`.
 std::string format_time(millis t);
+
+/// The wall-clock time at `t` in a zone that is `utc_offset` seconds east of UTC, with that
+/// offset: `2024-03-10T03:00:00.000-04:00`. Offsets of whole minutes (all since 1972) are
+/// RFC 3339; an old local-mean-time offset keeps its seconds (`+00:53:28`) rather than lie.
+std::string format_local_time(millis t, int32_t utc_offset);
 
 } // namespace ts

@@ -65,6 +65,14 @@ enum class http_ec : uint8_t {
   no_such_resource,
   /// The token is valid but may not do this (reserved for scoped tokens and run-as).
   forbidden,
+  /// v1 schedules: a time_zone that is not an IANA zone of the system's database.
+  invalid_time_zone,
+  /// A cron expression that does not parse (the message names the field and the text).
+  invalid_cron,
+  /// A valid schedule without a single occurrence (an impossible date, or an empty window).
+  schedule_never_fires,
+  /// A schedule form this server cannot run yet (recurring tasks; issue 13).
+  unsupported_schedule,
 };
 
 constexpr caf::atom_value http_ec_category = caf::atom("http");

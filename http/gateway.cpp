@@ -152,6 +152,15 @@ void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once, api::get_t
 }
 
 void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::task_occurrences_action& a) {
+  ask<task_info>(self, self->state.persistence, once, no_task,
+      [count = a.count, zone = a.zone](const task_info& t) {
+        return api::occurrence_list(api::task_occurrences(t, count), *api::task_zone(t, zone));
+      },
+      task_atom::value, a.id, task_output_tail);
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
             api::list_tasks_action& a) {
   ask<task_page>(self, self->state.persistence, once, no_task,
       [key = a.list.filter_key](const task_page& p) { return api::task_list(p, key); },

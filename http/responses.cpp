@@ -162,6 +162,13 @@ http_response error_response(const caf::error& err) {
       case http_ec::invalid_cursor: return error_body(400, "invalid_cursor", message, field);
       case http_ec::no_such_resource: return error_body(404, "not_found", message);
       case http_ec::forbidden: return error_body(403, "forbidden", message, field);
+      case http_ec::invalid_time_zone:
+        return error_body(400, "invalid_time_zone", message, field);
+      case http_ec::invalid_cron: return error_body(400, "invalid_cron", message, field);
+      case http_ec::schedule_never_fires:
+        return error_body(400, "schedule_never_fires", message, field);
+      case http_ec::unsupported_schedule:
+        return error_body(400, "unsupported_schedule", message, field);
       case http_ec::invalid_task: return error_body(400, "invalid_task", message);
       case http_ec::invalid_id: return error_body(400, "invalid_id", message);
       case http_ec::unauthorized: {

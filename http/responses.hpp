@@ -5,11 +5,13 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <caf/error.hpp>
 
 #include "core/types.hpp"
 #include "http/api.hpp"
+#include "http/v1_schedule.hpp"
 
 namespace ts::api {
 
@@ -46,6 +48,10 @@ http_response task_resource(const task_info& task, bool replayed = false);
 /// 200 with {"items", "next_cursor"}; the cursor is bound to `filter_key` (cursor.hpp).
 http_response task_list(const task_page& page, const std::string& filter_key);
 http_response run_list(const run_page& page, const std::string& filter_key);
+
+/// 200 with {"occurrences": [{"utc", "local", "dst"}]}: "local" is the wall clock in
+/// `zone` with its offset, "dst" null or how a DST change moved the occurrence.
+http_response occurrence_list(const std::vector<listed_occurrence>& list, const time_zone& zone);
 
 /// 200 with one run.
 http_response run_resource(const run_info& run);

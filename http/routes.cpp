@@ -22,6 +22,8 @@ const std::vector<route_entry> table = {
   {"/v1/tasks/{id}/cancel", {"POST"}, route_id::v1_task_cancel},
   {"/v1/tasks/{id}/trigger", {"POST"}, route_id::v1_task_trigger},
   {"/v1/tasks/{id}/runs", {"GET"}, route_id::v1_task_runs},
+  {"/v1/tasks/{id}/occurrences", {"GET"}, route_id::v1_task_occurrences},
+  {"/v1/schedules/preview", {"POST"}, route_id::v1_schedules_preview},
   {"/v1/runs", {"GET"}, route_id::v1_runs},
   {"/v1/runs/{id}", {"GET"}, route_id::v1_run},
   {"/v1/runs/{id}/output", {"GET"}, route_id::v1_run_output},
@@ -146,6 +148,22 @@ action v1_route(const request_view& req, const match& m, millis now, const v1_li
       if (!list)
         return error_response(list.error());
       return v1_action{list_runs_action{std::move(*list)}};
+    }
+    case route_id::v1_task_occurrences: {
+      auto count = parse_occurrences_query(req.query);
+      if (!count)
+        return error_response(count.error());
+      return v1_action{task_occurrences_action{rid, *count, limits.zone}};
+    }
+    case route_id::v1_schedules_preview: {
+      // Pure: the schedule alone decides, so the front end answers without an actor.
+      if (auto err = no_query())
+        return error_response(err);
+      auto p = parse_preview_request(req.body, req.content_type, now, limits);
+      if (!p)
+        return error_response(p.error());
+      return occurrence_list(preview_occurrences(p->schedule, now, p->count),
+                             *p->schedule.zone);
     }
     case route_id::v1_run:
       if (auto err = no_query())

@@ -73,10 +73,18 @@ struct read_output_action {
   run_id id = 0;
   int64_t offset = 0;
 };
+struct task_occurrences_action {
+  task_id id = 0;
+  size_t count = 0;
+  /// --default-time-zone (null: the process's), for tasks stored without a zone; the
+  /// server's options own it and outlive every request.
+  const time_zone* zone = nullptr;
+};
 
 using v1_action =
   std::variant<create_task_action, get_task_action, list_tasks_action, cancel_task_action,
-               trigger_task_action, list_runs_action, get_run_action, read_output_action>;
+               trigger_task_action, list_runs_action, get_run_action, read_output_action,
+               task_occurrences_action>;
 
 /// An immediate answer, or what to ask the actors.
 using action = std::variant<http_response, schedule_action, status_action, metrics_action,
@@ -104,13 +112,15 @@ enum class route_id : uint8_t {
   v1_task_cancel,
   v1_task_trigger,
   v1_task_runs,
+  v1_task_occurrences,
+  v1_schedules_preview,
   v1_runs,
   v1_run,
   v1_run_output,
   v1_openapi,
   other,
 };
-constexpr size_t route_count = 15;
+constexpr size_t route_count = 17;
 
 /// One route of the router's own table: a path pattern ("{id}" matches one non-empty
 /// segment, as in OpenAPI) and the methods it answers (others get 405 with Allow).

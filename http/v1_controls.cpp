@@ -160,4 +160,13 @@ caf::error read_controls(const json& body, task_controls& c, const v1_limits& li
 }
 
 
+caf::expected<nlohmann::json> parse_object(std::string_view body) {
+  auto j = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (j.is_discarded())
+    return make_http_error(http_ec::invalid_json, "the body is not valid JSON");
+  if (!j.is_object())
+    return make_http_error(http_ec::invalid_json, "the body must be a JSON object");
+  return j;
+}
+
 } // namespace ts::api

@@ -1,9 +1,10 @@
 // The execution fields of a v1 create (timeout_s, kill_grace_s, retry, env, cwd, run_as),
-// validated apart from the rest of the body (http/v1_requests.cpp), and the two error
-// helpers both use.
+// validated apart from the rest of the body (http/v1_requests.cpp), and the helpers that
+// every v1 body reader uses.
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include <caf/error.hpp>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,9 @@ inline caf::error unknown(std::string field) {
   auto message = "unknown field " + field;
   return make_field_error(http_ec::unknown_field, std::move(field), std::move(message));
 }
+
+/// A request body as a JSON object, or invalid_json.
+caf::expected<nlohmann::json> parse_object(std::string_view body);
 
 /// Reads the execution fields of `body` into `c` (absent fields keep their defaults).
 caf::error read_controls(const nlohmann::json& body, task_controls& c, const v1_limits& limits);

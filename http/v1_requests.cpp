@@ -12,6 +12,7 @@
 #include "http/cursor.hpp"
 #include "http/requests.hpp"
 #include "http/v1_controls.hpp"
+#include "http/v1_schedule.hpp"
 
 namespace ts::api {
 
@@ -109,47 +110,20 @@ caf::error read_output_limit(const json& j, new_task& t, const v1_limits& limits
 }
 
 caf::error read_schedule(const json& j, new_task& t, millis now, const v1_limits& limits) {
-  t.due = now;
-  if (j.is_null())
-    return caf::none;
-  if (!j.is_object())
-    return field_error("schedule", "schedule must be an object");
-  for (auto& [key, value] : j.items())
-    if (key != "at" && key != "time_zone")
-      return unknown("schedule." + key);
-  const time_zone* zone = limits.zone;
-  zone_ptr named;
-  if (auto tz = j.find("time_zone"); tz != j.end() && !tz->is_null()) {
-    if (!tz->is_string())
-      return field_error("schedule.time_zone", "time_zone must be an IANA zone name");
-    auto found = find_time_zone(tz->get_ref<const std::string&>());
-    if (!found)
-      return field_error("schedule.time_zone", "unknown time zone: " + found.error());
-    named = *found;
-    zone = named.get();
-    t.time_zone = tz->get<std::string>();
-  }
-  if (auto at = j.find("at"); at != j.end() && !at->is_null()) {
-    if (!at->is_string())
-      return make_field_error(http_ec::invalid_time, "schedule.at", "at must be a time string");
-    auto& text = at->get_ref<const std::string&>();
-    auto due = zone ? parse_time(text, *zone) : parse_time(text);
-    if (!due)
-      return make_field_error(http_ec::invalid_time, "schedule.at",
-                              "invalid time: " + due.error());
-    t.due = *due;
-  }
+  auto s = parse_schedule(j, now, limits);
+  if (!s)
+    return s.error();
+  if (s->value.recurring())
+    return make_field_error(http_ec::unsupported_schedule, "schedule",
+                            "recurring schedules (cron, every_s) can be previewed with POST "
+                            "/v1/schedules/preview but not yet run: this server runs "
+                            "one-shot tasks (schedule.at) only");
+  // A window around a one-shot time was checked to hold it; nothing else is left of it.
+  t.due = s->at_ms;
+  t.time_zone = std::move(s->time_zone);
   return caf::none;
 }
 
-caf::expected<json> parse_object(std::string_view body) {
-  auto j = json::parse(body.begin(), body.end(), nullptr, false);
-  if (j.is_discarded())
-    return make_http_error(http_ec::invalid_json, "the body is not valid JSON");
-  if (!j.is_object())
-    return make_http_error(http_ec::invalid_json, "the body must be a JSON object");
-  return j;
-}
 
 // -- query strings ------------------------------------------------------------------------
 
@@ -408,6 +382,27 @@ caf::expected<int64_t> parse_output_query(std::string_view query) {
     offset = value;
   }
   return at;
+}
+
+caf::expected<size_t> parse_occurrences_query(std::string_view query) {
+  auto params = parse_query(query);
+  if (!params)
+    return params.error();
+  std::optional<std::string> seen;
+  size_t count = default_preview_count;
+  for (auto& [key, value] : *params) {
+    if (key != "count")
+      return unknown(key);
+    if (auto err = once(seen, key))
+      return err;
+    seen = value;
+    auto n = parse_id(std::string_view{value});
+    if (!n || *n > static_cast<int64_t>(max_preview_count))
+      return field_error(key, "count must be an integer from 1 to "
+                                + std::to_string(max_preview_count));
+    count = static_cast<size_t>(*n);
+  }
+  return count;
 }
 
 caf::expected<int64_t> parse_path_id(std::string_view segment, const char* what) {

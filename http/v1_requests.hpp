@@ -67,6 +67,9 @@ caf::expected<run_list_request> parse_run_list_query(std::string_view query,
 /// GET /v1/runs/{id}/output: offset (bytes, default 0).
 caf::expected<int64_t> parse_output_query(std::string_view query);
 
+/// GET /v1/tasks/{id}/occurrences: count (1 to 100, default 10).
+caf::expected<size_t> parse_occurrences_query(std::string_view query);
+
 /// GET /v1/tasks/{id}: a path segment as an id (`what`: "task" or "run", for the message).
 caf::expected<int64_t> parse_path_id(std::string_view segment, const char* what);
 

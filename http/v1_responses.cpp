@@ -142,6 +142,26 @@ http_response output_text(const output_slice& slice) {
   return res;
 }
 
+http_response occurrence_list(const std::vector<listed_occurrence>& list,
+                               const time_zone& zone) {
+  ordered_json j;
+  j["occurrences"] = ordered_json::array();
+  for (auto& o : list) {
+    ordered_json item;
+    item["utc"] = format_time(o.utc);
+    // The offset in force at that instant: the floor to seconds is the instant's own second.
+    auto seconds = o.utc >= 0 ? o.utc / 1000 : -((-o.utc + 999) / 1000);
+    item["local"] = format_local_time(o.utc, zone.at(seconds).utc_offset);
+    switch (o.note) {
+      case dst_note::none: item["dst"] = nullptr; break;
+      case dst_note::shifted_from_gap: item["dst"] = "shifted_from_gap"; break;
+      case dst_note::first_of_fold: item["dst"] = "first_of_fold"; break;
+    }
+    j["occurrences"].push_back(std::move(item));
+  }
+  return json_response(200, j);
+}
+
 http_response openapi_document(std::string_view json) {
   http_response res;
   res.status = 200;

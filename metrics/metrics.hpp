@@ -62,7 +62,7 @@ private:
 class metrics {
 public:
   /// Routes the HTTP front end may report (each a small index with a fixed label).
-  static constexpr size_t max_http_routes = 16;
+  static constexpr size_t max_http_routes = 24;
 
   /// Builds the registry with every metric family.
   static caf::expected<std::shared_ptr<metrics>> make();

@@ -409,3 +409,17 @@ TEST_CASE("parse_time is safe to call from many threads", "[time][zone]") {
   for (size_t n = 0; n < failures.size(); ++n)
     CHECK(failures[n] == 0);
 }
+
+TEST_CASE("format_local_time writes the wall clock with its offset", "[time]") {
+  using ts::format_local_time;
+  CHECK(format_local_time(example, 0) == "2024-09-22T17:00:00.000+00:00");
+  CHECK(format_local_time(example, 7200) == "2024-09-22T19:00:00.000+02:00");
+  CHECK(format_local_time(example + 5, -4 * 3600) == "2024-09-22T13:00:00.005-04:00");
+  // Half and quarter hours (India, Nepal, Lord Howe's +10:30), and a day boundary.
+  CHECK(format_local_time(example, 19800) == "2024-09-22T22:30:00.000+05:30");
+  CHECK(format_local_time(example, 20700) == "2024-09-22T22:45:00.000+05:45");
+  CHECK(format_local_time(utc(2024, 1, 1, 0, 0, 0), -3600) == "2023-12-31T23:00:00.000-01:00");
+  // Amsterdam's local mean time before 1937 was +00:19:32.
+  CHECK(format_local_time(0, 1172) == "1970-01-01T00:19:32.000+00:19:32");
+  CHECK(format_local_time(0, -1172) == "1969-12-31T23:40:28.000-00:19:32");
+}

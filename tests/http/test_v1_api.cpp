@@ -213,9 +213,9 @@ TEST_CASE("v1 create: every field's type and limits", "[v1]") {
   refused(R"({"command":"x","schedule":{"at":"tomorrow"}})", "invalid_time", "schedule.at");
   refused(R"({"command":"x","schedule":{"at":"2026-02-30 12:00:00"}})", "invalid_time",
           "schedule.at");
-  refused(R"({"command":"x","schedule":{"time_zone":"Mars/Olympus"}})", "invalid_field",
+  refused(R"({"command":"x","schedule":{"time_zone":"Mars/Olympus"}})", "invalid_time_zone",
           "schedule.time_zone");
-  refused(R"({"command":"x","schedule":{"time_zone":"../../etc/passwd"}})", "invalid_field",
+  refused(R"({"command":"x","schedule":{"time_zone":"../../etc/passwd"}})", "invalid_time_zone",
           "schedule.time_zone");
   refused(R"({"command":"x","schedule":{"time_zone":3}})", "invalid_field",
           "schedule.time_zone");
