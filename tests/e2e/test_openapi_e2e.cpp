@@ -2,9 +2,10 @@
 // through its successes and its errors (create, get, list with cursors, cancel, trigger,
 // runs, a run, its output, 400 unknown_field and friends, 401, 404, 405, 409, 413, 415),
 // the legacy and operational routes, every path and method the document lists sent over
-// real HTTP (so that server.cpp's dispatch is covered, not only api::route), and the
-// README's API examples run as written; every response is validated against the
-// document's schemas in one run of tests/e2e/validate_responses.py (response_log).
+// real HTTP (so that server.cpp's dispatch is covered, not only api::route), schedule
+// previews and a task's occurrences, and the README's API examples run as written; every
+// response is validated against the document's schemas in one run of
+// tests/e2e/validate_responses.py (response_log).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -466,6 +467,71 @@ TEST_CASE("openapi e2e: every v1 route's answers match the document", "[e2e][ope
     expect(log.get(guarded, "/healthz"), 200);
   }
 
+  log.validate(f.dir);
+}
+
+TEST_CASE("openapi e2e: schedule previews and a task's occurrences, on every backend",
+          "[e2e][openapi][schedule]") {
+  auto backend = GENERATE(from_range(backend_names()));
+  INFO("backend " << backend);
+  service_fixture f(backend);
+  REQUIRE(f.svc.start() == "");
+  auto client = f.svc.client();
+  INFO(f.svc.diagnostics());
+  response_log log;
+  // New York's spring-forward day: 02:30 does not exist and fires at 03:00 EDT.
+  auto p = expect(log.post(client, "/v1/schedules/preview",
+                           R"({"schedule":{"cron":"0 30 2 * * *","time_zone":"America/New_York",)"
+                           R"("start_at":"2026-03-07T00:00:00Z"},"count":3})"),
+                  200);
+  REQUIRE(p["occurrences"].size() == 3);
+  CHECK(p["occurrences"][1]["utc"] == "2026-03-08T07:00:00.000Z");
+  CHECK(p["occurrences"][1]["local"] == "2026-03-08T03:00:00.000-04:00");
+  CHECK(p["occurrences"][1]["dst"] == "shifted_from_gap");
+  CHECK(p["occurrences"][2]["dst"].is_null());
+  // Berlin's fall-back day: 02:30 happens twice and fires at the first.
+  p = expect(log.post(client, "/v1/schedules/preview",
+                      R"({"schedule":{"cron":"30 2 * * *","time_zone":"Europe/Berlin",)"
+                      R"("start_at":"2026-10-25T00:00:00Z"},"count":1})"),
+             200);
+  CHECK(p["occurrences"][0]["local"] == "2026-10-25T02:30:00.000+02:00");
+  CHECK(p["occurrences"][0]["dst"] == "first_of_fold");
+  p = expect(log.post(client, "/v1/schedules/preview", R"({"schedule":{"every_s":60}})"), 200);
+  CHECK(p["occurrences"].size() == 10);
+  struct refusal {
+    const char* body;
+    const char* code;
+  };
+  for (auto [body, code] : std::vector<refusal>{
+         {R"({"schedule":{"cron":"0 0 0 30 2 *"}})", "schedule_never_fires"},
+         {R"({"schedule":{"cron":"0 61 * * * *"}})", "invalid_cron"},
+         {R"({"schedule":{"cron":"@daily","time_zone":"Mars/Olympus"}})", "invalid_time_zone"},
+         {R"({"schedule":{"cron":"@daily"},"count":101})", "invalid_field"}}) {
+    INFO(body);
+    auto r = log.post(client, "/v1/schedules/preview", body);
+    CHECK(r.status == 400);
+    CHECK(r.error_code() == code);
+  }
+  // A recurring task is refused, and nothing is stored.
+  auto r = log.post(client, "/v1/tasks", R"({"command":"true","schedule":{"cron":"@hourly"}})");
+  CHECK(r.status == 400);
+  CHECK(r.error_code() == "unsupported_schedule");
+  CHECK(expect(log.get(client, "/v1/tasks"), 200)["items"].empty());
+  // A stored one-shot task lists its time, in its own zone, until it is cancelled.
+  auto t = expect(log.post(client, "/v1/tasks",
+                           R"({"command":"true","schedule":{"at":"2099-07-01 09:00:00",)"
+                           R"("time_zone":"Australia/Lord_Howe"}})"),
+                  201);
+  auto id = std::to_string(t["id"].get<int64_t>());
+  CHECK(t["next_run_at"] == "2099-06-30T22:30:00.000Z");
+  auto o = expect(log.get(client, "/v1/tasks/" + id + "/occurrences?count=5"), 200);
+  REQUIRE(o["occurrences"].size() == 1);
+  CHECK(o["occurrences"][0]["local"] == "2099-07-01T09:00:00.000+10:30");
+  CHECK(log.get(client, "/v1/tasks/" + id + "/occurrences?count=0").status == 400);
+  CHECK(log.get(client, "/v1/tasks/999/occurrences").status == 404);
+  expect(log.post(client, "/v1/tasks/" + id + "/cancel", ""), 200);
+  o = expect(log.get(client, "/v1/tasks/" + id + "/occurrences"), 200);
+  CHECK(o["occurrences"].empty());
   log.validate(f.dir);
 }
 
