@@ -14,6 +14,8 @@ namespace {
 using json = nlohmann::json;
 
 constexpr int64_t ms_per_s = 1000;
+/// 9999-12-31T23:59:59Z: the API's times have four-digit years, so nothing fires later.
+constexpr int64_t last_second = 253402300799;
 
 int64_t floor_seconds(millis t) {
   return t >= 0 ? t / ms_per_s : -((-t + ms_per_s - 1) / ms_per_s);
@@ -171,7 +173,8 @@ caf::expected<schedule_request> parse_schedule(const json& j, millis now,
       return never_fires("at lies outside start_at and end_at");
     return r;
   }
-  if (!first_occurrence(s, floor_seconds(now)))
+  auto first = first_occurrence(s, floor_seconds(now));
+  if (!first || first->utc > last_second)
     return explain_never(r, floor_seconds(now));
   return r;
 }
@@ -190,7 +193,8 @@ std::vector<listed_occurrence> preview_occurrences(const schedule_request& r, mi
   auto after = listing_start(s, now_s > std::numeric_limits<int64_t>::min() ? now_s - 1 : now_s);
   std::vector<listed_occurrence> out;
   for (auto& o : schedule_occurrences(s, after, count, s.max_runs))
-    out.push_back(listed_occurrence{o.utc * ms_per_s, o.note});
+    if (o.utc <= last_second)
+      out.push_back(listed_occurrence{o.utc * ms_per_s, o.note});
   return out;
 }
 

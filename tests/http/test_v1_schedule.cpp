@@ -151,6 +151,11 @@ TEST_CASE("schedules: every refusal names its code and field", "[v1][schedule]")
             "end_at":"2030-01-01T00:00:00Z"}})", "invalid_field", "schedule.end_at");
   refused(R"({"schedule":{"every_s":60,"max_runs":0}})", "invalid_field", "schedule.max_runs");
   refused(R"({"schedule":{"every_s":60,"every":1}})", "unknown_field", "schedule.every");
+  // Nothing fires after 9999-12-31T23:59:59Z (times have four-digit years).
+  refused(R"({"schedule":{"cron":"0 0 0 29 2 *","time_zone":"UTC",
+            "start_at":"9999-03-01T00:00:00Z"}})", "schedule_never_fires", "schedule");
+  CHECK(listed(preview(R"({"schedule":{"cron":"0 0 0 * * *","time_zone":"UTC",
+                          "start_at":"9999-12-30T00:00:00Z"}})")).size() == 2);
   // A preview's own fields.
   auto a = preview(R"({"schedule":{"cron":"@daily"},"count":101})");
   CHECK((a.status == 400 && a.body["error"]["field"] == "count"));
