@@ -124,7 +124,6 @@ caf::error read_schedule(const json& j, new_task& t, millis now, const v1_limits
   return caf::none;
 }
 
-
 // -- query strings ------------------------------------------------------------------------
 
 caf::error once(const std::optional<std::string>& seen, const std::string& key) {
