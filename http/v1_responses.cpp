@@ -2,6 +2,7 @@
 // always present (null when absent), so that clients and the OpenAPI schemas can rely on it.
 #include <string>
 
+#include "core/civil.hpp"
 #include "core/time_format.hpp"
 #include "http/cursor.hpp"
 #include "http/json_body.hpp"
@@ -150,8 +151,7 @@ http_response occurrence_list(const std::vector<listed_occurrence>& list,
     ordered_json item;
     item["utc"] = format_time(o.utc);
     // The offset in force at that instant: the floor to seconds is the instant's own second.
-    auto seconds = o.utc >= 0 ? o.utc / 1000 : -((-o.utc + 999) / 1000);
-    item["local"] = format_local_time(o.utc, zone.at(seconds).utc_offset);
+    item["local"] = format_local_time(o.utc, zone.at(civil::floor_div(o.utc, 1000)).utc_offset);
     switch (o.note) {
       case dst_note::none: item["dst"] = nullptr; break;
       case dst_note::shifted_from_gap: item["dst"] = "shifted_from_gap"; break;

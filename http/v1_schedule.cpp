@@ -3,6 +3,7 @@
 #include <limits>
 #include <utility>
 
+#include "core/civil.hpp"
 #include "core/time_format.hpp"
 #include "http/requests.hpp"
 #include "http/v1_controls.hpp"
@@ -18,7 +19,7 @@ constexpr int64_t ms_per_s = 1000;
 constexpr int64_t last_second = 253402300799;
 
 int64_t floor_seconds(millis t) {
-  return t >= 0 ? t / ms_per_s : -((-t + ms_per_s - 1) / ms_per_s);
+  return civil::floor_div(t, ms_per_s);
 }
 
 int64_t ceil_seconds(millis t) {
