@@ -23,6 +23,8 @@ namespace {
 constexpr auto claim_retry_delay = std::chrono::milliseconds(500);
 
 void dispatch(coordinator_pointer self);
+void arm(coordinator_pointer self, task_id id, millis due);
+void stop_run(coordinator_pointer self, task_id task, run_id run);
 
 // Schedules the next tick for the earliest of: a claimed run's start, the wheel's next
 // event (minus the claim lead), and the periodic wall-clock check that follows clock steps.
@@ -104,6 +106,24 @@ void start_due_claims(coordinator_pointer self, millis now) {
   }
 }
 
+// What a recurring task's claim decided besides its run: the task's next wake-up goes into
+// the wheel at once (only the next occurrence is ever armed), an occurrence queued behind a
+// run is claimed again when that run is done, and overlap `replace` stops the active run.
+// False when nothing starts now (the slot is free again).
+bool after_recurring_claim(coordinator_pointer self, const claim& c) {
+  auto& st = self->state;
+  if (c.rearm_at && !st.shutting_down)
+    arm(self, c.task, *c.rearm_at);
+  if (c.after_run)
+    st.waiting_on[*c.after_run] = c.task;
+  if (c.stop_run)
+    stop_run(self, c.task, *c.stop_run);
+  if (!c.skipped)
+    return true;
+  release_slot(self);
+  return false;
+}
+
 void claim_task(coordinator_pointer self, pending_entry e) {
   auto& st = self->state;
   ++st.active;
@@ -111,10 +131,12 @@ void claim_task(coordinator_pointer self, pending_entry e) {
     .then(
       [=](claim& c) {
         auto& st = self->state;
-        if (st.shutting_down) {
+        if (!c.skipped && st.shutting_down) {
           unclaim(self, c);
           return;
         }
+        if (!after_recurring_claim(self, c))
+          return;
         // The executor prepares the process held at once (its cwd, user and cgroup are
         // checked now, not at the due time), and is released at the due time.
         auto now_us = st.clock->now_us();
@@ -295,12 +317,23 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
     [=](tick_atom) { on_tick(self); },
     [=](rearm_atom, task_id task, millis at) {
       // A retry comes due like a new task; during shutdown it stays pending for the next
-      // start (load_pending finds it).
-      if (!self->state.shutting_down)
-        arm(self, task, at);
+      // start (load_pending finds it). A recurring task armed for an earlier occurrence
+      // keeps it: its claim then finds the retry and arms it.
+      auto& st = self->state;
+      if (st.shutting_down)
+        return;
+      if (auto armed = st.wheel->due_of(task); armed && *armed <= at)
+        return;
+      arm(self, task, at);
     },
     [=](done_atom, run_id run) {
-      self->state.executors.erase(run);
+      auto& st = self->state;
+      st.executors.erase(run);
+      if (auto i = st.waiting_on.find(run); i != st.waiting_on.end()) {
+        if (!st.shutting_down)
+          st.ready.emplace(st.clock->now_ms(), i->second);
+        st.waiting_on.erase(i);
+      }
       release_slot(self);
     },
     [=](cancel_atom atom, task_id id, request_key& key) {
@@ -311,6 +344,18 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
       });
     },
     [=](trigger_atom atom, task_id id, request_key& key) {
+      return change_task(self, atom, id, key, [=](const task_change& c) {
+        forget(self, id);
+        if (c.task.next_run_at)
+          arm(self, id, *c.task.next_run_at);
+      });
+    },
+    // A paused task leaves the wheel (a run in progress goes on); resume arms what the
+    // store says comes next (its next occurrence, or at once for an overdue one-shot).
+    [=](pause_atom atom, task_id id, request_key& key) {
+      return change_task(self, atom, id, key, [=](const task_change&) { forget(self, id); });
+    },
+    [=](resume_atom atom, task_id id, request_key& key) {
       return change_task(self, atom, id, key, [=](const task_change& c) {
         forget(self, id);
         if (c.task.next_run_at)

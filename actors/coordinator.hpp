@@ -47,6 +47,9 @@ struct coordinator_state {
   /// Claimed ahead of time, waiting for their exact start.
   std::multimap<millis, claim> claimed;
   std::unordered_map<run_id, executor_actor> executors;
+  /// Recurring tasks whose next occurrence waits for a run to end (overlap queue and
+  /// replace, catch-up runs): run -> task, claimed again when the run is done.
+  std::unordered_map<run_id, task_id> waiting_on;
   /// Run slots in use: claims in flight, claimed and running.
   size_t active = 0;
   /// Actor-clock time (us) of the earliest tick already scheduled; 0 when none.

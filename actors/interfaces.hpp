@@ -39,6 +39,8 @@ using output_atom = caf::atom_constant<caf::atom("output")>;
 using append_atom = caf::atom_constant<caf::atom("append")>;
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using trigger_atom = caf::atom_constant<caf::atom("trigger")>;
+using pause_atom = caf::atom_constant<caf::atom("pause")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
 // -- execution controls
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using rearm_atom = caf::atom_constant<caf::atom("rearm")>;
@@ -89,6 +91,11 @@ using persistence_actor = caf::typed_actor<
   // and trigger (one more run due at the given time).
   caf::replies_to<cancel_atom, task_id, millis, request_key>::with<task_change>,
   caf::replies_to<trigger_atom, task_id, millis, request_key>::with<task_change>,
+  // Pause (occurrences are skipped until resume; a no-op when paused already) and resume
+  // (the paused occurrences become one skipped run; the coordinator arms next_run_at; a
+  // no-op for an active task; ec::invalid_state once completed or cancelled).
+  caf::replies_to<pause_atom, task_id, millis, request_key>::with<task_change>,
+  caf::replies_to<resume_atom, task_id, millis, request_key>::with<task_change>,
   // Answers when the database does (readiness).
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
   // Commits the writes gathered so far (sent to itself).
@@ -142,6 +149,10 @@ using coordinator_actor = caf::typed_actor<
   caf::replies_to<cancel_atom, task_id, request_key>::with<task_change>,
   // One more run of a task, now (through persistence), armed like a new task.
   caf::replies_to<trigger_atom, task_id, request_key>::with<task_change>,
+  // Pauses a task (through persistence; its timer is dropped, a run in progress goes on) and
+  // resumes it (armed at its next occurrence). Answered once durable.
+  caf::replies_to<pause_atom, task_id, request_key>::with<task_change>,
+  caf::replies_to<resume_atom, task_id, request_key>::with<task_change>,
   // Starts no new runs; answers once every running command has ended, killing those still
   // running after the grace period (in ms).
   caf::replies_to<shutdown_atom, int64_t>::with<caf::ok_atom>,

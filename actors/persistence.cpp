@@ -175,8 +175,7 @@ using unclaim_op = persistence_state::unclaim_op;
 using start_op = persistence_state::start_op;
 using finish_op = persistence_state::finish_op;
 using append_op = persistence_state::append_op;
-using cancel_op = persistence_state::cancel_op;
-using trigger_op = persistence_state::trigger_op;
+using change_op = persistence_state::change_op;
 
 template <class T>
 void deliver(caf::typed_response_promise<T>& rp, caf::expected<T>& result) {
@@ -224,13 +223,22 @@ caf::error apply(storage::store& db, append_op& x) {
   return x.result = db.append_output(x.piece.run, x.piece.offset, x.piece.data);
 }
 
-caf::error apply(storage::store& db, cancel_op& x) {
-  x.result = db.cancel_task(x.task, x.at, x.key);
-  return error_of(x.result);
-}
-
-caf::error apply(storage::store& db, trigger_op& x) {
-  x.result = db.trigger_task(x.task, x.at, x.key);
+caf::error apply(storage::store& db, change_op& x) {
+  using kind = change_op::kind;
+  switch (x.what) {
+    case kind::cancel:
+      x.result = db.cancel_task(x.task, x.at, x.key);
+      break;
+    case kind::trigger:
+      x.result = db.trigger_task(x.task, x.at, x.key);
+      break;
+    case kind::pause:
+      x.result = db.pause_task(x.task, x.at, x.key);
+      break;
+    case kind::resume:
+      x.result = db.resume_task(x.task, x.at, x.key);
+      break;
+  }
   return error_of(x.result);
 }
 
@@ -546,6 +554,13 @@ void gather(persistence_pointer self, Op op) {
     schedule_flush(self);
 }
 
+caf::result<task_change> change(persistence_pointer self, change_op::kind what, task_id id,
+                                millis at, request_key& key) {
+  auto rp = self->make_response_promise<task_change>();
+  gather(self, change_op{what, id, at, std::move(key), rp});
+  return rp;
+}
+
 } // namespace
 
 persistence_owner_actor::behavior_type persistence(persistence_pointer self,
@@ -600,14 +615,16 @@ persistence_owner_actor::behavior_type persistence(persistence_pointer self,
       return read_reply(self, self->state.db->read_output(id, offset, max_bytes));
     },
     [=](cancel_atom, task_id id, millis at, request_key& key) {
-      auto rp = self->make_response_promise<task_change>();
-      gather(self, cancel_op{id, at, std::move(key), rp});
-      return rp;
+      return change(self, change_op::kind::cancel, id, at, key);
     },
     [=](trigger_atom, task_id id, millis at, request_key& key) {
-      auto rp = self->make_response_promise<task_change>();
-      gather(self, trigger_op{id, at, std::move(key), rp});
-      return rp;
+      return change(self, change_op::kind::trigger, id, at, key);
+    },
+    [=](pause_atom, task_id id, millis at, request_key& key) {
+      return change(self, change_op::kind::pause, id, at, key);
+    },
+    [=](resume_atom, task_id id, millis at, request_key& key) {
+      return change(self, change_op::kind::resume, id, at, key);
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       auto& st = self->state;

@@ -85,14 +85,10 @@ struct persistence_state {
     output_piece piece;
     caf::error result{};
   };
-  struct cancel_op {
-    task_id task;
-    millis at;
-    request_key key;
-    caf::typed_response_promise<task_change> rp;
-    caf::expected<task_change> result = caf::no_error;
-  };
-  struct trigger_op {
+  /// A client's change of a task (cancel, trigger, pause, resume), answered once durable.
+  struct change_op {
+    enum class kind : uint8_t { cancel, trigger, pause, resume };
+    kind what;
     task_id task;
     millis at;
     request_key key;
@@ -100,7 +96,7 @@ struct persistence_state {
     caf::expected<task_change> result = caf::no_error;
   };
   using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op, append_op,
-                                cancel_op, trigger_op>;
+                                change_op>;
   using time_point = caf::actor_clock::time_point;
 
   /// up: writes commit. down: the database failed; writes that can wait are held, the rest

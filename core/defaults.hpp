@@ -52,6 +52,18 @@ constexpr int64_t claim_lead_ms = 100;
 constexpr int64_t max_sleep_ms = 1000;
 /// The tail of a run's output a task keeps unless it names its own output_limit_bytes.
 constexpr int64_t output_limit_bytes = 64 * 1024;
+/// Recurring tasks: an occurrence that could not start this long after its time is missed.
+constexpr int64_t misfire_grace_ms = 60000;
+/// Runs a task keeps (history_keep); older ones are deleted in the background.
+constexpr int32_t history_keep = 100;
+constexpr int32_t max_history_keep = 10000;
+/// At most this many old runs are deleted after each run's end: a lowered history_keep
+/// catches up over the next runs instead of stalling one write.
+constexpr int64_t history_trim_batch = 100;
+/// Skipped occurrences are counted up to this many per record (counting never blocks).
+constexpr int64_t max_counted_skips = 10000;
+/// misfire run_all runs at most this many missed occurrences; older ones are skipped.
+constexpr int64_t max_catch_up_runs = 100;
 /// The largest output_limit_bytes a task may ask for (--max-output-bytes).
 constexpr int64_t max_output_bytes = 8 * 1024 * 1024;
 /// A running command's output is stored this often (and at its end), so that a crash keeps

@@ -58,6 +58,13 @@ bool timer_wheel::contains(task_id id) const {
   return find(id) != nil;
 }
 
+std::optional<millis> timer_wheel::due_of(task_id id) const {
+  auto i = find(id);
+  if (i == nil)
+    return std::nullopt;
+  return at(i).due;
+}
+
 void timer_wheel::advance(millis now, std::vector<pending_entry>& out) {
   auto first = out.size();
   auto by_due = [](const pending_entry& a, const pending_entry& b) { return a.due < b.due; };

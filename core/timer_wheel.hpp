@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "core/ids.hpp"
@@ -29,6 +30,9 @@ public:
   bool cancel(task_id id);
 
   bool contains(task_id id) const;
+
+  /// When `id` is armed for; absent when it is not armed.
+  std::optional<millis> due_of(task_id id) const;
 
   /// Moves the wheel's time to `now` and appends every timer due at or before it to `out`,
   /// earliest first. A `now` before the wheel's time (the wall clock stepped back) moves

@@ -37,6 +37,7 @@ const char* to_string(run_reason x) {
     case run_reason::interrupted: return "interrupted";
     case run_reason::cancelled: return "cancelled";
     case run_reason::timeout: return "timeout";
+    case run_reason::replaced: return "replaced";
   }
   return "unknown";
 }
@@ -46,6 +47,7 @@ const char* to_string(task_state x) {
     case task_state::active: return "active";
     case task_state::completed: return "completed";
     case task_state::cancelled: return "cancelled";
+    case task_state::paused: return "paused";
   }
   return "unknown";
 }
@@ -57,6 +59,7 @@ const char* to_string(run_status x) {
     case run_status::running: return "running";
     case run_status::success: return "success";
     case run_status::failure: return "failure";
+    case run_status::skipped: return "skipped";
   }
   return "unknown";
 }
@@ -78,16 +81,17 @@ std::optional<task_status> parse_task_status(std::string_view s) {
 std::optional<run_reason> parse_run_reason(std::string_view s) {
   return parse_name(s, {run_reason::none, run_reason::exit, run_reason::signal,
                         run_reason::start_failed, run_reason::interrupted,
-                        run_reason::cancelled, run_reason::timeout});
+                        run_reason::cancelled, run_reason::timeout, run_reason::replaced});
 }
 
 std::optional<task_state> parse_task_state(std::string_view s) {
-  return parse_name(s, {task_state::active, task_state::completed, task_state::cancelled});
+  return parse_name(s, {task_state::active, task_state::completed, task_state::cancelled,
+                        task_state::paused});
 }
 
 std::optional<run_status> parse_run_status(std::string_view s) {
   return parse_name(s, {run_status::waiting, run_status::starting, run_status::running,
-                        run_status::success, run_status::failure});
+                        run_status::success, run_status::failure, run_status::skipped});
 }
 
 std::optional<run_trigger> parse_run_trigger(std::string_view s) {
@@ -105,6 +109,48 @@ const char* to_string(retry_jitter x) {
 
 std::optional<retry_jitter> parse_retry_jitter(std::string_view s) {
   return parse_name(s, {retry_jitter::full, retry_jitter::equal, retry_jitter::none});
+}
+
+const char* to_string(skip_reason x) {
+  switch (x) {
+    case skip_reason::missed: return "missed";
+    case skip_reason::overlap: return "overlap";
+    case skip_reason::paused: return "paused";
+  }
+  return "unknown";
+}
+
+std::optional<skip_reason> parse_skip_reason(std::string_view s) {
+  return parse_name(s, {skip_reason::missed, skip_reason::overlap, skip_reason::paused});
+}
+
+const char* to_string(misfire_policy x) {
+  switch (x) {
+    case misfire_policy::run_once: return "run_once";
+    case misfire_policy::run_all: return "run_all";
+    case misfire_policy::skip: return "skip";
+  }
+  return "unknown";
+}
+
+std::optional<misfire_policy> parse_misfire_policy(std::string_view s) {
+  return parse_name(s, {misfire_policy::run_once, misfire_policy::run_all,
+                        misfire_policy::skip});
+}
+
+const char* to_string(overlap_policy x) {
+  switch (x) {
+    case overlap_policy::skip: return "skip";
+    case overlap_policy::queue: return "queue";
+    case overlap_policy::allow: return "allow";
+    case overlap_policy::replace: return "replace";
+  }
+  return "unknown";
+}
+
+std::optional<overlap_policy> parse_overlap_policy(std::string_view s) {
+  return parse_name(s, {overlap_policy::skip, overlap_policy::queue, overlap_policy::allow,
+                        overlap_policy::replace});
 }
 
 } // namespace ts

@@ -32,15 +32,30 @@ enum class run_reason : uint8_t {
   interrupted,
   cancelled,
   timeout,
+  /// Stopped by the next occurrence under overlap `replace`.
+  replaced,
 };
 
 /// A task as the v1 API shows it: `active` while a run is due or running, `completed` when
-/// nothing more is to run, `cancelled` for no further runs.
-enum class task_state : uint8_t { active, completed, cancelled };
+/// nothing more is to run, `cancelled` for no further runs, `paused` while its occurrences
+/// are recorded as skipped instead of run (resume continues with the next one).
+enum class task_state : uint8_t { active, completed, cancelled, paused };
 
 /// One run's progress: `waiting` (due, no slot yet), `starting` (claimed, the process not
-/// yet started), `running`, then `success` or `failure` (with a run_reason).
-enum class run_status : uint8_t { waiting, starting, running, success, failure };
+/// yet started), `running`, then `success` or `failure` (with a run_reason); `skipped`
+/// records occurrences that did not run (with a skip_reason and a count), never a process.
+enum class run_status : uint8_t { waiting, starting, running, success, failure, skipped };
+
+/// Why occurrences were skipped: `missed` (they could not start within the misfire grace),
+/// `overlap` (a run of the task was still active), `paused`. (A run the overlap policy
+/// `replace` stopped is a failure with run_reason `replaced`, not a skipped run.)
+enum class skip_reason : uint8_t { missed, overlap, paused };
+
+/// What a recurring task does with occurrences it missed (see core/recurrence.hpp).
+enum class misfire_policy : uint8_t { run_once, run_all, skip };
+
+/// What an occurrence does while a run of its task is still active.
+enum class overlap_policy : uint8_t { skip, queue, allow, replace };
 
 /// What made a run: its schedule, a client's trigger, or the retry of a failed attempt.
 enum class run_trigger : uint8_t { schedule, manual, retry };
@@ -55,6 +70,9 @@ const char* to_string(task_state);
 const char* to_string(run_status);
 const char* to_string(run_trigger);
 const char* to_string(retry_jitter);
+const char* to_string(skip_reason);
+const char* to_string(misfire_policy);
+const char* to_string(overlap_policy);
 
 /// The inverses of to_string (stored and sent as these names); nullopt for any other text.
 std::optional<task_status> parse_task_status(std::string_view);
@@ -63,6 +81,9 @@ std::optional<task_state> parse_task_state(std::string_view);
 std::optional<run_status> parse_run_status(std::string_view);
 std::optional<run_trigger> parse_run_trigger(std::string_view);
 std::optional<retry_jitter> parse_retry_jitter(std::string_view);
+std::optional<skip_reason> parse_skip_reason(std::string_view);
+std::optional<misfire_policy> parse_misfire_policy(std::string_view);
+std::optional<overlap_policy> parse_overlap_policy(std::string_view);
 
 /// One label of a task (key and value are validated by the front end).
 struct label {
@@ -117,6 +138,42 @@ typename Inspector::result_type inspect(Inspector& f, task_controls& x) {
            x.retry, x.env, opt(x.cwd), opt(x.run_as));
 }
 
+/// A recurring schedule as stored (storage/SCHEMA.md) and sent between actors: the text and
+/// numbers the client gave, which core/recurrence.hpp turns back into a ts::schedule.
+/// Neither cron nor every_s: a one-shot task (new_task::due is its time).
+struct schedule_spec {
+  std::optional<std::string> cron;  // with the task's time_zone
+  std::optional<int64_t> every_s;
+  std::optional<millis> anchor;     // every_s: the first instant
+  std::optional<millis> start_at;
+  std::optional<millis> end_at;
+  std::optional<int64_t> max_runs;
+
+  bool recurring() const {
+    return cron.has_value() || every_s.has_value();
+  }
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, schedule_spec& x) {
+  return f(caf::meta::type_name("ts.schedule_spec"), opt(x.cron), opt(x.every_s),
+           opt(x.anchor), opt(x.start_at), opt(x.end_at), opt(x.max_runs));
+}
+
+/// How a recurring task treats missed and overlapping occurrences, and how many runs it keeps.
+struct recurrence_policy {
+  misfire_policy misfire = misfire_policy::run_once;
+  int64_t misfire_grace_ms = defaults::misfire_grace_ms;
+  overlap_policy overlap = overlap_policy::skip;
+  int32_t history_keep = defaults::history_keep;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, recurrence_policy& x) {
+  return f(caf::meta::type_name("ts.recurrence_policy"), x.misfire, x.misfire_grace_ms,
+           x.overlap, x.history_keep);
+}
+
 /// A schedule request, validated by the front end.
 struct new_task {
   std::string command;
@@ -133,13 +190,16 @@ struct new_task {
   std::optional<std::string> time_zone;
   int64_t output_limit_bytes = defaults::output_limit_bytes;
   task_controls controls;
+  /// Recurring: `due` is its first occurrence.
+  schedule_spec recur;
+  recurrence_policy policy;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, new_task& x) {
   return f(caf::meta::type_name("ts.new_task"), x.command, x.due, x.created_at,
            opt(x.idempotency_key), x.request_hash, opt(x.name), x.labels, opt(x.time_zone),
-           x.output_limit_bytes, x.controls);
+           x.output_limit_bytes, x.controls, x.recur, x.policy);
 }
 
 /// A stored task as the store returns it after an insert.
@@ -196,12 +256,22 @@ struct claim {
   /// The first attempt's due time (TS_SCHEDULED_FOR); `due` is this attempt's.
   millis scheduled_for = 0;
   task_controls controls;
+  /// What a recurring task's claim decided besides (or instead of) a run:
+  /// - `skipped`: nothing runs now (the occurrence was skipped or queued); `run` is 0;
+  /// - `rearm_at`: the task's next wake-up (its next occurrence, or a waiting retry);
+  /// - `after_run`: an occurrence waits for this run to end: claim the task again then;
+  /// - `stop_run`: overlap `replace`: stop this run (it ends failure/replaced).
+  bool skipped = false;
+  std::optional<millis> rearm_at;
+  std::optional<run_id> after_run;
+  std::optional<run_id> stop_run;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, claim& x) {
   return f(caf::meta::type_name("ts.claim"), x.run, x.task, x.command, x.due,
-           x.output_limit_bytes, x.attempt, x.scheduled_for, x.controls);
+           x.output_limit_bytes, x.attempt, x.scheduled_for, x.controls, x.skipped,
+           opt(x.rearm_at), opt(x.after_run), opt(x.stop_run));
 }
 
 /// Identifies a started process well enough to kill it safely after a crash:
@@ -290,6 +360,10 @@ struct run_info {
   int64_t output_size = 0;
   /// A waiting retry: when this attempt is due.
   std::optional<millis> next_attempt_at;
+  /// A skipped run: why, and how many occurrences it stands for (from scheduled_for on;
+  /// counted up to defaults::max_counted_skips).
+  std::optional<skip_reason> skip;
+  std::optional<int64_t> missed_count;
 };
 
 template <class Inspector>
@@ -297,7 +371,8 @@ typename Inspector::result_type inspect(Inspector& f, run_info& x) {
   return f(caf::meta::type_name("ts.run_info"), x.id, x.task, x.attempt, x.trigger,
            x.scheduled_for, x.status, x.reason, opt(x.started_at), opt(x.finished_at),
            opt(x.exit_code), opt(x.signal), opt(x.message), x.output, x.output_truncated,
-           opt(x.lateness_ms), x.stop_requested, x.output_size, opt(x.next_attempt_at));
+           opt(x.lateness_ms), x.stop_requested, x.output_size, opt(x.next_attempt_at),
+           opt(x.skip), opt(x.missed_count));
 }
 
 /// One task as the v1 API shows it, with its latest run.
@@ -317,13 +392,19 @@ struct task_info {
   millis updated_at = 0;
   std::optional<run_info> latest_run;
   task_controls controls;
+  schedule_spec recur;
+  recurrence_policy policy;
+  std::optional<millis> paused_at;
+  /// Occurrences that ran on schedule (max_runs counts these).
+  int64_t scheduled_runs = 0;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, task_info& x) {
   return f(caf::meta::type_name("ts.task_info"), x.id, x.command, opt(x.name), x.labels,
            x.due, opt(x.time_zone), x.output_limit_bytes, x.state, x.version,
-           opt(x.next_run_at), x.created_at, x.updated_at, opt(x.latest_run), x.controls);
+           opt(x.next_run_at), x.created_at, x.updated_at, opt(x.latest_run), x.controls,
+           x.recur, x.policy, opt(x.paused_at), x.scheduled_runs);
 }
 
 /// Which tasks a list shows, newest first: those with an id below `after` (the keyset

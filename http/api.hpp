@@ -71,8 +71,6 @@ enum class http_ec : uint8_t {
   invalid_cron,
   /// A valid schedule without a single occurrence (an impossible date, or an empty window).
   schedule_never_fires,
-  /// A schedule form this server cannot run yet (recurring tasks; issue 13).
-  unsupported_schedule,
 };
 
 constexpr caf::atom_value http_ec_category = caf::atom("http");

@@ -154,8 +154,9 @@ void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once, api::get_t
 void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
             api::task_occurrences_action& a) {
   ask<task_info>(self, self->state.persistence, once, no_task,
-      [count = a.count, zone = a.zone](const task_info& t) {
-        return api::occurrence_list(api::task_occurrences(t, count), *api::task_zone(t, zone));
+      [count = a.count, zone = a.zone, now = a.now](const task_info& t) {
+        return api::occurrence_list(api::task_occurrences(t, count, now),
+                                    *api::task_zone(t, zone));
       },
       task_atom::value, a.id, task_output_tail);
 }
@@ -179,6 +180,20 @@ void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
   ask<task_change>(self, self->state.coordinator, once, no_task,
       [](const task_change& c) { return api::task_resource(c.task, c.replayed); },
       trigger_atom::value, a.id, std::move(a.key));
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::pause_task_action& a) {
+  ask<task_change>(self, self->state.coordinator, once, no_task,
+      [](const task_change& c) { return api::task_resource(c.task, c.replayed); },
+      pause_atom::value, a.id, std::move(a.key));
+}
+
+void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,
+            api::resume_task_action& a) {
+  ask<task_change>(self, self->state.coordinator, once, no_task,
+      [](const task_change& c) { return api::task_resource(c.task, c.replayed); },
+      resume_atom::value, a.id, std::move(a.key));
 }
 
 void handle(gateway_actor_ptr self, std::shared_ptr<reply_once> once,

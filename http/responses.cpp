@@ -167,8 +167,6 @@ http_response error_response(const caf::error& err) {
       case http_ec::invalid_cron: return error_body(400, "invalid_cron", message, field);
       case http_ec::schedule_never_fires:
         return error_body(400, "schedule_never_fires", message, field);
-      case http_ec::unsupported_schedule:
-        return error_body(400, "unsupported_schedule", message, field);
       case http_ec::invalid_task: return error_body(400, "invalid_task", message);
       case http_ec::invalid_id: return error_body(400, "invalid_id", message);
       case http_ec::unauthorized: {

@@ -21,6 +21,8 @@ const std::vector<route_entry> table = {
   {"/v1/tasks/{id}", {"GET"}, route_id::v1_task},
   {"/v1/tasks/{id}/cancel", {"POST"}, route_id::v1_task_cancel},
   {"/v1/tasks/{id}/trigger", {"POST"}, route_id::v1_task_trigger},
+  {"/v1/tasks/{id}/pause", {"POST"}, route_id::v1_task_pause},
+  {"/v1/tasks/{id}/resume", {"POST"}, route_id::v1_task_resume},
   {"/v1/tasks/{id}/runs", {"GET"}, route_id::v1_task_runs},
   {"/v1/tasks/{id}/occurrences", {"GET"}, route_id::v1_task_occurrences},
   {"/v1/schedules/preview", {"POST"}, route_id::v1_schedules_preview},
@@ -126,18 +128,25 @@ action v1_route(const request_view& req, const match& m, millis now, const v1_li
         return error_response(err);
       return v1_action{get_task_action{rid}};
     case route_id::v1_task_cancel:
-    case route_id::v1_task_trigger: {
+    case route_id::v1_task_trigger:
+    case route_id::v1_task_pause:
+    case route_id::v1_task_resume: {
       if (auto err = no_query())
         return error_response(err);
-      bool cancel = id == route_id::v1_task_cancel;
-      auto what = std::string{"POST /v1/tasks/"} + std::to_string(rid)
-                  + (cancel ? "/cancel" : "/trigger");
+      // The pattern's last segment names the action ("/v1/tasks/{id}/cancel").
+      std::string_view pattern = m.entry->pattern;
+      auto verb = pattern.substr(pattern.rfind('/'));
+      auto what = std::string{"POST /v1/tasks/"} + std::to_string(rid) + std::string{verb};
       auto key = parse_action_request(req.body, req.content_type, req.idempotency_key, what);
       if (!key)
         return error_response(key.error());
-      if (cancel)
-        return v1_action{cancel_task_action{rid, std::move(*key)}};
-      return v1_action{trigger_task_action{rid, std::move(*key)}};
+      switch (id) {
+        case route_id::v1_task_cancel: return v1_action{cancel_task_action{rid, std::move(*key)}};
+        case route_id::v1_task_trigger:
+          return v1_action{trigger_task_action{rid, std::move(*key)}};
+        case route_id::v1_task_pause: return v1_action{pause_task_action{rid, std::move(*key)}};
+        default: return v1_action{resume_task_action{rid, std::move(*key)}};
+      }
     }
     case route_id::v1_task_runs:
     case route_id::v1_runs: {
@@ -153,7 +162,7 @@ action v1_route(const request_view& req, const match& m, millis now, const v1_li
       auto count = parse_occurrences_query(req.query);
       if (!count)
         return error_response(count.error());
-      return v1_action{task_occurrences_action{rid, *count, limits.zone}};
+      return v1_action{task_occurrences_action{rid, *count, limits.zone, now}};
     }
     case route_id::v1_schedules_preview: {
       // Pure: the schedule alone decides, so the front end answers without an actor.

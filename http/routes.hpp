@@ -63,6 +63,14 @@ struct trigger_task_action {
   task_id id = 0;
   request_key key;
 };
+struct pause_task_action {
+  task_id id = 0;
+  request_key key;
+};
+struct resume_task_action {
+  task_id id = 0;
+  request_key key;
+};
 struct list_runs_action {
   run_list_request list;
 };
@@ -79,12 +87,14 @@ struct task_occurrences_action {
   /// --default-time-zone (null: the process's), for tasks stored without a zone; the
   /// server's options own it and outlive every request.
   const time_zone* zone = nullptr;
+  /// When the request came: a recurring task lists its occurrences from then on.
+  millis now = 0;
 };
 
 using v1_action =
   std::variant<create_task_action, get_task_action, list_tasks_action, cancel_task_action,
-               trigger_task_action, list_runs_action, get_run_action, read_output_action,
-               task_occurrences_action>;
+               trigger_task_action, pause_task_action, resume_task_action, list_runs_action,
+               get_run_action, read_output_action, task_occurrences_action>;
 
 /// An immediate answer, or what to ask the actors.
 using action = std::variant<http_response, schedule_action, status_action, metrics_action,
@@ -111,6 +121,8 @@ enum class route_id : uint8_t {
   v1_task,
   v1_task_cancel,
   v1_task_trigger,
+  v1_task_pause,
+  v1_task_resume,
   v1_task_runs,
   v1_task_occurrences,
   v1_schedules_preview,
@@ -120,7 +132,7 @@ enum class route_id : uint8_t {
   v1_openapi,
   other,
 };
-constexpr size_t route_count = 17;
+constexpr size_t route_count = 19;
 
 /// One route of the router's own table: a path pattern ("{id}" matches one non-empty
 /// segment, as in OpenAPI) and the methods it answers (others get 405 with Allow).

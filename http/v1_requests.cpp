@@ -6,6 +6,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/civil.hpp"
 #include "core/sha256.hpp"
 #include "core/text.hpp"
 #include "core/time_format.hpp"
@@ -19,6 +20,8 @@ namespace ts::api {
 namespace {
 
 using json = nlohmann::json;
+
+constexpr int64_t ms_per_s = 1000;
 
 // Names and label values are shown in lists and dashboards: no control characters.
 bool printable_text(std::string_view s) {
@@ -113,14 +116,104 @@ caf::error read_schedule(const json& j, new_task& t, millis now, const v1_limits
   auto s = parse_schedule(j, now, limits);
   if (!s)
     return s.error();
-  if (s->value.recurring())
-    return make_field_error(http_ec::unsupported_schedule, "schedule",
-                            "recurring schedules (cron, every_s) can be previewed with POST "
-                            "/v1/schedules/preview but not yet run: this server runs "
-                            "one-shot tasks (schedule.at) only");
-  // A window around a one-shot time was checked to hold it; nothing else is left of it.
-  t.due = s->at_ms;
   t.time_zone = std::move(s->time_zone);
+  const auto& v = s->value;
+  if (!v.recurring()) {
+    // A window around a one-shot time was checked to hold it; nothing else is left of it.
+    t.due = s->at_ms;
+    return caf::none;
+  }
+  // parse_schedule refused a schedule without occurrences; its first one is the task's due.
+  auto first = first_occurrence(v, civil::floor_div(now, ms_per_s));
+  if (!first)
+    return make_field_error(http_ec::schedule_never_fires, "schedule",
+                            "the schedule has no occurrence from now on");
+  t.due = first->utc * ms_per_s;
+  auto ms = [](std::optional<int64_t> s) -> std::optional<millis> {
+    if (!s)
+      return std::nullopt;
+    return *s * ms_per_s;
+  };
+  auto& r = t.recur;
+  if (v.what == schedule::kind::cron) {
+    r.cron = v.cron_text;
+    // A cron expression means wall-clock times in one zone: keep the zone it was read in
+    // (--default-time-zone when the request named none), so that a later change of the
+    // option or of the process's zone does not move the task. Without either, the
+    // process's zone, which is also what a stored task without a zone is read in.
+    if (!t.time_zone && limits.zone)
+      t.time_zone = limits.zone->name();
+  } else {
+    r.every_s = v.every_s;
+    r.anchor = v.anchor * ms_per_s;
+  }
+  r.start_at = ms(v.start_at);
+  r.end_at = ms(v.end_at);
+  r.max_runs = v.max_runs;
+  return caf::none;
+}
+
+// An integer in [min, max], or the message's error (booleans and fractions are not).
+caf::expected<int64_t> read_integer(const json& j, const std::string& field, int64_t min,
+                                    int64_t max, const std::string& message) {
+  // Unsigned beyond int64 reads as is_number_unsigned, and then get<int64_t> would wrap.
+  if (!j.is_number_integer()
+      || (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(max)))
+    return field_error(field, message);
+  auto v = j.get<int64_t>();
+  if (v < min || v > max)
+    return field_error(field, message);
+  return v;
+}
+
+caf::error read_misfire(const json& j, recurrence_policy& p) {
+  if (!j.is_object())
+    return field_error("misfire", "misfire must be an object such as "
+                                  "{\"policy\": \"run_once\", \"grace_s\": 60}");
+  for (auto& [key, value] : j.items()) {
+    auto field = "misfire." + key;
+    if (key == "policy") {
+      auto m = value.is_string() ? parse_misfire_policy(value.get_ref<const std::string&>())
+                                 : std::nullopt;
+      if (!m)
+        return field_error(field, "policy must be run_once, run_all or skip");
+      p.misfire = *m;
+    } else if (key == "grace_s") {
+      auto n = read_integer(value, field, 1, max_misfire_grace_s,
+                            "grace_s must be an integer number of seconds from 1 to "
+                              + std::to_string(max_misfire_grace_s));
+      if (!n)
+        return n.error();
+      p.misfire_grace_ms = *n * ms_per_s;
+    } else {
+      return unknown(field);
+    }
+  }
+  return caf::none;
+}
+
+// misfire, overlap and history_keep. A one-shot task takes them too (they are stored and
+// shown), but only history_keep means something for it: its single occurrence runs when
+// overdue whatever misfire says, and a trigger while it runs is refused whatever overlap says.
+caf::error read_policy(const json& body, recurrence_policy& p) {
+  if (auto i = body.find("misfire"); i != body.end())
+    if (auto err = read_misfire(*i, p))
+      return err;
+  if (auto i = body.find("overlap"); i != body.end()) {
+    auto o = i->is_string() ? parse_overlap_policy(i->get_ref<const std::string&>())
+                            : std::nullopt;
+    if (!o)
+      return field_error("overlap", "overlap must be skip, queue, allow or replace");
+    p.overlap = *o;
+  }
+  if (auto i = body.find("history_keep"); i != body.end()) {
+    auto n = read_integer(*i, "history_keep", 1, defaults::max_history_keep,
+                          "history_keep must be an integer from 1 to "
+                            + std::to_string(defaults::max_history_keep));
+    if (!n)
+      return n.error();
+    p.history_keep = static_cast<int32_t>(*n);
+  }
   return caf::none;
 }
 
@@ -163,7 +256,8 @@ caf::expected<new_task> parse_create_request(std::string_view body,
   for (auto& [key, value] : j->items())
     if (key != "command" && key != "schedule" && key != "name" && key != "labels"
         && key != "output_limit_bytes" && key != "timeout_s" && key != "kill_grace_s"
-        && key != "retry" && key != "env" && key != "cwd" && key != "run_as")
+        && key != "retry" && key != "env" && key != "cwd" && key != "run_as"
+        && key != "misfire" && key != "overlap" && key != "history_keep")
       return unknown(key);
   auto command = j->find("command");
   if (command == j->end())
@@ -183,6 +277,8 @@ caf::expected<new_task> parse_create_request(std::string_view body,
     if (auto err = read_output_limit(*i, t, limits))
       return err;
   if (auto err = read_controls(*j, t.controls, limits))
+    return err;
+  if (auto err = read_policy(*j, t.policy))
     return err;
   auto schedule = j->find("schedule");
   if (auto err = read_schedule(schedule == j->end() ? json{} : *schedule, t, now, limits))
@@ -233,7 +329,7 @@ caf::expected<task_list_request> parse_task_list_query(std::string_view query) {
         return err;
       auto s = parse_task_state(value);
       if (!s)
-        return field_error(key, "state must be active, completed or cancelled");
+        return field_error(key, "state must be active, paused, completed or cancelled");
       f.state = *s;
       state = value;
     } else if (key == "label") {
@@ -318,8 +414,8 @@ caf::expected<run_list_request> parse_run_list_query(std::string_view query,
         return err;
       auto s = parse_run_status(value);
       if (!s)
-        return field_error(key, "status must be waiting, starting, running, success or "
-                                "failure");
+        return field_error(key, "status must be waiting, starting, running, success, "
+                                "failure or skipped");
       f.status = *s;
       status = value;
     } else if (key == "since" || key == "until") {

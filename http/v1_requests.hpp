@@ -30,13 +30,14 @@ struct v1_limits {
   const std::vector<std::string>* allowed_run_as = nullptr;
 };
 
-/// POST /v1/tasks.
+/// POST /v1/tasks. A recurring schedule (cron, every_s) fills `recur` (milliseconds) and
+/// sets `due` to its first occurrence; misfire, overlap and history_keep fill `policy`.
 caf::expected<new_task> parse_create_request(std::string_view body,
                                              std::optional<std::string_view> content_type,
                                              std::optional<std::string_view> idempotency_key,
                                              millis now, const v1_limits& limits);
 
-/// POST /v1/tasks/{id}/cancel and /trigger: no body, or an empty JSON object (they take no
+/// POST /v1/tasks/{id}/cancel, /trigger, /pause and /resume: no body, or an empty JSON object (they take no
 /// fields yet; later issues add some). `what` names the request (method and path) for the
 /// Idempotency-Key's digest.
 caf::expected<request_key> parse_action_request(std::string_view body,
@@ -91,5 +92,7 @@ constexpr double max_retry_delay_s = 365.0 * 24 * 3600;
 constexpr size_t max_env_vars = 128;
 constexpr size_t max_env_bytes = 64 * 1024;
 constexpr size_t max_cwd_bytes = 4096;
+/// Recurring tasks (misfire.grace_s; history_keep's bounds are in core/defaults.hpp).
+constexpr int64_t max_misfire_grace_s = 86400;
 
 } // namespace ts::api

@@ -41,6 +41,9 @@ ordered_json run_json(const run_info& r) {
   j["lateness_ms"] = or_null(r.lateness_ms);
   j["stop_requested"] = r.stop_requested;
   j["next_attempt_at"] = time_or_null(r.next_attempt_at);
+  // A skipped run: why, and how many occurrences it stands for.
+  j["skip_reason"] = r.skip ? ordered_json(to_string(*r.skip)) : ordered_json();
+  j["missed_count"] = or_null(r.missed_count);
   return j;
 }
 
@@ -65,6 +68,31 @@ void add_controls(ordered_json& j, const task_controls& c) {
   j["run_as"] = or_null(c.run_as);
 }
 
+// As a request would give it, every key present: the one form in use and its window (a
+// one-shot time keeps no window: it was checked to lie inside).
+ordered_json schedule_json(const task_info& t) {
+  const auto& r = t.recur;
+  ordered_json j;
+  j["at"] = r.recurring() ? ordered_json() : ordered_json(format_time(t.due));
+  j["cron"] = or_null(r.cron);
+  j["every_s"] = or_null(r.every_s);
+  j["anchor"] = time_or_null(r.anchor);
+  j["time_zone"] = or_null(t.time_zone);
+  j["start_at"] = time_or_null(r.start_at);
+  j["end_at"] = time_or_null(r.end_at);
+  j["max_runs"] = or_null(r.max_runs);
+  return j;
+}
+
+void add_policy(ordered_json& j, const recurrence_policy& p) {
+  auto& m = j["misfire"];
+  m["policy"] = to_string(p.misfire);
+  // Whole seconds as the API takes them (rounded up: a grace is never shown as 0).
+  m["grace_s"] = -civil::floor_div(-p.misfire_grace_ms, 1000);
+  j["overlap"] = to_string(p.overlap);
+  j["history_keep"] = p.history_keep;
+}
+
 ordered_json task_json(const task_info& t) {
   ordered_json j;
   j["id"] = t.id;
@@ -73,11 +101,13 @@ ordered_json task_json(const task_info& t) {
   j["labels"] = ordered_json::object();
   for (auto& l : t.labels)
     j["labels"][l.key] = l.value;
-  j["schedule"]["at"] = format_time(t.due);
-  j["schedule"]["time_zone"] = or_null(t.time_zone);
+  j["schedule"] = schedule_json(t);
   j["output_limit_bytes"] = t.output_limit_bytes;
   add_controls(j, t.controls);
+  add_policy(j, t.policy);
   j["state"] = to_string(t.state);
+  j["paused_at"] = time_or_null(t.paused_at);
+  j["scheduled_runs"] = t.scheduled_runs;
   j["version"] = t.version;
   j["next_run_at"] = time_or_null(t.next_run_at);
   j["created_at"] = format_time(t.created_at);

@@ -1,9 +1,11 @@
 #include "http/v1_schedule.hpp"
 
+#include <algorithm>
 #include <limits>
 #include <utility>
 
 #include "core/civil.hpp"
+#include "core/recurrence.hpp"
 #include "core/time_format.hpp"
 #include "http/requests.hpp"
 #include "http/v1_controls.hpp"
@@ -199,13 +201,32 @@ std::vector<listed_occurrence> preview_occurrences(const schedule_request& r, mi
   return out;
 }
 
-std::vector<listed_occurrence> task_occurrences(const task_info& t, size_t count) {
+std::vector<listed_occurrence> task_occurrences(const task_info& t, size_t count, millis now) {
   if (count == 0 || t.state != task_state::active)
     return {};
-  // Its scheduled run exists (running, or waiting for a retry): the occurrence is taken.
-  if (t.latest_run && t.latest_run->trigger != run_trigger::manual)
+  if (!t.recur.recurring()) {
+    // Its scheduled run exists (running, or waiting for a retry): the occurrence is taken.
+    if (t.latest_run && t.latest_run->trigger != run_trigger::manual)
+      return {};
+    return {listed_occurrence{t.due, dst_note::none}};
+  }
+  auto s = to_schedule(t.recur, t.time_zone);
+  if (!s)
     return {};
-  return {listed_occurrence{t.due, dst_note::none}};
+  std::optional<int64_t> remaining;
+  if (s->max_runs) {
+    remaining = *s->max_runs - t.scheduled_runs;
+    if (*remaining <= 0)
+      return {};
+  }
+  // From the occurrence the task is armed for when it is already due (it waits for a slot),
+  // else from now; an occurrence in that very second is listed, as a preview lists it.
+  auto from = t.next_run_at ? std::min(*t.next_run_at, now) : now;
+  std::vector<listed_occurrence> out;
+  for (auto& o : schedule_occurrences(*s, floor_seconds(from) - 1, count, remaining))
+    if (o.utc <= last_second)
+      out.push_back(listed_occurrence{o.utc * ms_per_s, o.note});
+  return out;
 }
 
 zone_ptr task_zone(const task_info& t, const time_zone* default_zone) {

@@ -53,7 +53,10 @@ std::vector<listed_occurrence> preview_occurrences(const schedule_request& s, mi
 
 /// GET /v1/tasks/{id}/occurrences: a stored one-shot task that has not yet run on schedule
 /// lists its time (a past one too: it runs at once); a task that ran or was cancelled, none.
-std::vector<listed_occurrence> task_occurrences(const task_info& t, size_t count);
+/// An active recurring task lists its next ones, from the occurrence it is armed for when
+/// that is due already (else from `now`), within its window and its remaining max_runs; a
+/// paused one, none (nothing runs until resume).
+std::vector<listed_occurrence> task_occurrences(const task_info& t, size_t count, millis now);
 
 /// The zone a stored task's times are shown in: its own, else `default_zone`
 /// (--default-time-zone), else the process's.

@@ -134,6 +134,7 @@ bool retries(const run_outcome& o, std::string_view status, std::string_view rea
              std::string_view state) {
   return o.retry_at && status == to_string(run_status::failure)
          && reason != to_string(run_reason::cancelled)
+         && reason != to_string(run_reason::replaced)
          && state != to_string(task_state::cancelled);
 }
 
@@ -173,13 +174,35 @@ caf::expected<controls_columns> columns_of(const task_controls& c) {
   return out;
 }
 
+recurrence_columns recurrence_of(const new_task& t) {
+  recurrence_columns c;
+  if (t.recur.cron)
+    c.cron = std::string_view{*t.recur.cron};
+  c.every_s = t.recur.every_s;
+  c.anchor_ms = t.recur.anchor;
+  c.start_ms = t.recur.start_at;
+  c.end_ms = t.recur.end_at;
+  c.max_runs = t.recur.max_runs;
+  c.misfire = to_string(t.policy.misfire);
+  c.misfire_grace_ms = t.policy.misfire_grace_ms;
+  c.overlap = to_string(t.policy.overlap);
+  c.history_keep = t.policy.history_keep;
+  if (t.recur.recurring())
+    c.next_occurrence_ms = t.due;
+  recurrence_policy d;
+  c.needed = t.recur.recurring() || t.policy.misfire != d.misfire
+             || t.policy.misfire_grace_ms != d.misfire_grace_ms
+             || t.policy.overlap != d.overlap || t.policy.history_keep != d.history_keep;
+  return c;
+}
+
 // -- v1 reads ---------------------------------------------------------------------------------
 
 const std::vector<cell> run_cells = {
   cell::integer, cell::integer, cell::integer, cell::text,    cell::integer, cell::text,
   cell::text,    cell::integer, cell::integer, cell::integer, cell::integer, cell::text,
   cell::text,    cell::integer, cell::integer, cell::integer, cell::integer, cell::integer,
-  cell::integer,
+  cell::integer, cell::text,    cell::integer,
 };
 
 const std::vector<cell> controls_cells = {
@@ -187,14 +210,23 @@ const std::vector<cell> controls_cells = {
   cell::text,    cell::integer, cell::text,    cell::text,    cell::text,
 };
 
+const std::vector<cell> recurrence_cells = {
+  cell::text,    cell::integer, cell::integer, cell::integer, cell::integer,
+  cell::integer, cell::text,    cell::integer, cell::text,    cell::integer,
+};
+
+// After the lists it is made of (one file: initialised in this order).
 const std::vector<cell> task_cells = [] {
   std::vector<cell> out{cell::integer, cell::text,    cell::text,    cell::integer,
                         cell::text,    cell::integer, cell::text,    cell::integer,
                         cell::integer, cell::integer, cell::integer};
   out.insert(out.end(), controls_cells.begin(), controls_cells.end());
   out.insert(out.end(), run_cells.begin(), run_cells.end());
+  out.insert(out.end(), recurrence_cells.begin(), recurrence_cells.end());
+  out.insert(out.end(), {cell::integer, cell::integer});
   return out;
 }();
+
 
 namespace {
 
@@ -250,6 +282,12 @@ caf::expected<std::optional<run_info>> read_run(const cell_reader& r, int first,
   // shows it only while the attempt waits.
   if (x.status == run_status::waiting)
     x.next_attempt_at = r.integer(first + 18);
+  if (auto skip = r.text(first + 19)) {
+    x.skip = parse_skip_reason(*skip);
+    if (!x.skip)
+      return unknown_name(backend, "skip reason of run", x.id);
+    x.missed_count = r.integer(first + 20);
+  }
   return std::optional<run_info>{std::move(x)};
 }
 
@@ -308,7 +346,32 @@ caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const cha
   if (!run)
     return run.error();
   t.latest_run = std::move(*run);
+  auto first = task_cell_count + static_cast<int>(controls_cells.size() + run_cells.size());
+  if (auto err = read_recurrence(r, first, t.id, backend, t.recur, t.policy))
+    return err;
+  first += static_cast<int>(recurrence_cells.size());
+  t.paused_at = r.integer(first);
+  t.scheduled_runs = r.integer(first + 1).value_or(0);
   return t;
+}
+
+caf::error read_recurrence(const cell_reader& r, int first, task_id task, const char* backend,
+                           schedule_spec& spec, recurrence_policy& policy) {
+  spec.cron = r.text(first);
+  spec.every_s = r.integer(first + 1);
+  spec.anchor = r.integer(first + 2);
+  spec.start_at = r.integer(first + 3);
+  spec.end_at = r.integer(first + 4);
+  spec.max_runs = r.integer(first + 5);
+  auto misfire = parse_misfire_policy(r.text(first + 6).value_or(""));
+  auto overlap = parse_overlap_policy(r.text(first + 8).value_or(""));
+  if (!misfire || !overlap)
+    return unknown_name(backend, "misfire or overlap policy of task", task);
+  policy.misfire = *misfire;
+  policy.misfire_grace_ms = r.integer(first + 7).value_or(defaults::misfire_grace_ms);
+  policy.overlap = *overlap;
+  policy.history_keep = static_cast<int32_t>(r.integer(first + 9).value_or(defaults::history_keep));
+  return caf::none;
 }
 
 slice_builder::slice_builder(run_id run, int64_t offset, int64_t max_bytes)
@@ -355,6 +418,8 @@ caf::error check_trigger(task_id task, std::string_view status, std::string_view
                          std::string_view latest_run_status) {
   if (state == to_string(task_state::cancelled))
     return invalid_state(task, "a cancelled task cannot be triggered");
+  if (state == to_string(task_state::paused))
+    return invalid_state(task, "a paused task cannot be triggered: resume it first");
   if (status == to_string(task_status::running))
     return invalid_state(task, "a run of the task is in progress");
   // The retry is the task's next run; a trigger would take its place unseen.
@@ -364,7 +429,8 @@ caf::error check_trigger(task_id task, std::string_view status, std::string_view
 }
 
 bool run_ended(std::string_view status) {
-  return status == to_string(run_status::success) || status == to_string(run_status::failure);
+  return status == to_string(run_status::success) || status == to_string(run_status::failure)
+         || status == to_string(run_status::skipped);
 }
 
 caf::error invalid_state(task_id task, std::string_view why) {

@@ -104,7 +104,8 @@ struct outcome_columns {
 caf::expected<outcome_columns> columns_of(const run_outcome& o);
 
 /// Whether finish_run records the next attempt: the caller asked for it (`retry_at`), and
-/// the run ended a failure that is not a cancellation (a stop request may have made it one)
+/// the run ended a failure that is not a cancellation or a replacement (a stop request may
+/// have made it one)
 /// of a task that is not cancelled. `reason` is the stored one, empty for NULL.
 bool retries(const run_outcome& o, std::string_view status, std::string_view reason,
              std::string_view state);
@@ -134,6 +135,28 @@ struct controls_columns {
 /// into `c`.
 caf::expected<controls_columns> columns_of(const task_controls& c);
 
+/// The task columns insert_task writes for its schedule and policies (SCHEMA.md, version 4).
+struct recurrence_columns {
+  std::optional<std::string_view> cron;
+  std::optional<int64_t> every_s;
+  std::optional<int64_t> anchor_ms;
+  std::optional<int64_t> start_ms;
+  std::optional<int64_t> end_ms;
+  std::optional<int64_t> max_runs;
+  const char* misfire = nullptr;
+  int64_t misfire_grace_ms = 0;
+  const char* overlap = nullptr;
+  int64_t history_keep = 0;
+  /// A recurring task: its first occurrence (the new task's due time); else NULL.
+  std::optional<int64_t> next_occurrence_ms;
+  /// False when every column keeps its default (a one-shot task with default policies):
+  /// the insert alone has written them.
+  bool needed = false;
+};
+
+/// The views point into `t`.
+recurrence_columns recurrence_of(const new_task& t);
+
 // -- v1 reads: every backend selects these columns in this order -----------------------------
 
 /// Reads one column of the current row by index; NULL is nullopt.
@@ -151,7 +174,11 @@ enum class cell { integer, real, text };
 extern const std::vector<cell> run_cells;
 /// A task's controls (controls_columns in both *_sql.hpp).
 extern const std::vector<cell> controls_cells;
-/// The task columns (task_columns), its controls, then the latest run's.
+/// A task's schedule and policies (recurrence_columns in both *_sql.hpp): cron, every_s,
+/// anchor_ms, start_ms, end_ms, max_runs, misfire, misfire_grace_ms, overlap, history_keep.
+extern const std::vector<cell> recurrence_cells;
+/// The task columns (task_columns), its controls, the latest run's, its recurrence, then
+/// paused_ms and scheduled_runs.
 extern const std::vector<cell> task_cells;
 
 /// A run from the columns starting at `first`; nullopt when they are NULL (no run yet).
@@ -166,6 +193,11 @@ caf::expected<task_info> read_task(const cell_reader& r, int64_t tail, const cha
 /// an env that does not read back. `task` names the task in the error.
 caf::expected<task_controls> read_controls(const cell_reader& r, int first, task_id task,
                                            const char* backend);
+
+/// The schedule and policies from the columns starting at `first`; ec::storage_failure for
+/// a policy name that does not read back.
+caf::error read_recurrence(const cell_reader& r, int first, task_id task, const char* backend,
+                           schedule_spec& spec, recurrence_policy& policy);
 
 /// Drops the bytes of a character cut at the start of a tail (a tail is cut by bytes).
 void trim_partial_start(std::string& text);

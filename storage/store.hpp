@@ -24,7 +24,7 @@ namespace ts::storage {
 
 /// The schema version this binary writes. A database with a newer one is refused
 /// (ec::schema_too_new); an older one is migrated forward in place.
-constexpr int schema_version = 3;
+constexpr int schema_version = 4;
 
 struct store_options {
   /// MySQL: password when not in the URL (from --db-password-file or the environment).
@@ -109,6 +109,19 @@ public:
   /// Idempotency-Keys as for cancel_task.
   virtual caf::expected<task_change> trigger_task(task_id task, millis now,
                                                   const request_key& key) = 0;
+
+  /// Pause: occurrences are not run until resume (a run in progress goes on; its task stays
+  /// paused after it). A no-op (200) for a paused task; ec::invalid_state once completed or
+  /// cancelled. Idempotency-Keys as for cancel_task.
+  virtual caf::expected<task_change> pause_task(task_id task, millis now,
+                                                const request_key& key) = 0;
+
+  /// Resume a paused task at `now`: the occurrences that passed while paused become one
+  /// skipped run (reason paused, with their count), and `next_run_at` is the next one; a
+  /// one-shot task whose time passed is due at once. A no-op for an active task;
+  /// ec::invalid_state once completed or cancelled. Idempotency-Keys as for cancel_task.
+  virtual caf::expected<task_change> resume_task(task_id task, millis now,
+                                                 const request_key& key) = 0;
 
   // -- reads and maintenance (outside of a transaction) ------------------------------------
 

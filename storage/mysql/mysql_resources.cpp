@@ -1,7 +1,7 @@
 // The MySQL / MariaDB store's v1 resource operations: lists by keyset, one task or run,
-// output in chunks, cancel and trigger. The SQL is in mysql_sql.hpp; the list queries are
-// built by storage/list_query.cpp and the columns read by storage/row_mapping.cpp, as for
-// SQLite.
+// output in chunks, cancel, trigger, pause and resume. The SQL is in mysql_sql.hpp; the list
+// queries are built by storage/list_query.cpp, the columns read by storage/row_mapping.cpp
+// and resume decided by storage/recurring.cpp, as for SQLite.
 #include <algorithm>
 #include <string>
 #include <utility>
@@ -295,9 +295,9 @@ caf::expected<task_change> mysql_store::cancel_task(task_id task, millis now,
       return err;
     if (!found)
       return make_error(ec::not_found, "no task " + std::to_string(task));
-    if (state != to_string(task_state::active))
-      return invalid_state(task, "only an active task can be cancelled, not a " + state
-                                   + " one");
+    if (state != to_string(task_state::active) && state != to_string(task_state::paused))
+      return invalid_state(task, "only an active or paused task can be cancelled, not a "
+                                   + state + " one");
     params c;
     c.integer(waiting).integer(waiting).integer(now).integer(task);
     if (auto err = c_.execute(q::cancel_task, c))
@@ -341,6 +341,80 @@ caf::expected<task_change> mysql_store::trigger_task(task_id task, millis now,
     params t;
     t.integer(now).integer(now).integer(task);
     return c_.execute(q::trigger_task, t);
+  });
+}
+
+caf::expected<std::string> mysql_store::task_state_for_change(task_id task) {
+  params p;
+  p.integer(task);
+  row r{col::text, col::text, col::integer, col::text};
+  std::optional<std::string> state;
+  if (auto err = c_.query(q::task_for_change, p, r, [&] { state = r.text(1); }))
+    return err;
+  if (!state)
+    return make_error(ec::not_found, "no task " + std::to_string(task));
+  return std::move(*state);
+}
+
+caf::expected<task_change> mysql_store::pause_task(task_id task, millis now,
+                                                   const request_key& key) {
+  return change_task(task, now, key, [&](task_change&) -> caf::error {
+    auto state = task_state_for_change(task);
+    if (!state)
+      return state.error();
+    if (*state == to_string(task_state::paused))
+      return {};
+    if (*state != to_string(task_state::active))
+      return invalid_state(task, "only an active task can be paused, not a " + *state + " one");
+    params p;
+    p.integer(now).integer(now).integer(task);
+    return c_.execute(q::pause_task, p);
+  });
+}
+
+caf::expected<task_change> mysql_store::resume_task(task_id task, millis now,
+                                                    const request_key& key) {
+  return change_task(task, now, key, [&](task_change&) -> caf::error {
+    auto state = task_state_for_change(task);
+    if (!state)
+      return state.error();
+    if (*state == to_string(task_state::active))
+      return {};
+    if (*state != to_string(task_state::paused))
+      return invalid_state(task, "only a paused task can be resumed, not a " + *state + " one");
+    params p;
+    p.integer(task);
+    row r{claim_kinds()};
+    std::optional<caf::expected<recurring_row>> read;
+    if (auto err = c_.query(q::select_claimed, p, r,
+                            [&] { read = read_recurring_row(cells{r}, task, "mysql"); }))
+      return err;
+    if (!read)
+      return make_error(ec::not_found, "no task " + std::to_string(task));
+    if (!*read)
+      return read->error();
+    auto w = decide_resume(**read, now, "mysql");
+    if (!w)
+      return w.error();
+    if (w->skip) {
+      params k;
+      k.integer(task)
+        .integer(now)
+        .integer(now)
+        .integer(w->skip->first)
+        .text(to_string(w->skip->reason))
+        .integer(w->skip->count);
+      if (auto err = c_.execute(q::insert_skipped_run, k))
+        return err;
+    }
+    params u;
+    u.integer(w->completes)
+      .integer_or_null(w->next_run)
+      .integer_or_null(w->next_occurrence)
+      .integer_or_null(w->next_run)
+      .integer(now)
+      .integer(task);
+    return c_.execute(q::resume_task, u);
   });
 }
 

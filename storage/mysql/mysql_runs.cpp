@@ -1,56 +1,81 @@
-// The MySQL / MariaDB store's operations on a run's life: claim (a new run, or a waiting
-// retry in place), unclaim, start, end (and the retry that may follow), crash recovery. The
-// SQL is in mysql_sql.hpp; what both backends decide alike is in storage/row_mapping.cpp.
+// The MySQL / MariaDB store's operations on a run's life: claim (a new run, a waiting retry
+// in place, or what storage/recurring.hpp decides for a recurring task), unclaim, start, end
+// (and the retry or next occurrence that may follow, and the history trim), crash recovery.
+// The SQL is in mysql_sql.hpp; what both backends decide alike is in storage/row_mapping.cpp
+// and storage/recurring.cpp.
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "core/defaults.hpp"
 #include "storage/mysql/mysql_store_impl.hpp"
 
 namespace ts::storage::mysql {
 
+std::vector<col> claim_kinds() {
+  std::vector<col> kinds{col::text,    col::text,    col::integer, col::text,   col::integer,
+                         col::integer, col::text,    col::integer, col::integer};
+  auto controls = kinds_of(controls_cells);
+  kinds.insert(kinds.end(), controls.begin(), controls.end());
+  auto recurrence = kinds_of(recurrence_cells);
+  kinds.insert(kinds.end(), recurrence.begin(), recurrence.end());
+  kinds.insert(kinds.end(), {col::text, col::text, col::integer, col::integer, col::integer,
+                             col::integer, col::integer, col::integer});
+  return kinds;
+}
+
 caf::expected<claim> mysql_store::claim_run(task_id task, millis claimed_at) {
   claim c;
   auto err = atomically([&]() -> caf::error {
+    c = claim{};
+    params s;
+    s.integer(task);
+    row t{claim_kinds()};
+    bool found = false;
+    std::string status;
+    std::string trigger;
+    std::optional<run_id> waiting;
+    std::optional<caf::expected<task_controls>> read;
+    std::optional<caf::expected<recurring_row>> recurring;
+    if (auto err = c_.query(q::select_claimed, s, t, [&] {
+          status = t.text(0);
+          c.command = std::move(t.text(1));
+          c.due = t.opt_integer(2).value_or(0);
+          trigger = t.text(3);
+          c.output_limit_bytes = t.integer(4);
+          c.scheduled_for = c.due;
+          if (t.text(6) == to_string(run_status::waiting)) {
+            waiting = t.integer(5);
+            c.attempt = static_cast<int32_t>(t.integer(7));
+            c.scheduled_for = t.integer(8);
+          }
+          read = read_controls(cells{t}, 9, task, "mysql");
+          recurring = read_recurring_row(cells{t}, task, "mysql");
+          found = true;
+        }))
+      return err;
+    if (!found)
+      return make_error(ec::not_found, "no task " + std::to_string(task));
+    if (!*recurring)
+      return recurring->error();
+    bool is_recurring = (*recurring)->recur.recurring();
+    if (!is_recurring && status != to_string(task_status::pending))
+      return not_pending(task, status);
+    if (!*read)
+      return read->error();
+    c.controls = std::move(**read);
+    c.task = task;
+    if (is_recurring)
+      return claim_recurring(**recurring, claimed_at, c);
+    // The row is locked: the task is still pending.
     params p;
     p.integer(task);
     if (auto err = c_.execute(q::claim_task, p))
       return err;
     if (c_.affected(q::claim_task) == 0)
       return refusal(task);
-    params s;
-    s.integer(task);
-    std::vector<col> kinds{col::text,    col::integer, col::text,    col::integer,
-                           col::integer, col::text,    col::integer, col::integer};
-    auto controls = kinds_of(controls_cells);
-    kinds.insert(kinds.end(), controls.begin(), controls.end());
-    row t{std::move(kinds)};
-    bool found = false;
-    std::string trigger;
-    std::optional<run_id> waiting;
-    std::optional<caf::expected<task_controls>> read;
-    if (auto err = c_.query(q::select_claimed, s, t, [&] {
-          c.command = std::move(t.text(0));
-          c.due = t.opt_integer(1).value_or(0);
-          trigger = t.text(2);
-          c.output_limit_bytes = t.integer(3);
-          c.scheduled_for = c.due;
-          if (t.text(5) == to_string(run_status::waiting)) {
-            waiting = t.integer(4);
-            c.attempt = static_cast<int32_t>(t.integer(6));
-            c.scheduled_for = t.integer(7);
-          }
-          read = read_controls(cells{t}, 8, task, "mysql");
-          found = true;
-        }))
-      return err;
-    if (!found)
-      return make_error(ec::storage_failure, "mysql: claimed task vanished");
-    if (!*read)
-      return read->error();
-    c.controls = std::move(**read);
-    c.task = task;
     if (waiting) {
       params w;
       w.integer(claimed_at).integer(*waiting);
@@ -71,6 +96,82 @@ caf::expected<claim> mysql_store::claim_run(task_id task, millis claimed_at) {
   if (err)
     return err;
   return c;
+}
+
+caf::error mysql_store::claim_recurring(const recurring_row& row, millis now, claim& out) {
+  auto w = decide_claim(row, now, "mysql");
+  if (!w)
+    return w.error();
+  std::optional<run_id> open_skip;
+  for (auto& skip : w->skips) {
+    params p;
+    p.integer(row.task)
+      .integer(now)
+      .integer(now)
+      .integer(skip.first)
+      .text(to_string(skip.reason))
+      .integer(skip.count);
+    if (auto err = c_.execute(q::insert_skipped_run, p))
+      return err;
+    if (skip.reason == skip_reason::overlap && c_.affected(q::insert_skipped_run) > 0)
+      open_skip = static_cast<run_id>(c_.insert_id(q::insert_skipped_run));
+  }
+  if (w->coalesce_into) {
+    params p;
+    p.integer(now).integer(*w->coalesce_into);
+    if (auto err = c_.execute(q::count_skip, p))
+      return err;
+  }
+  if (w->stop_run) {
+    bool waiting = row.latest_status == to_string(run_status::waiting);
+    auto stop = waiting ? q::end_replaced_waiting : q::replace_run;
+    params p;
+    p.integer(now).integer(*w->stop_run);
+    if (auto err = c_.execute(stop, p))
+      return err;
+  }
+  std::optional<run_id> started;
+  using start = claim_writes::start;
+  if (w->what == start::retry) {
+    params p;
+    p.integer(now).integer(*row.latest_run);
+    if (auto err = c_.execute(q::claim_waiting, p))
+      return err;
+    started = out.run = *row.latest_run;
+    out.due = row.latest_next_attempt.value_or(now);
+  } else if (w->what != start::none) {
+    auto trigger = w->what == start::manual ? run_trigger::manual : run_trigger::schedule;
+    params p;
+    p.integer(row.task).integer(now).integer(w->scheduled_for).text(to_string(trigger));
+    if (auto err = c_.execute(q::insert_occurrence_run, p))
+      return err;
+    if (c_.affected(q::insert_occurrence_run) == 0)
+      return occurrence_taken(row.task, w->scheduled_for);
+    started = out.run = static_cast<run_id>(c_.insert_id(q::insert_occurrence_run));
+    out.due = out.scheduled_for = w->scheduled_for;
+    out.attempt = 1;
+  }
+  params t;
+  t.integer_or_null(started)
+    .integer_or_null(started)
+    .integer_or_null(started)
+    .integer_or_null(w->next_run)
+    .text(w->next_trigger)
+    .integer_or_null(w->next_occurrence)
+    .integer_or_null(w->queued)
+    .integer(w->scheduled_runs)
+    .integer(w->completes)
+    .integer_or_null(open_skip)
+    .integer_or_null(open_skip ? w->blocked_by : std::nullopt)
+    .integer(now)
+    .integer(row.task);
+  if (auto err = c_.execute(q::set_recurring_claim, t))
+    return err;
+  out.skipped = !started;
+  out.rearm_at = w->next_run;
+  out.after_run = w->after_run;
+  out.stop_run = w->stop_run;
+  return {};
 }
 
 caf::error mysql_store::refusal(task_id task) {
@@ -148,7 +249,13 @@ caf::error mysql_store::undo_claim(run_id run, bool after_crash) {
     }
     params t;
     t.integer(due).text(trigger).integer(task).integer(task);
-    return c_.execute(q::reset_task, t);
+    if (auto err = c_.execute(q::reset_task, t))
+      return err;
+    if (trigger != to_string(run_trigger::schedule))
+      return {};
+    params u;
+    u.integer(due).integer(due).integer(task);
+    return c_.execute(q::restore_occurrence, u);
   });
 }
 
@@ -179,11 +286,15 @@ struct ended_run {
   std::string state;
   bool latest = false;
   millis finished_at = 0;
+  bool recurring = false;
+  std::optional<millis> next_occurrence;
+  std::optional<millis> queued;
+  int64_t history_keep = 0;
 };
 
 row ended_row() {
-  return row{col::integer, col::text,    col::text,   col::integer,
-             col::text,    col::integer, col::integer};
+  return row{col::integer, col::text,    col::text,    col::integer, col::text,   col::integer,
+             col::integer, col::integer, col::integer, col::integer, col::integer};
 }
 
 ended_run read_ended(row& r) {
@@ -196,6 +307,10 @@ ended_run read_ended(row& r) {
   e.state = r.text(4);
   e.latest = r.opt_integer(5).value_or(0) != 0;
   e.finished_at = r.opt_integer(6).value_or(0);
+  e.recurring = r.opt_integer(7).value_or(0) != 0;
+  e.next_occurrence = r.opt_integer(8);
+  e.queued = r.opt_integer(9);
+  e.history_keep = r.opt_integer(10).value_or(0);
   return e;
 }
 
@@ -244,6 +359,25 @@ caf::error mysql_store::finish_run(const run_outcome& o) {
     }
     if (retries(o, e.status, e.reason.value_or(""), e.state))
       return schedule_retry(e.task, o.run, *o.retry_at, o.finished_at);
+    if (e.recurring) {
+      auto wake = next_wake(e.next_occurrence, e.queued, o.finished_at);
+      params t;
+      t.integer(e.latest)
+        .integer_or_null(wake)
+        .text(e.status)
+        .integer(e.latest)
+        .text(e.status)
+        .text_or_null(e.reason)
+        .integer(e.latest)
+        .integer_or_null(wake)
+        .integer_or_null(wake)
+        .integer(e.latest)
+        .integer(o.finished_at)
+        .integer(e.task);
+      if (auto err = c_.execute(q::finish_recurring, t))
+        return err;
+      return trim_history(e.task, e.history_keep);
+    }
     params t;
     t.text(e.status).text_or_null(e.reason).text(e.status).integer(o.finished_at).integer(e.task);
     return c_.execute(q::finish_task, t);
@@ -257,8 +391,38 @@ caf::error mysql_store::schedule_retry(task_id task, run_id run, millis retry_at
     return err;
   auto next = static_cast<run_id>(c_.insert_id(q::insert_retry));
   params t;
-  t.integer(next).integer(retry_at).integer(now).integer(task);
+  t.integer(next).integer(retry_at).integer(retry_at).integer(now).integer(task);
   return c_.execute(q::set_task_retrying, t);
+}
+
+caf::error mysql_store::trim_history(task_id task, int64_t keep) {
+  std::optional<run_id> cutoff;
+  {
+    params p;
+    p.integer(task).integer(std::max<int64_t>(keep - 1, 0));
+    row r{col::integer};
+    if (auto err = c_.query(q::history_cutoff, p, r, [&] { cutoff = r.opt_integer(0); }))
+      return err;
+  }
+  if (!cutoff)
+    return {};  // no more runs than history_keep
+  std::optional<run_id> upto;
+  {
+    params p;
+    p.integer(task).integer(*cutoff).integer(defaults::history_trim_batch);
+    row r{col::integer};
+    if (auto err = c_.query(q::history_batch_end, p, r, [&] { upto = r.opt_integer(0); }))
+      return err;
+  }
+  if (!upto)
+    return {};
+  for (auto st : {q::trim_output, q::trim_runs}) {
+    params p;
+    p.integer(task).integer(*upto);
+    if (auto err = c_.execute(st, p))
+      return err;
+  }
+  return {};
 }
 
 caf::error mysql_store::retry_interrupted(run_id run, millis retry_at) {

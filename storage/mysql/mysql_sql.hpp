@@ -134,6 +134,40 @@ inline const std::vector<std::vector<const char*>> migrations = {
     " ADD COLUMN IF NOT EXISTS run_as VARBINARY(255) NULL",
     "ALTER TABLE runs ADD COLUMN IF NOT EXISTS next_attempt_ms BIGINT NULL",
   },
+  // 4 (issue 13: recurring tasks), as in the SQLite schema_v4: a task's schedule and
+  // policies, where its recurrence stands, skipped runs, a stop's reason, and one run per
+  // (task, occurrence, attempt). The de-duplication moves a run whose key repeats an older
+  // one's on by as many ms as there are older ones; once the key holds it changes nothing,
+  // so a step cut short runs again alike. The derived table is materialized (GROUP BY), so
+  // MariaDB lets the UPDATE read the table it writes.
+  {
+    "ALTER TABLE tasks"
+    " ADD COLUMN IF NOT EXISTS cron TEXT NULL,"
+    " ADD COLUMN IF NOT EXISTS every_s BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS anchor_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS start_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS end_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS max_runs BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS misfire VARCHAR(16) NOT NULL DEFAULT 'run_once',"
+    " ADD COLUMN IF NOT EXISTS misfire_grace_ms BIGINT NOT NULL DEFAULT 60000,"
+    " ADD COLUMN IF NOT EXISTS overlap VARCHAR(16) NOT NULL DEFAULT 'skip',"
+    " ADD COLUMN IF NOT EXISTS history_keep INT NOT NULL DEFAULT 100,"
+    " ADD COLUMN IF NOT EXISTS paused_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS next_occurrence_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS queued_ms BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS scheduled_runs BIGINT NOT NULL DEFAULT 0,"
+    " ADD COLUMN IF NOT EXISTS open_skip BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS open_skip_for BIGINT NULL",
+    "ALTER TABLE runs"
+    " ADD COLUMN IF NOT EXISTS skip_reason VARCHAR(16) NULL,"
+    " ADD COLUMN IF NOT EXISTS skip_count BIGINT NULL,"
+    " ADD COLUMN IF NOT EXISTS stop_reason VARCHAR(16) NULL",
+    "UPDATE runs r JOIN (SELECT a.id, COUNT(*) AS older FROM runs a JOIN runs b"
+    " ON b.task_id = a.task_id AND b.scheduled_ms = a.scheduled_ms AND b.attempt = a.attempt"
+    " AND b.id < a.id GROUP BY a.id) d ON d.id = r.id"
+    " SET r.scheduled_ms = r.scheduled_ms + d.older",
+    "CREATE UNIQUE INDEX IF NOT EXISTS runs_occurrence ON runs (task_id, scheduled_ms, attempt)",
+  },
 };
 
 inline constexpr const char* create_version_table =
@@ -212,24 +246,46 @@ enum class q : size_t {
   task_labels,
   get_task_info,
   get_run,
+  // recurring tasks (version 4)
+  set_recurrence,
+  insert_occurrence_run,
+  insert_skipped_run,
+  count_skip,
+  replace_run,
+  end_replaced_waiting,
+  set_recurring_claim,
+  restore_occurrence,
+  finish_recurring,
+  history_cutoff,
+  history_batch_end,
+  trim_output,
+  trim_runs,
+  pause_task,
+  resume_task,
   count_,
 };
 
-// The columns of storage/row_mapping.hpp's run_cells, controls_cells and task_cells. A
-// tail of the output by bytes: RIGHT of a binary string counts bytes (of a text, characters).
+// The columns of storage/row_mapping.hpp's run_cells, controls_cells, recurrence_cells and
+// task_cells. A tail of the output by bytes: RIGHT of a binary string counts bytes (of a
+// text, characters).
 #define TS_MYSQL_RUN_COLUMNS                                                                  \
   "r.id, r.task_id, r.attempt, r.run_trigger, r.scheduled_ms, r.status, r.reason,"           \
   " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
   " RIGHT(CAST(r.output AS BINARY), ?), r.output_truncated, LENGTH(r.output),"               \
-  " r.output_bytes, r.lateness_ms, r.stop_requested_ms, r.next_attempt_ms"
+  " r.output_bytes, r.lateness_ms, r.stop_requested_ms, r.next_attempt_ms, r.skip_reason,"   \
+  " r.skip_count"
 #define TS_MYSQL_CONTROLS_COLUMNS                                                             \
   "t.timeout_ms, t.kill_grace_ms, t.retry_max_attempts, t.retry_delay_ms,"                   \
   " t.retry_multiplier, t.retry_max_delay_ms, t.retry_jitter, t.retry_on_interrupted, t.env," \
   " t.cwd, t.run_as"
+#define TS_MYSQL_RECURRENCE_COLUMNS                                                           \
+  "t.cron, t.every_s, t.anchor_ms, t.start_ms, t.end_ms, t.max_runs, t.misfire,"              \
+  " t.misfire_grace_ms, t.overlap, t.history_keep"
 #define TS_MYSQL_TASK_COLUMNS                                                                 \
   "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"    \
   " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_MYSQL_CONTROLS_COLUMNS ", "   \
-  TS_MYSQL_RUN_COLUMNS " FROM tasks t"
+  TS_MYSQL_RUN_COLUMNS ", " TS_MYSQL_RECURRENCE_COLUMNS ", t.paused_ms, t.scheduled_runs"     \
+  " FROM tasks t"
 #define TS_MYSQL_TASK_SELECT TS_MYSQL_TASK_COLUMNS " LEFT JOIN runs r ON r.id = t.latest_run"
 #define TS_MYSQL_RUN_SELECT "SELECT " TS_MYSQL_RUN_COLUMNS " FROM runs r"
 
@@ -269,11 +325,15 @@ inline constexpr statement_text statements[] = {
   {q::set_latest_run, "set latest run",
    "UPDATE tasks SET latest_run = ?, next_run_ms = NULL, version = version + 1,"
    " updated_ms = ? WHERE id = ?"},
-  // The latest run tells a waiting retry (claimed in place) from a new run; controls at 8.
-  {q::select_claimed, "select claimed task",
-   "SELECT t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id, r.status,"
-   " r.attempt, r.scheduled_ms, " TS_MYSQL_CONTROLS_COLUMNS
-   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?"},
+  // The latest run tells a waiting retry (claimed in place) from a new run; the controls
+  // at 9, the recurrence at 20, then where a recurring task stands at 30, in the order of
+  // storage/recurring.hpp read_recurring_row. The row locks serialize concurrent claimers.
+  {q::select_claimed, "select task for claim",
+   "SELECT t.status, t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id,"
+   " r.status, r.attempt, r.scheduled_ms, " TS_MYSQL_CONTROLS_COLUMNS ", "
+   TS_MYSQL_RECURRENCE_COLUMNS ", t.time_zone, t.state, t.next_occurrence_ms, t.queued_ms,"
+   " t.scheduled_runs, r.next_attempt_ms, t.open_skip, t.open_skip_for"
+   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ? FOR UPDATE"},
   {q::select_task_status, "select task status", "SELECT status FROM tasks WHERE id = ?"},
   {q::select_run, "select run",
    "SELECT task_id, status, started_ms, scheduled_ms, run_trigger, next_attempt_ms,"
@@ -298,12 +358,13 @@ inline constexpr statement_text statements[] = {
    "UPDATE runs SET pid = ?, pgid = ?, start_ticks = ?, started_ms = ?,"
    " lateness_ms = started_ms - COALESCE(next_attempt_ms, scheduled_ms),"
    " status = CASE WHEN status = 'starting' THEN 'running' ELSE status END WHERE id = ?"},
-  // A run a cancel asked to stop ends cancelled, unless it succeeded all the same. MySQL
-  // assigns left to right: lateness_ms sees the new started_ms.
+  // A run a cancel asked to stop ends cancelled (overlap replace: replaced, its
+  // stop_reason), unless it succeeded all the same. MySQL assigns left to right:
+  // lateness_ms sees the new started_ms.
   {q::finish_run, "finish run",
    "UPDATE runs SET"
-   " reason = CASE WHEN stop_requested_ms IS NOT NULL AND ? <> 'success' THEN 'cancelled'"
-   " ELSE ? END,"
+   " reason = CASE WHEN stop_requested_ms IS NOT NULL AND ? <> 'success'"
+   " THEN COALESCE(stop_reason, 'cancelled') ELSE ? END,"
    " status = CASE WHEN stop_requested_ms IS NOT NULL AND ? <> 'success' THEN 'failure'"
    " ELSE ? END,"
    " exit_code = ?, signal_no = ?, output = ?,"
@@ -314,7 +375,9 @@ inline constexpr statement_text statements[] = {
   // locked, so that a cancel on another connection cannot slip in before the retry.
   {q::finished_run, "finished run",
    "SELECT r.task_id, r.status, r.reason, r.output_bytes, t.state, t.latest_run = r.id,"
-   " r.finished_ms FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ? FOR UPDATE"},
+   " r.finished_ms, t.cron IS NOT NULL OR t.every_s IS NOT NULL, t.next_occurrence_ms,"
+   " t.queued_ms, t.history_keep"
+   " FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ? FOR UPDATE"},
   // The legacy copy of the reason counts only for a failure (SCHEMA.md).
   {q::finish_task, "finish task",
    "UPDATE tasks SET reason = CASE WHEN ? = 'failure' THEN ? END, status = ?,"
@@ -326,9 +389,15 @@ inline constexpr statement_text statements[] = {
    " next_attempt_ms)"
    " SELECT task_id, 'waiting', ?, scheduled_ms, 'retry', attempt + 1, ? FROM runs"
    " WHERE id = ?"},
+  // A recurring task wakes for its next occurrence if that comes before the retry; a
+  // paused one stays paused (resume arms the retry). Parameters: the retry, its due time
+  // twice, now, the task.
   {q::set_task_retrying, "set task retrying",
-   "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', latest_run = ?,"
-   " next_run_ms = ?, next_trigger = 'retry', version = version + 1, updated_ms = ?"
+   "UPDATE tasks SET status = 'pending', reason = NULL,"
+   " state = CASE WHEN state = 'paused' THEN 'paused' ELSE 'active' END, latest_run = ?,"
+   " next_run_ms = CASE WHEN state = 'paused' THEN NULL"
+   " WHEN next_occurrence_ms IS NOT NULL AND next_occurrence_ms < ? THEN next_occurrence_ms"
+   " ELSE ? END, next_trigger = 'retry', version = version + 1, updated_ms = ?"
    " WHERE id = ?"},
   {q::set_output_bytes, "set output bytes", "UPDATE runs SET output_bytes = ? WHERE id = ?"},
   {q::get_task, "get task",
@@ -337,7 +406,7 @@ inline constexpr statement_text statements[] = {
    " r.finished_ms, r.status, t.next_run_ms, r.scheduled_ms"
    " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?"},
   {q::load_pending, "load pending",
-   "SELECT id, next_run_ms FROM tasks WHERE status = 'pending'"},
+   "SELECT id, next_run_ms FROM tasks WHERE status = 'pending' AND next_run_ms IS NOT NULL"},
   // A crash leaves runs starting (claimed) or running; a waiting retry has no process and
   // stays waiting (load_pending arms its task).
   {q::select_running, "select running runs",
@@ -346,9 +415,18 @@ inline constexpr statement_text statements[] = {
   {q::interrupt_run, "interrupt run",
    "UPDATE runs SET status = 'failure', reason = 'interrupted', finished_ms = ?"
    " WHERE id = ? AND status IN ('starting', 'running')"},
+  // A recurring task with occurrences to come goes on with them (the next start's claim
+  // applies the misfire policy): a queued one first. `state` is assigned last: the others
+  // read the old one.
   {q::interrupt_task, "interrupt task",
-   "UPDATE tasks SET status = 'failure', reason = 'interrupted',"
-   " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
+   "UPDATE tasks SET"
+   " status = CASE WHEN state = 'active' AND (queued_ms IS NOT NULL"
+   " OR next_occurrence_ms IS NOT NULL) THEN 'pending' ELSE 'failure' END,"
+   " reason = 'interrupted',"
+   " next_run_ms = CASE WHEN state = 'active' THEN COALESCE(queued_ms, next_occurrence_ms) END,"
+   " state = CASE WHEN state IN ('cancelled', 'paused') THEN state"
+   " WHEN queued_ms IS NOT NULL OR next_occurrence_ms IS NOT NULL THEN 'active'"
+   " ELSE 'completed' END,"
    " version = version + 1, updated_ms = ? WHERE id = ? AND status = 'running'"},
   // -- v1 operations
   {q::output_state, "output state",
@@ -366,8 +444,8 @@ inline constexpr statement_text statements[] = {
   {q::cancel_task, "cancel task",
    "UPDATE tasks SET status = CASE WHEN ? THEN 'failure' WHEN status = 'pending'"
    " THEN 'cancelled' ELSE status END, reason = CASE WHEN ? THEN 'cancelled' ELSE reason END,"
-   " state = 'cancelled', next_run_ms = NULL, version = version + 1, updated_ms = ?"
-   " WHERE id = ?"},
+   " state = 'cancelled', next_run_ms = NULL, next_occurrence_ms = NULL, queued_ms = NULL,"
+   " version = version + 1, updated_ms = ? WHERE id = ?"},
   {q::request_stop, "request stop", "UPDATE runs SET stop_requested_ms = ? WHERE id = ?"},
   {q::end_waiting_run, "end waiting retry",
    "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = ? WHERE id = ?"},
@@ -383,6 +461,90 @@ inline constexpr statement_text statements[] = {
    "SELECT label_key, label_value FROM task_labels WHERE task_id = ? ORDER BY label_key"},
   {q::get_task_info, "get task info", TS_MYSQL_TASK_SELECT " WHERE t.id = ?"},
   {q::get_run, "get run", TS_MYSQL_RUN_SELECT " WHERE r.id = ?"},
+  // -- recurring tasks (storage/SCHEMA.md, version 4). MySQL assigns an UPDATE's columns
+  // left to right, each seeing the ones before: every statement below assigns a column
+  // only after those that read its old value.
+  // A task with a schedule or policies other than the defaults writes them after its insert.
+  {q::set_recurrence, "insert task: schedule",
+   "UPDATE tasks SET cron = ?, every_s = ?, anchor_ms = ?, start_ms = ?, end_ms = ?,"
+   " max_runs = ?, misfire = ?, misfire_grace_ms = ?, overlap = ?, history_keep = ?,"
+   " next_occurrence_ms = ? WHERE id = ?"},
+  // A conflict on runs_occurrence is an occurrence that has had its run, which must never
+  // run again: no row (affected 0) refuses the claim.
+  {q::insert_occurrence_run, "insert occurrence run",
+   "INSERT IGNORE INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger)"
+   " VALUES (?, 'starting', ?, ?, ?)"},
+  {q::insert_skipped_run, "record skipped occurrences",
+   "INSERT IGNORE INTO runs (task_id, status, claimed_ms, finished_ms, scheduled_ms,"
+   " run_trigger, skip_reason, skip_count) VALUES (?, 'skipped', ?, ?, ?, 'schedule', ?, ?)"},
+  {q::count_skip, "count a skipped occurrence",
+   "UPDATE runs SET skip_count = LEAST(skip_count + 1, 10000), finished_ms = ? WHERE id = ?"},
+  // Overlap replace: a started run is stopped (it ends failure/replaced), a waiting retry
+  // ends so at once.
+  {q::replace_run, "replace the active run",
+   "UPDATE runs SET stop_requested_ms = ?, stop_reason = 'replaced' WHERE id = ?"},
+  {q::end_replaced_waiting, "end the replaced retry",
+   "UPDATE runs SET status = 'failure', reason = 'replaced', finished_ms = ? WHERE id = ?"},
+  // Parameters: the run that starts (NULL: none) three times, next_run_ms, next_trigger,
+  // next_occurrence_ms, queued_ms, scheduled_runs, completed, open_skip, open_skip_for,
+  // now, the task.
+  {q::set_recurring_claim, "claim: update recurring task",
+   "UPDATE tasks SET status = CASE WHEN ? IS NOT NULL THEN 'running' ELSE status END,"
+   " reason = CASE WHEN ? IS NOT NULL THEN NULL ELSE reason END,"
+   " latest_run = COALESCE(?, latest_run), next_run_ms = ?, next_trigger = ?,"
+   " next_occurrence_ms = ?, queued_ms = ?, scheduled_runs = ?,"
+   " state = CASE WHEN ? THEN 'completed' ELSE state END,"
+   " open_skip = COALESCE(?, open_skip), open_skip_for = COALESCE(?, open_skip_for),"
+   " version = version + 1, updated_ms = ? WHERE id = ?"},
+  // An undone claim of an occurrence gives the occurrence back: the next claim decides
+  // again. Parameters: the occurrence twice, the task.
+  {q::restore_occurrence, "unclaim: restore the occurrence",
+   "UPDATE tasks SET next_occurrence_ms = CASE WHEN next_occurrence_ms IS NULL"
+   " OR ? < next_occurrence_ms THEN ? ELSE next_occurrence_ms END,"
+   " scheduled_runs = GREATEST(scheduled_runs - 1, 0)"
+   " WHERE id = ? AND (cron IS NOT NULL OR every_s IS NOT NULL)"},
+  // A recurring task after a run that is not retried: pending for its next wake-up
+  // (storage/recurring.hpp next_wake), completed when there is none. A paused one waits for
+  // resume; an older run ending beside a newer one (overlap allow) leaves the status alone.
+  // Parameters: latest, wake, status, latest, status, reason, latest, wake, wake, latest,
+  // now, the task (`state` last: the others read the old one).
+  {q::finish_recurring, "finish run: update recurring task",
+   "UPDATE tasks SET"
+   " status = CASE WHEN NOT ? THEN status WHEN ? IS NOT NULL AND state = 'active'"
+   " THEN 'pending' ELSE ? END,"
+   " reason = CASE WHEN NOT ? THEN reason WHEN ? = 'failure' THEN ? END,"
+   " next_run_ms = CASE WHEN NOT ? THEN next_run_ms WHEN state = 'active' THEN ? END,"
+   " state = CASE WHEN state = 'active' AND ? IS NULL AND ? THEN 'completed' ELSE state END,"
+   " version = version + 1, updated_ms = ? WHERE id = ?"},
+  // history_keep: the oldest run a recurring task keeps (none while it has no more; MySQL
+  // takes no subquery in LIMIT, so the offset is history_keep - 1 from finished_run), the
+  // end of the next batch of ended runs before it, and their deletion with their output.
+  {q::history_cutoff, "trim history: find the oldest kept run",
+   "SELECT id FROM runs WHERE task_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?"},
+  {q::history_batch_end, "trim history: find the batch",
+   "SELECT MAX(id) FROM (SELECT id FROM runs WHERE task_id = ? AND id < ?"
+   " AND status IN ('success', 'failure', 'skipped') ORDER BY id LIMIT ?) b"},
+  {q::trim_output, "trim history: delete old output",
+   "DELETE FROM run_output WHERE run_id IN (SELECT id FROM runs WHERE task_id = ?"
+   " AND id <= ? AND status IN ('success', 'failure', 'skipped'))"},
+  {q::trim_runs, "trim history: delete old runs",
+   "DELETE FROM runs WHERE task_id = ? AND id <= ?"
+   " AND status IN ('success', 'failure', 'skipped')"},
+  // Pause keeps where the task stands; its wake-up goes, so nothing is claimed until
+  // resume. A one-shot task keeps its time in next_occurrence_ms meanwhile (assigned before
+  // next_run_ms is cleared). Parameters: now twice, the task.
+  {q::pause_task, "pause task",
+   "UPDATE tasks SET state = 'paused', paused_ms = ?,"
+   " next_occurrence_ms = CASE WHEN cron IS NULL AND every_s IS NULL THEN next_run_ms"
+   " ELSE next_occurrence_ms END, next_run_ms = NULL, version = version + 1, updated_ms = ?"
+   " WHERE id = ?"},
+  // From storage/recurring.hpp decide_resume. Parameters: completes, next_run_ms,
+  // next_occurrence_ms, next_run_ms, now, the task.
+  {q::resume_task, "resume task",
+   "UPDATE tasks SET state = CASE WHEN ? THEN 'completed' ELSE 'active' END, paused_ms = NULL,"
+   " next_run_ms = ?, next_occurrence_ms = ?,"
+   " status = CASE WHEN ? IS NOT NULL AND status <> 'running' THEN 'pending' ELSE status END,"
+   " version = version + 1, updated_ms = ? WHERE id = ?"},
 };
 
 inline constexpr const char* task_select = TS_MYSQL_TASK_SELECT;
@@ -394,6 +556,7 @@ inline constexpr const char* task_select_by_state =
 inline constexpr const char* run_select = TS_MYSQL_RUN_SELECT;
 #undef TS_MYSQL_RUN_COLUMNS
 #undef TS_MYSQL_CONTROLS_COLUMNS
+#undef TS_MYSQL_RECURRENCE_COLUMNS
 #undef TS_MYSQL_TASK_SELECT
 #undef TS_MYSQL_TASK_COLUMNS
 #undef TS_MYSQL_RUN_SELECT

@@ -50,6 +50,7 @@ caf::expected<task_record> mysql_store::insert_task(const new_task& t) {
     .text(c.env)
     .text_or_null(c.cwd)
     .text_or_null(c.run_as);
+  auto recurrence = recurrence_of(t);
   std::optional<task_record> inserted;
   unsigned failed_with = 0;
   auto insert = [&]() -> caf::error {
@@ -64,11 +65,11 @@ caf::expected<task_record> mysql_store::insert_task(const new_task& t) {
       if (auto err = c_.execute(q::insert_label, lp))
         return err;
     }
-    return {};
+    return write_recurrence(inserted->id, recurrence);
   };
-  // With labels, one unit (a failed label must not leave half a task); without, the one
-  // statement is, and a batch of inserts saves the savepoint's round trip.
-  auto err = t.labels.empty() ? insert() : atomically(insert);
+  // With labels or a schedule, one unit (a failed label must not leave half a task);
+  // without, the one statement is, and a batch of inserts saves the savepoint's round trip.
+  auto err = t.labels.empty() && !recurrence.needed ? insert() : atomically(insert);
   if (!err)
     return std::move(*inserted);
   if (failed_with != ER_DUP_ENTRY)
@@ -89,6 +90,25 @@ caf::expected<task_record> mysql_store::insert_task(const new_task& t) {
   if (!found)
     return make_error(ec::storage_failure, "mysql: duplicate idempotency key, but no row");
   return std::move(*found);
+}
+
+caf::error mysql_store::write_recurrence(task_id id, const recurrence_columns& r) {
+  if (!r.needed)
+    return {};
+  params p;
+  p.text_or_null(r.cron)
+    .integer_or_null(r.every_s)
+    .integer_or_null(r.anchor_ms)
+    .integer_or_null(r.start_ms)
+    .integer_or_null(r.end_ms)
+    .integer_or_null(r.max_runs)
+    .text(r.misfire)
+    .integer(r.misfire_grace_ms)
+    .text(r.overlap)
+    .integer(r.history_keep)
+    .integer_or_null(r.next_occurrence_ms)
+    .integer(id);
+  return c_.execute(q::set_recurrence, p);
 }
 
 caf::expected<task_view> mysql_store::get_task(task_id id) {

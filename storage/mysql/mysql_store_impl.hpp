@@ -18,6 +18,7 @@
 #include "storage/mysql/mysql_connection.hpp"
 #include "storage/mysql/mysql_schema.hpp"
 #include "storage/mysql/mysql_sql.hpp"
+#include "storage/recurring.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/store.hpp"
 
@@ -27,6 +28,8 @@ using mysql::sql::q;
 
 /// The column kinds of the shared mapping's cells.
 std::vector<col> kinds_of(const std::vector<cell>& cells);
+/// The columns of select_claimed (storage/recurring.hpp read_recurring_row's order).
+std::vector<col> claim_kinds();
 
 /// The columns of the row just fetched, for the shared mapping.
 class cells final : public cell_reader {
@@ -115,6 +118,10 @@ public:
                                          const request_key& key) override;
   caf::expected<task_change> trigger_task(task_id task, millis now,
                                           const request_key& key) override;
+  caf::expected<task_change> pause_task(task_id task, millis now,
+                                        const request_key& key) override;
+  caf::expected<task_change> resume_task(task_id task, millis now,
+                                         const request_key& key) override;
 
   // -- reads and maintenance -------------------------------------------------------------------
 
@@ -178,6 +185,15 @@ private:
 
   /// ec::not_found or ec::not_pending for a task that could not be claimed.
   caf::error refusal(task_id task);
+  /// The claim of a recurring task (storage/recurring.hpp decides, this writes).
+  caf::error claim_recurring(const recurring_row& row, millis now, claim& out);
+  /// Deletes a recurring task's oldest ended runs beyond its `keep` (history_keep), at
+  /// most defaults::history_trim_batch of them, with their output (after each run's end).
+  caf::error trim_history(task_id task, int64_t keep);
+  /// A new task's schedule and policies, when they are not all defaults.
+  caf::error write_recurrence(task_id id, const recurrence_columns& r);
+  /// The task's state, its row locked, for pause and resume; ec::not_found without it.
+  caf::expected<std::string> task_state_for_change(task_id task);
   /// The next attempt after `run` as a waiting run due at `retry_at`, and its task pending
   /// for it (finish_run, retry_interrupted); `now` is when it was decided.
   caf::error schedule_retry(task_id task, run_id run, millis retry_at, millis now);

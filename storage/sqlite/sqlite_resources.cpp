@@ -292,8 +292,9 @@ caf::expected<task_change> sqlite_store::cancel_task(task_id task, millis now,
         return make_error(ec::not_found, "no task " + std::to_string(task));
       if (rc != SQLITE_ROW)
         return fail(rc, "cancel: read task");
-      if (u.text_view(1) != to_string(task_state::active))
-        return invalid_state(task, "only an active task can be cancelled, not a "
+      if (u.text_view(1) != to_string(task_state::active)
+          && u.text_view(1) != to_string(task_state::paused))
+        return invalid_state(task, "only an active or paused task can be cancelled, not a "
                                      + u.text(1) + " one");
       // The task is `running` from the claim on: a run starting is stopped too.
       if (u.text_view(0) == to_string(task_status::running))
@@ -346,6 +347,74 @@ caf::expected<task_change> sqlite_store::trigger_task(task_id task, millis now,
     u.bind(1, task).bind(2, now);
     auto rc = u.step();
     return rc == SQLITE_DONE ? caf::none : fail(rc, "trigger task");
+  });
+}
+
+caf::expected<std::string> sqlite_store::task_state_for_change(task_id task, const char* what) {
+  use u{task_for_change_};
+  u.bind(1, task);
+  auto rc = u.step();
+  if (rc == SQLITE_DONE)
+    return make_error(ec::not_found, "no task " + std::to_string(task));
+  if (rc != SQLITE_ROW)
+    return fail(rc, what);
+  return u.text(1);
+}
+
+caf::expected<task_change> sqlite_store::pause_task(task_id task, millis now,
+                                                    const request_key& key) {
+  return change_task(task, now, key, [&](task_change&) -> caf::error {
+    auto state = task_state_for_change(task, "pause: read task");
+    if (!state)
+      return state.error();
+    if (*state == to_string(task_state::paused))
+      return caf::none;
+    if (*state != to_string(task_state::active))
+      return invalid_state(task, "only an active task can be paused, not a " + *state + " one");
+    use u{pause_task_};
+    u.bind(1, task).bind(2, now);
+    auto rc = u.step();
+    return rc == SQLITE_DONE ? caf::none : fail(rc, "pause task");
+  });
+}
+
+caf::expected<task_change> sqlite_store::resume_task(task_id task, millis now,
+                                                     const request_key& key) {
+  return change_task(task, now, key, [&](task_change&) -> caf::error {
+    auto state = task_state_for_change(task, "resume: read task");
+    if (!state)
+      return state.error();
+    if (*state == to_string(task_state::active))
+      return caf::none;
+    if (*state != to_string(task_state::paused))
+      return invalid_state(task, "only a paused task can be resumed, not a " + *state + " one");
+    std::optional<recurring_row> row;
+    {
+      use u{task_for_claim_};
+      u.bind(1, task);
+      auto rc = u.step();
+      if (rc != SQLITE_ROW)
+        return fail(rc, "resume: read task");
+      auto r = read_recurring_row(cells{u}, task, backend());
+      if (!r)
+        return r.error();
+      row = std::move(*r);
+    }
+    auto w = decide_resume(*row, now, backend());
+    if (!w)
+      return w.error();
+    if (w->skip) {
+      use u{insert_skipped_run_};
+      u.bind(1, task).bind(2, now).bind(3, w->skip->first)
+        .bind_text(4, to_string(w->skip->reason)).bind(5, w->skip->count);
+      if (auto rc = u.step(); rc != SQLITE_DONE)
+        return fail(rc, "resume: record the paused occurrences");
+    }
+    use u{resume_task_};
+    u.bind(1, task).bind(2, now).bind_opt(3, w->next_run).bind_opt(4, w->next_occurrence)
+      .bind(7, w->completes ? 1 : 0);
+    auto rc = u.step();
+    return rc == SQLITE_DONE ? caf::none : fail(rc, "resume task");
   });
 }
 

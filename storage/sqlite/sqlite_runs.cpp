@@ -8,7 +8,9 @@
 
 #include <sqlite3.h>
 
+#include "core/defaults.hpp"
 #include "core/error.hpp"
+#include "storage/recurring.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/sqlite/sqlite_sql.hpp"
 #include "storage/sqlite/sqlite_store_impl.hpp"
@@ -18,8 +20,10 @@ namespace ts::storage::sqlite {
 caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
   claim out;
   auto err = atomically([&]() -> caf::error {
+    out = claim{};
     std::string trigger;
     std::optional<run_id> waiting;
+    std::optional<recurring_row> recurring;
     {
       use u{task_for_claim_};
       u.bind(1, task);
@@ -28,7 +32,12 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
         return make_error(ec::not_found, "no task " + std::to_string(task));
       if (rc != SQLITE_ROW)
         return fail(rc, "claim: read task");
-      if (u.text_view(0) != to_string(task_status::pending))
+      auto row = read_recurring_row(cells{u}, task, backend());
+      if (!row)
+        return row.error();
+      if (row->recur.recurring())
+        recurring = std::move(*row);
+      else if (u.text_view(0) != to_string(task_status::pending))
         return not_pending(task, u.text_view(0));
       out.task = task;
       out.command = u.text(1);
@@ -46,6 +55,8 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
         return controls.error();
       out.controls = std::move(*controls);
     }
+    if (recurring)
+      return claim_recurring(*recurring, claimed_at, out);
     if (waiting) {
       use u{claim_waiting_};
       u.bind(1, *waiting).bind(2, claimed_at);
@@ -69,6 +80,79 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
   if (err)
     return err;
   return out;
+}
+
+caf::error sqlite_store::claim_recurring(const recurring_row& row, millis now, claim& out) {
+  auto w = decide_claim(row, now, backend());
+  if (!w)
+    return w.error();
+  std::optional<run_id> open_skip;
+  for (auto& skip : w->skips) {
+    use u{insert_skipped_run_};
+    u.bind(1, row.task).bind(2, now).bind(3, skip.first).bind_text(4, to_string(skip.reason))
+      .bind(5, skip.count);
+    auto rc = u.step();
+    if (rc != SQLITE_DONE)
+      return fail(rc, "claim: record skipped occurrences");
+    if (skip.reason == skip_reason::overlap && sqlite3_changes(conn_.db) > 0)
+      open_skip = sqlite3_last_insert_rowid(conn_.db);
+  }
+  if (w->coalesce_into) {
+    use u{count_skip_};
+    u.bind(1, *w->coalesce_into).bind(2, now);
+    if (auto rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "claim: count a skipped occurrence");
+  }
+  if (w->stop_run) {
+    bool waiting = row.latest_status == to_string(run_status::waiting);
+    use u{waiting ? end_replaced_waiting_ : replace_run_};
+    u.bind(1, *w->stop_run).bind(2, now);
+    if (auto rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "claim: replace the active run");
+  }
+  std::optional<run_id> started;
+  using start = claim_writes::start;
+  if (w->what == start::retry) {
+    use u{claim_waiting_};
+    u.bind(1, *row.latest_run).bind(2, now);
+    if (auto rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "claim: claim the retry");
+    started = out.run = *row.latest_run;
+    out.due = row.latest_next_attempt.value_or(now);
+  } else if (w->what != start::none) {
+    auto manual = w->what == start::manual;
+    use u{insert_occurrence_run_};
+    u.bind(1, row.task).bind(2, now).bind(3, w->scheduled_for)
+      .bind_text(4, to_string(manual ? run_trigger::manual : run_trigger::schedule));
+    if (auto rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "claim: insert run");
+    if (sqlite3_changes(conn_.db) == 0)
+      return occurrence_taken(row.task, w->scheduled_for);
+    started = out.run = sqlite3_last_insert_rowid(conn_.db);
+    out.due = out.scheduled_for = w->scheduled_for;
+    out.attempt = 1;
+  }
+  {
+    use u{set_recurring_claim_};
+    u.bind(1, row.task)
+      .bind_opt(2, started)
+      .bind_opt(3, w->next_run)
+      .bind_text(4, w->next_trigger)
+      .bind_opt(5, w->next_occurrence)
+      .bind_opt(6, w->queued)
+      .bind(7, w->scheduled_runs)
+      .bind(8, now)
+      .bind(9, w->completes ? 1 : 0)
+      .bind_opt(10, open_skip)
+      .bind_opt(11, open_skip ? w->blocked_by : std::nullopt);
+    if (auto rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "claim: update task");
+  }
+  out.skipped = !started;
+  out.rearm_at = w->next_run;
+  out.after_run = w->after_run;
+  out.stop_run = w->stop_run;
+  return caf::none;
 }
 
 caf::error sqlite_store::unclaim_run(run_id run) {
@@ -126,6 +210,12 @@ caf::error sqlite_store::undo_claim(run_id run, bool after_crash) {
       if (rc != SQLITE_DONE)
         return fail(rc, "unclaim: update task");
     }
+    if (trigger == to_string(run_trigger::schedule)) {
+      use u{restore_occurrence_};
+      u.bind(1, task).bind(2, due);
+      if (auto rc = u.step(); rc != SQLITE_DONE)
+        return fail(rc, "unclaim: restore the occurrence");
+    }
     if (retry)
       return run_with(wait_again_, run, "unclaim: wait again");
     if (auto err = run_with(delete_run_output_, run, "unclaim: delete output"))
@@ -180,6 +270,10 @@ caf::error sqlite_store::finish_run(const run_outcome& o) {
     std::optional<std::string> reason;
     std::string state;
     int64_t output_bytes = 0;
+    bool latest = false;
+    bool recurring = false;
+    std::optional<millis> next_occurrence;
+    std::optional<millis> queued;
     {
       use u{finished_run_};
       u.bind(1, o.run);
@@ -192,6 +286,10 @@ caf::error sqlite_store::finish_run(const run_outcome& o) {
         reason = u.text(2);
       output_bytes = u.int64(3);
       state = u.text(4);
+      latest = u.opt_int64(5).value_or(0) != 0;
+      recurring = u.int64(7) != 0;
+      next_occurrence = u.opt_int64(8);
+      queued = u.opt_int64(9);
     }
     if (output_bytes == 0 && !o.output.empty()) {
       auto size = static_cast<int64_t>(o.output.size());
@@ -210,11 +308,52 @@ caf::error sqlite_store::finish_run(const run_outcome& o) {
     }
     if (retries(o, status, reason.value_or(""), state))
       return schedule_retry(task, o.run, *o.retry_at, o.finished_at);
+    if (recurring) {
+      use u{finish_recurring_};
+      u.bind(1, task).bind_text(2, status).bind_opt(3, reason).bind(4, o.finished_at)
+        .bind_opt(5, next_wake(next_occurrence, queued, o.finished_at))
+        .bind(6, latest ? 1 : 0);
+      if (auto rc = u.step(); rc != SQLITE_DONE)
+        return fail(rc, "finish run: update recurring task");
+      return trim_history(task);
+    }
     use u{finish_task_};
     u.bind(1, task).bind_text(2, status).bind_opt(3, reason).bind(4, o.finished_at);
     auto rc = u.step();
     return rc == SQLITE_DONE ? caf::none : fail(rc, "finish run: update task");
   });
+}
+
+caf::error sqlite_store::trim_history(task_id task) {
+  std::optional<run_id> cutoff;
+  {
+    use u{history_cutoff_};
+    u.bind(1, task);
+    auto rc = u.step();
+    if (rc == SQLITE_ROW)
+      cutoff = u.opt_int64(0);
+    else if (rc != SQLITE_DONE)
+      return fail(rc, "trim history: find the oldest kept run");
+  }
+  if (!cutoff)
+    return caf::none;  // no more runs than history_keep
+  std::optional<run_id> upto;
+  {
+    use u{history_batch_end_};
+    u.bind(1, task).bind(2, *cutoff).bind(3, defaults::history_trim_batch);
+    if (auto rc = u.step(); rc != SQLITE_ROW)
+      return fail(rc, "trim history: find the batch");
+    upto = u.opt_int64(0);
+  }
+  if (!upto)
+    return caf::none;
+  for (auto* st : {&trim_output_, &trim_runs_}) {
+    use u{*st};
+    u.bind(1, task).bind(2, *upto);
+    if (auto rc = u.step(); rc != SQLITE_DONE)
+      return fail(rc, "trim history: delete old runs");
+  }
+  return caf::none;
 }
 
 caf::error sqlite_store::schedule_retry(task_id task, run_id run, millis retry_at, millis now) {

@@ -132,9 +132,41 @@ ALTER TABLE tasks ADD COLUMN run_as TEXT;
 ALTER TABLE runs ADD COLUMN next_attempt_ms INTEGER;
 )sql";
 
+/// Version 4 (issue 13: recurring tasks): a task's schedule (cron or every_s with its
+/// window) and policies, where its recurrence stands (next occurrence, a queued one, the
+/// occurrences run, a pause, the overlap record still open), skipped runs, the reason a
+/// stop was asked for, and one run per (task, occurrence, attempt). Two runs of one task
+/// that an older binary recorded for the same millisecond (two triggers) are moved apart by
+/// a millisecond each, so that the key can hold.
+inline constexpr const char* schema_v4 = R"sql(
+ALTER TABLE tasks ADD COLUMN cron TEXT;
+ALTER TABLE tasks ADD COLUMN every_s INTEGER;
+ALTER TABLE tasks ADD COLUMN anchor_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN start_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN end_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN max_runs INTEGER;
+ALTER TABLE tasks ADD COLUMN misfire TEXT NOT NULL DEFAULT 'run_once';
+ALTER TABLE tasks ADD COLUMN misfire_grace_ms INTEGER NOT NULL DEFAULT 60000;
+ALTER TABLE tasks ADD COLUMN overlap TEXT NOT NULL DEFAULT 'skip';
+ALTER TABLE tasks ADD COLUMN history_keep INTEGER NOT NULL DEFAULT 100;
+ALTER TABLE tasks ADD COLUMN paused_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN next_occurrence_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN queued_ms INTEGER;
+ALTER TABLE tasks ADD COLUMN scheduled_runs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE tasks ADD COLUMN open_skip INTEGER;
+ALTER TABLE tasks ADD COLUMN open_skip_for INTEGER;
+ALTER TABLE runs ADD COLUMN skip_reason TEXT;
+ALTER TABLE runs ADD COLUMN skip_count INTEGER;
+ALTER TABLE runs ADD COLUMN stop_reason TEXT;
+UPDATE runs SET scheduled_ms = scheduled_ms + (SELECT count(*) FROM runs o
+  WHERE o.task_id = runs.task_id AND o.scheduled_ms = runs.scheduled_ms
+  AND o.attempt = runs.attempt AND o.id < runs.id);
+CREATE UNIQUE INDEX runs_occurrence ON runs(task_id, scheduled_ms, attempt);
+)sql";
+
 /// migrations[i] brings a database from version i + 1 to i + 2 inside the open schema
 /// transaction. A schema change appends one entry here and bumps storage::schema_version.
-inline constexpr std::array<const char*, 2> migrations{schema_v2, schema_v3};
+inline constexpr std::array<const char*, 3> migrations{schema_v2, schema_v3, schema_v4};
 
 // IMMEDIATE: two processes opening a fresh file at once create the schema only once.
 inline constexpr const char* begin_schema = "BEGIN IMMEDIATE";
@@ -164,6 +196,11 @@ inline constexpr const char* pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_
   " t.retry_multiplier, t.retry_max_delay_ms, t.retry_jitter, t.retry_on_interrupted, t.env," \
   " t.cwd, t.run_as"
 
+// A task's schedule and policies, in the order of row_mapping.hpp's recurrence_cells.
+#define TS_SQLITE_RECURRENCE_COLUMNS                                                          \
+  "t.cron, t.every_s, t.anchor_ms, t.start_ms, t.end_ms, t.max_runs, t.misfire,"              \
+  " t.misfire_grace_ms, t.overlap, t.history_keep"
+
 inline constexpr const char* begin = "BEGIN IMMEDIATE";
 inline constexpr const char* commit = "COMMIT";
 inline constexpr const char* rollback = "ROLLBACK";
@@ -181,17 +218,51 @@ inline constexpr const char* insert_task =
   " VALUES(?1, ?2, ?3, 'pending', ?4, ?5, ?6, ?7, ?8, 'active', 1, ?2, ?3,"
   " ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"
   " ON CONFLICT(idempotency_key) DO NOTHING";
+// A task with a schedule or policies other than the defaults writes them after its insert.
+inline constexpr const char* set_recurrence =
+  "UPDATE tasks SET cron = ?2, every_s = ?3, anchor_ms = ?4, start_ms = ?5, end_ms = ?6,"
+  " max_runs = ?7, misfire = ?8, misfire_grace_ms = ?9, overlap = ?10, history_keep = ?11,"
+  " next_occurrence_ms = ?12 WHERE id = ?1";
 inline constexpr const char* insert_label =
   "INSERT INTO task_labels(task_id, label_key, label_value) VALUES(?1, ?2, ?3)";
 inline constexpr const char* find_by_key =
   "SELECT id, command, due_ms, created_ms, status, request_hash"
   " FROM tasks WHERE idempotency_key = ?1";
 
-// The latest run tells a waiting retry (claimed in place) from a new run; the controls at 9.
+// The latest run tells a waiting retry (claimed in place) from a new run; the controls at 9,
+// the recurrence at 20, then where a recurring task stands (storage/recurring.hpp) at 30.
 inline constexpr const char* task_for_claim =
   "SELECT t.status, t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id,"
-  " r.status, r.attempt, r.scheduled_ms, " TS_SQLITE_CONTROLS_COLUMNS
+  " r.status, r.attempt, r.scheduled_ms, " TS_SQLITE_CONTROLS_COLUMNS ", "
+  TS_SQLITE_RECURRENCE_COLUMNS ", t.time_zone, t.state, t.next_occurrence_ms, t.queued_ms,"
+  " t.scheduled_runs, r.next_attempt_ms, t.open_skip, t.open_skip_for"
   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
+// A run of a recurring task: a conflict on (task, occurrence, attempt) is an occurrence that
+// has had its run, which must never run again.
+inline constexpr const char* insert_occurrence_run =
+  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
+  " VALUES(?1, 'starting', ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+inline constexpr const char* insert_skipped_run =
+  "INSERT INTO runs(task_id, status, claimed_ms, finished_ms, scheduled_ms, run_trigger,"
+  " skip_reason, skip_count) VALUES(?1, 'skipped', ?2, ?2, ?3, 'schedule', ?4, ?5)"
+  " ON CONFLICT DO NOTHING";
+inline constexpr const char* count_skip =
+  "UPDATE runs SET skip_count = min(skip_count + 1, 10000), finished_ms = ?2 WHERE id = ?1";
+// Overlap replace: a started run is stopped (it ends failure/replaced), a waiting retry
+// ends so at once.
+inline constexpr const char* replace_run =
+  "UPDATE runs SET stop_requested_ms = ?2, stop_reason = 'replaced' WHERE id = ?1";
+inline constexpr const char* end_replaced_waiting =
+  "UPDATE runs SET status = 'failure', reason = 'replaced', finished_ms = ?2 WHERE id = ?1";
+// ?2: the run that starts (NULL: none); ?9: nothing is left (completed).
+inline constexpr const char* set_recurring_claim =
+  "UPDATE tasks SET status = CASE WHEN ?2 IS NOT NULL THEN 'running' ELSE status END,"
+  " reason = CASE WHEN ?2 IS NOT NULL THEN NULL ELSE reason END,"
+  " latest_run = coalesce(?2, latest_run), next_run_ms = ?3, next_trigger = ?4,"
+  " next_occurrence_ms = ?5, queued_ms = ?6, scheduled_runs = ?7,"
+  " state = CASE WHEN ?9 THEN 'completed' ELSE state END,"
+  " open_skip = coalesce(?10, open_skip), open_skip_for = coalesce(?11, open_skip_for),"
+  " version = version + 1, updated_ms = ?8 WHERE id = ?1";
 inline constexpr const char* insert_run =
   "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
   " VALUES(?1, 'starting', ?2, ?3, ?4)";
@@ -215,6 +286,12 @@ inline constexpr const char* task_unclaimed_cancelled =
   " WHERE id = ?1";
 inline constexpr const char* previous_run =
   "SELECT max(id) FROM runs WHERE task_id = ?1 AND id <> ?2";
+// An undone claim of an occurrence gives the occurrence back: the next claim decides again.
+inline constexpr const char* restore_occurrence =
+  "UPDATE tasks SET next_occurrence_ms = CASE WHEN next_occurrence_ms IS NULL"
+  " OR ?2 < next_occurrence_ms THEN ?2 ELSE next_occurrence_ms END,"
+  " scheduled_runs = max(scheduled_runs - 1, 0)"
+  " WHERE id = ?1 AND (cron IS NOT NULL OR every_s IS NOT NULL)";
 inline constexpr const char* set_task_pending =
   "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', latest_run = ?2,"
   " next_run_ms = ?3, next_trigger = ?4, version = version + 1 WHERE id = ?1";
@@ -234,8 +311,8 @@ inline constexpr const char* finish_run =
   "UPDATE runs SET"
   " status = CASE WHEN stop_requested_ms IS NOT NULL AND ?2 <> 'success' THEN 'failure'"
   " ELSE ?2 END,"
-  " reason = CASE WHEN stop_requested_ms IS NOT NULL AND ?2 <> 'success' THEN 'cancelled'"
-  " ELSE ?3 END,"
+  " reason = CASE WHEN stop_requested_ms IS NOT NULL AND ?2 <> 'success'"
+  " THEN coalesce(stop_reason, 'cancelled') ELSE ?3 END,"
   " exit_code = ?4, signal_no = ?5, output = ?6,"
   " output_truncated = ?7, finished_ms = ?8, started_ms = coalesce(?9, started_ms),"
   " lateness_ms = coalesce(lateness_ms,"
@@ -244,22 +321,53 @@ inline constexpr const char* finish_run =
 // What the run ended as, and what a retry needs of it and its task.
 inline constexpr const char* finished_run =
   "SELECT r.task_id, r.status, r.reason, r.output_bytes, t.state, t.latest_run = r.id,"
-  " r.finished_ms FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ?1";
+  " r.finished_ms, t.cron IS NOT NULL OR t.every_s IS NOT NULL, t.next_occurrence_ms,"
+  " t.queued_ms FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ?1";
 // The next attempt of the occurrence (the first attempt's scheduled time), due at ?2.
 inline constexpr const char* insert_retry =
   "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger, attempt,"
   " next_attempt_ms)"
   " SELECT task_id, 'waiting', ?3, scheduled_ms, 'retry', attempt + 1, ?2 FROM runs"
   " WHERE id = ?1";
+// A recurring task wakes for its next occurrence if that comes before the retry; a paused
+// one stays paused (resume arms the retry).
 inline constexpr const char* set_task_retrying =
-  "UPDATE tasks SET status = 'pending', reason = NULL, state = 'active', latest_run = ?2,"
-  " next_run_ms = ?3, next_trigger = 'retry', version = version + 1, updated_ms = ?4"
+  "UPDATE tasks SET status = 'pending', reason = NULL,"
+  " state = CASE WHEN state = 'paused' THEN 'paused' ELSE 'active' END, latest_run = ?2,"
+  " next_run_ms = CASE WHEN state = 'paused' THEN NULL"
+  " WHEN next_occurrence_ms IS NOT NULL AND next_occurrence_ms < ?3 THEN next_occurrence_ms"
+  " ELSE ?3 END, next_trigger = 'retry', version = version + 1, updated_ms = ?4"
   " WHERE id = ?1";
 // The legacy copy of the reason counts only for a failure (SCHEMA.md).
 inline constexpr const char* finish_task =
   "UPDATE tasks SET status = ?2, reason = CASE WHEN ?2 = 'failure' THEN ?3 END,"
   " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
   " version = version + 1, updated_ms = ?4 WHERE id = ?1";
+// A recurring task after a run that is not retried: pending for its next wake-up (?5,
+// storage/recurring.hpp next_wake), completed when there is none. A paused one waits for
+// resume; an older run ending beside a newer one (overlap allow) leaves the status alone.
+inline constexpr const char* finish_recurring =
+  "UPDATE tasks SET"
+  " status = CASE WHEN NOT ?6 THEN status WHEN ?5 IS NOT NULL AND state = 'active'"
+  " THEN 'pending' ELSE ?2 END,"
+  " reason = CASE WHEN NOT ?6 THEN reason WHEN ?2 = 'failure' THEN ?3 END,"
+  " state = CASE WHEN state = 'active' AND ?5 IS NULL AND ?6 THEN 'completed' ELSE state END,"
+  " next_run_ms = CASE WHEN NOT ?6 THEN next_run_ms WHEN state = 'active' THEN ?5 END,"
+  " version = version + 1, updated_ms = ?4 WHERE id = ?1";
+// history_keep: the oldest run a recurring task keeps (NULL while it has no more), the end of
+// the next batch of ended runs before it, and their deletion with their output.
+inline constexpr const char* history_cutoff =
+  "SELECT id FROM runs WHERE task_id = ?1"
+  " ORDER BY id DESC LIMIT 1 OFFSET (SELECT history_keep - 1 FROM tasks WHERE id = ?1)";
+inline constexpr const char* history_batch_end =
+  "SELECT max(id) FROM (SELECT id FROM runs WHERE task_id = ?1 AND id < ?2"
+  " AND status IN ('success', 'failure', 'skipped') ORDER BY id LIMIT ?3)";
+inline constexpr const char* trim_output =
+  "DELETE FROM run_output WHERE run_id IN (SELECT id FROM runs WHERE task_id = ?1"
+  " AND id <= ?2 AND status IN ('success', 'failure', 'skipped'))";
+inline constexpr const char* trim_runs =
+  "DELETE FROM runs WHERE task_id = ?1 AND id <= ?2"
+  " AND status IN ('success', 'failure', 'skipped')";
 // A run whose writer appended nothing keeps its final output as its one chunk, so that
 // reading by offset works for every run.
 inline constexpr const char* final_output_chunk =
@@ -274,7 +382,7 @@ inline constexpr const char* get_task =
   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
 // The literal (not a parameter) lets the planner use the partial index tasks_next_run.
 inline constexpr const char* load_pending =
-  "SELECT id, next_run_ms FROM tasks WHERE status = 'pending'";
+  "SELECT id, next_run_ms FROM tasks WHERE status = 'pending' AND next_run_ms IS NOT NULL";
 
 // A crash leaves runs starting (claimed) or running; a waiting retry has no process and
 // stays waiting (load_pending arms its task).
@@ -283,9 +391,17 @@ inline constexpr const char* running_runs =
   " WHERE status IN ('starting', 'running')";
 inline constexpr const char* interrupt_run =
   "UPDATE runs SET status = 'failure', reason = 'interrupted', finished_ms = ?2 WHERE id = ?1";
+// A recurring task with occurrences to come goes on with them (the next start's claim
+// applies the misfire policy): a queued one first.
 inline constexpr const char* interrupt_task =
-  "UPDATE tasks SET status = 'failure', reason = 'interrupted',"
-  " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
+  "UPDATE tasks SET"
+  " status = CASE WHEN state = 'active' AND (queued_ms IS NOT NULL"
+  " OR next_occurrence_ms IS NOT NULL) THEN 'pending' ELSE 'failure' END,"
+  " reason = 'interrupted',"
+  " next_run_ms = CASE WHEN state = 'active' THEN coalesce(queued_ms, next_occurrence_ms) END,"
+  " state = CASE WHEN state IN ('cancelled', 'paused') THEN state"
+  " WHEN queued_ms IS NOT NULL OR next_occurrence_ms IS NOT NULL THEN 'active'"
+  " ELSE 'completed' END,"
   " version = version + 1, updated_ms = ?2 WHERE id = ?1";
 
 // -- v1 operations ------------------------------------------------------------------------------
@@ -305,7 +421,8 @@ inline constexpr const char* task_for_change =
   " LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
 // ?3: a waiting retry ends cancelled, and the task shows that run's end (SCHEMA.md).
 inline constexpr const char* cancel_task =
-  "UPDATE tasks SET state = 'cancelled', next_run_ms = NULL, version = version + 1,"
+  "UPDATE tasks SET state = 'cancelled', next_run_ms = NULL, next_occurrence_ms = NULL,"
+  " queued_ms = NULL, version = version + 1,"
   " updated_ms = ?2, status = CASE WHEN ?3 THEN 'failure' WHEN status = 'pending'"
   " THEN 'cancelled' ELSE status END, reason = CASE WHEN ?3 THEN 'cancelled' ELSE reason END"
   " WHERE id = ?1";
@@ -316,6 +433,19 @@ inline constexpr const char* end_waiting_run =
 inline constexpr const char* trigger_task =
   "UPDATE tasks SET status = 'pending', state = 'active', next_run_ms = ?2,"
   " next_trigger = 'manual', version = version + 1, updated_ms = ?2 WHERE id = ?1";
+// Pause keeps where the task stands; its wake-up goes, so nothing is claimed until resume. A
+// one-shot task keeps its time in next_occurrence_ms meanwhile.
+inline constexpr const char* pause_task =
+  "UPDATE tasks SET state = 'paused', paused_ms = ?2,"
+  " next_occurrence_ms = CASE WHEN cron IS NULL AND every_s IS NULL THEN next_run_ms"
+  " ELSE next_occurrence_ms END, next_run_ms = NULL, version = version + 1, updated_ms = ?2"
+  " WHERE id = ?1";
+// ?3..?6 from storage/recurring.hpp decide_resume; ?7 completes it.
+inline constexpr const char* resume_task =
+  "UPDATE tasks SET state = CASE WHEN ?7 THEN 'completed' ELSE 'active' END, paused_ms = NULL,"
+  " next_run_ms = ?3, next_occurrence_ms = ?4,"
+  " status = CASE WHEN ?3 IS NOT NULL AND status <> 'running' THEN 'pending' ELSE status END,"
+  " version = version + 1, updated_ms = ?2 WHERE id = ?1";
 inline constexpr const char* find_request_key =
   "SELECT request_hash, task_id FROM request_keys WHERE idempotency_key = ?1";
 inline constexpr const char* insert_request_key =
@@ -331,16 +461,19 @@ inline constexpr const char* task_labels =
   "r.id, r.task_id, r.attempt, r.run_trigger, r.scheduled_ms, r.status, r.reason,"           \
   " r.started_ms, r.finished_ms, r.exit_code, r.signal_no, r.message,"                      \
   " substr(CAST(r.output AS BLOB), -?), r.output_truncated, length(CAST(r.output AS BLOB)),"  \
-  " r.output_bytes, r.lateness_ms, r.stop_requested_ms, r.next_attempt_ms"
+  " r.output_bytes, r.lateness_ms, r.stop_requested_ms, r.next_attempt_ms, r.skip_reason,"   \
+  " r.skip_count"
 inline constexpr const char* task_select =
   "SELECT t.id, t.command, t.name, t.due_ms, t.time_zone, t.output_limit_bytes, t.state,"
   " t.version, t.next_run_ms, t.created_ms, t.updated_ms, " TS_SQLITE_CONTROLS_COLUMNS ", "
-  TS_SQLITE_RUN_COLUMNS " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run";
+  TS_SQLITE_RUN_COLUMNS ", " TS_SQLITE_RECURRENCE_COLUMNS ", t.paused_ms, t.scheduled_runs"
+  " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run";
 // SQLite's planner walks tasks_state from the cursor by itself.
 inline constexpr const char* task_select_by_state = task_select;
 inline constexpr const char* run_select = "SELECT " TS_SQLITE_RUN_COLUMNS " FROM runs r";
 #undef TS_SQLITE_RUN_COLUMNS
 #undef TS_SQLITE_CONTROLS_COLUMNS
+#undef TS_SQLITE_RECURRENCE_COLUMNS
 // substr and length of TEXT both count characters: a byte-exact prefix test.
 inline constexpr const char* name_prefix = "substr(t.name, 1, length(?)) = ?";
 

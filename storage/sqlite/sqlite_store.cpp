@@ -63,6 +63,21 @@ caf::error sqlite_store::prepare_all() {
     {&insert_label_, sql::insert_label},
     {&find_by_key_, sql::find_by_key},
     {&task_for_claim_, sql::task_for_claim},
+    {&set_recurrence_, sql::set_recurrence},
+    {&insert_occurrence_run_, sql::insert_occurrence_run},
+    {&insert_skipped_run_, sql::insert_skipped_run},
+    {&count_skip_, sql::count_skip},
+    {&replace_run_, sql::replace_run},
+    {&end_replaced_waiting_, sql::end_replaced_waiting},
+    {&set_recurring_claim_, sql::set_recurring_claim},
+    {&restore_occurrence_, sql::restore_occurrence},
+    {&finish_recurring_, sql::finish_recurring},
+    {&history_cutoff_, sql::history_cutoff},
+    {&history_batch_end_, sql::history_batch_end},
+    {&trim_output_, sql::trim_output},
+    {&trim_runs_, sql::trim_runs},
+    {&pause_task_, sql::pause_task},
+    {&resume_task_, sql::resume_task},
     {&insert_run_, sql::insert_run},
     {&claim_waiting_, sql::claim_waiting},
     {&set_task_running_, sql::set_task_running},
@@ -161,7 +176,7 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
         if (rc != SQLITE_DONE)
           return fail(rc, "insert label");
       }
-      return caf::none;
+      return write_recurrence(out.id, recurrence_of(t));
     }
     // The key was used before: a retry of the same request, or a different one. (Only a
     // key conflicts; without one, `= NULL` finds no row and the error below says so.)
@@ -183,6 +198,26 @@ caf::expected<task_record> sqlite_store::insert_task(const new_task& t) {
   if (err)
     return err;
   return out;
+}
+
+caf::error sqlite_store::write_recurrence(task_id id, const recurrence_columns& r) {
+  if (!r.needed)
+    return caf::none;
+  use u{set_recurrence_};
+  u.bind(1, id)
+    .bind_opt(2, r.cron)
+    .bind_opt(3, r.every_s)
+    .bind_opt(4, r.anchor_ms)
+    .bind_opt(5, r.start_ms)
+    .bind_opt(6, r.end_ms)
+    .bind_opt(7, r.max_runs)
+    .bind_text(8, r.misfire)
+    .bind(9, r.misfire_grace_ms)
+    .bind_text(10, r.overlap)
+    .bind(11, r.history_keep)
+    .bind_opt(12, r.next_occurrence_ms);
+  auto rc = u.step();
+  return rc == SQLITE_DONE ? caf::none : fail(rc, "insert task: schedule");
 }
 
 caf::expected<task_view> sqlite_store::get_task(task_id id) {

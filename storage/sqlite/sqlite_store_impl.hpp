@@ -11,6 +11,7 @@
 #include <sqlite3.h>
 
 #include "storage/list_query.hpp"
+#include "storage/recurring.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/sqlite/sqlite_statement.hpp"
 #include "storage/store.hpp"
@@ -87,6 +88,10 @@ public:
                                          const request_key& key) override;
   caf::expected<task_change> trigger_task(task_id task, millis now,
                                           const request_key& key) override;
+  caf::expected<task_change> pause_task(task_id task, millis now,
+                                        const request_key& key) override;
+  caf::expected<task_change> resume_task(task_id task, millis now,
+                                         const request_key& key) override;
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override;
   caf::expected<task_page> list_tasks(const task_filter& f) override;
   caf::expected<run_page> list_runs(const run_filter& f) override;
@@ -151,6 +156,19 @@ private:
 
   caf::error prepare_all();
 
+  /// A new task's schedule and policies, when they are not all defaults.
+  caf::error write_recurrence(task_id id, const recurrence_columns& r);
+
+  /// The task's state for pause and resume; ec::not_found without the task.
+  caf::expected<std::string> task_state_for_change(task_id task, const char* what);
+
+  /// Deletes a recurring task's oldest ended runs beyond its history_keep, at most
+  /// defaults::history_trim_batch of them, with their output (after each run's end).
+  caf::error trim_history(task_id task);
+
+  /// The claim of a recurring task (storage/recurring.hpp decides, this writes).
+  caf::error claim_recurring(const recurring_row& row, millis now, claim& out);
+
   /// The next attempt after `run` as a waiting run due at `retry_at`, and its task pending
   /// for it (finish_run, retry_interrupted); `now` is when it was decided.
   caf::error schedule_retry(task_id task, run_id run, millis retry_at, millis now);
@@ -178,6 +196,10 @@ private:
   statement begin_, commit_, rollback_, savepoint_, release_, rollback_to_;
   statement insert_task_, insert_label_, find_by_key_;
   statement task_for_claim_, insert_run_, claim_waiting_, set_task_running_;
+  statement set_recurrence_, insert_occurrence_run_, insert_skipped_run_, count_skip_,
+    replace_run_, end_replaced_waiting_, set_recurring_claim_, restore_occurrence_,
+    finish_recurring_, pause_task_, resume_task_, history_cutoff_, history_batch_end_,
+    trim_output_, trim_runs_;
   statement run_for_unclaim_, previous_run_, set_task_pending_, delete_run_, delete_run_output_,
     wait_again_, end_unclaimed_cancelled_, task_unclaimed_cancelled_;
   statement record_start_, finish_run_, finished_run_, finish_task_, final_output_chunk_,

@@ -124,6 +124,18 @@ public:
       return outage();
     return inner_->trigger_task(task, now, key);
   }
+  caf::expected<task_change> pause_task(task_id task, millis now,
+                                        const request_key& key) override {
+    if (down)
+      return outage();
+    return inner_->pause_task(task, now, key);
+  }
+  caf::expected<task_change> resume_task(task_id task, millis now,
+                                         const request_key& key) override {
+    if (down)
+      return outage();
+    return inner_->resume_task(task, now, key);
+  }
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override {
     if (down)
       return outage();

@@ -186,6 +186,8 @@ TEST_CASE("cancel disarms a timer", "[timer_wheel]") {
     // Moving close to id 3's due brings it down level by level.
     CHECK(advance(w, t2024 + 2 * year - 100).size() == 3);
     CHECK(w.contains(3));
+    CHECK(w.due_of(3) == t2024 + 2 * year);
+    CHECK_FALSE(w.due_of(1));
     CHECK(w.next_event() <= t2024 + 2 * year);
     CHECK(w.cancel(3));
     CHECK(w.size() == 0);

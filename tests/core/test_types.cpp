@@ -182,8 +182,19 @@ TEST_CASE("orphan_run: with and without its process", "[types]") {
 TEST_CASE("the types without optional fields", "[types]") {
   task_record r{11, "echo", 10, 9, task_status::pending, true};
   CHECK(fields(round_trip(r)) == fields(r));
-  claim c{12, 11, "echo", 10, 4096, 2, 9, task_controls{}};
+  claim c{12, 11, "echo", 10, 4096, 2, 9, task_controls{}, false, {}, {}, {}};
   CHECK(fields(round_trip(c)) == fields(c));
+  // A recurring claim's decisions, present.
+  claim rc = c;
+  rc.skipped = true;
+  rc.rearm_at = 20;
+  rc.after_run = 7;
+  rc.stop_run = 8;
+  auto rb = round_trip(rc);
+  CHECK(rb.skipped);
+  CHECK(rb.rearm_at == 20);
+  CHECK(rb.after_run == 7);
+  CHECK(rb.stop_run == 8);
   // The controls of a claim, every field set, through the same serialisation.
   claim full = c;
   full.controls.timeout_ms = 1500;

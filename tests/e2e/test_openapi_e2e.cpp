@@ -512,11 +512,19 @@ TEST_CASE("openapi e2e: schedule previews and a task's occurrences, on every bac
     CHECK(r.status == 400);
     CHECK(r.error_code() == code);
   }
-  // A recurring task is refused, and nothing is stored.
-  auto r = log.post(client, "/v1/tasks", R"({"command":"true","schedule":{"cron":"@hourly"}})");
-  CHECK(r.status == 400);
-  CHECK(r.error_code() == "unsupported_schedule");
-  CHECK(expect(log.get(client, "/v1/tasks"), 200)["items"].empty());
+  // A recurring task lists its next occurrences, as the preview of its schedule does.
+  auto hourly = expect(log.post(client, "/v1/tasks",
+                                R"({"command":"true","schedule":{"cron":"@hourly"}})"),
+                       201);
+  auto hourly_id = std::to_string(hourly["id"].get<int64_t>());
+  auto next = expect(log.get(client, "/v1/tasks/" + hourly_id + "/occurrences?count=3"), 200);
+  auto same = expect(log.post(client, "/v1/schedules/preview",
+                              R"({"schedule":{"cron":"@hourly"},"count":3})"),
+                     200);
+  REQUIRE(next["occurrences"].size() == 3);
+  CHECK(next["occurrences"] == same["occurrences"]);
+  CHECK(hourly["next_run_at"] == next["occurrences"][0]["utc"]);
+  expect(log.post(client, "/v1/tasks/" + hourly_id + "/cancel", ""), 200);
   // A stored one-shot task lists its time, in its own zone, until it is cancelled.
   auto t = expect(log.post(client, "/v1/tasks",
                            R"({"command":"true","schedule":{"at":"2099-07-01 09:00:00",)"

@@ -770,6 +770,30 @@ fake_coordinator(ts::coordinator_actor::pointer self,
     [=](trigger_atom, task_id, request_key&) -> caf::result<task_change> {
       return make_error(ec::invalid_state, "task 1: a run of the task is in progress");
     },
+    // Task 1 pauses and resumes; task 3 has completed; others do not exist.
+    [=](pause_atom, task_id id, request_key& key) -> caf::result<task_change> {
+      if (id == 3)
+        return make_error(ec::invalid_state, "task 3 is completed");
+      if (id != 1)
+        return make_error(ec::not_found);
+      task_change c;
+      c.task = v1_task();
+      c.task.state = task_state::paused;
+      c.task.paused_at = example + 60000;
+      c.task.next_run_at.reset();
+      c.replayed = key.idempotency_key.has_value();
+      return c;
+    },
+    [=](resume_atom, task_id id, request_key&) -> caf::result<task_change> {
+      if (id == 3)
+        return make_error(ec::invalid_state, "task 3 is completed");
+      if (id != 1)
+        return make_error(ec::not_found);
+      task_change c;
+      c.task = v1_task();
+      c.task.state = task_state::active;
+      return c;
+    },
     [=](kill_atom) {},
     [=](retry_atom) {
       std::unique_lock<std::mutex> guard{st->mtx};
@@ -867,6 +891,12 @@ ts::persistence_actor::behavior_type fake_persistence() {
       return make_error(ec::storage_failure);
     },
     [](trigger_atom, task_id, millis, request_key&) -> caf::result<task_change> {
+      return make_error(ec::storage_failure);
+    },
+    [](pause_atom, task_id, millis, request_key&) -> caf::result<task_change> {
+      return make_error(ec::storage_failure);
+    },
+    [](resume_atom, task_id, millis, request_key&) -> caf::result<task_change> {
       return make_error(ec::storage_failure);
     },
     [](ping_atom) { return caf::ok_atom::value; },
@@ -1079,6 +1109,27 @@ TEST_CASE("server: the v1 routes through the gateway", "[server][v1]") {
                                 "/v1/tasks/1/trigger"));
     check_json_error(busy, 409, "invalid_state");
     CHECK(busy.json()["error"]["message"] == "task 1: a run of the task is in progress");
+  }
+  SECTION("pause and resume go to the coordinator") {
+    auto paused = c.exchange(post("", "Idempotency-Key: p\r\n", "/v1/tasks/1/pause"));
+    INFO(paused.describe());
+    CHECK(paused.status == 200);
+    CHECK(paused.json()["state"] == "paused");
+    CHECK(paused.json()["paused_at"] == ts::format_time(example + 60000));
+    CHECK(paused.json()["next_run_at"].is_null());
+    CHECK(paused.header("idempotent-replayed") == "true");
+    auto resumed = c.exchange(post("{}", "Content-Type: application/json\r\n",
+                                   "/v1/tasks/1/resume"));
+    CHECK(resumed.status == 200);
+    CHECK(resumed.json()["state"] == "active");
+    CHECK(resumed.json()["paused_at"].is_null());
+    CHECK_FALSE(resumed.has_header("idempotent-replayed"));
+    check_json_error(c.exchange(post("", "", "/v1/tasks/3/resume")), 409, "invalid_state");
+    check_json_error(c.exchange(post("", "", "/v1/tasks/3/pause")), 409, "invalid_state");
+    check_json_error(c.exchange(post("", "", "/v1/tasks/2/pause")), 404, "not_found");
+    check_json_error(c.exchange(post(R"({"x":1})", "Content-Type: application/json\r\n",
+                                     "/v1/tasks/1/resume")),
+                     400, "unknown_field");
   }
 }
 

@@ -164,6 +164,9 @@ struct fake_db {
   /// Every cancel and trigger request: (task, at).
   std::vector<std::pair<task_id, millis>> cancels;
   std::vector<std::pair<task_id, millis>> triggers;
+  /// Every pause and resume request: (task, at).
+  std::vector<std::pair<task_id, millis>> pauses;
+  std::vector<std::pair<task_id, millis>> resumes;
   std::vector<caf::typed_response_promise<caf::ok_atom>> held;
   std::vector<std::pair<caf::typed_response_promise<claim>, claim>> held_claims;
 
@@ -363,6 +366,28 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
       c.task.next_run_at = at;
       return c;
     },
+    // Pause drops the task's wake-up; resume names its due time as next_run_at.
+    [=](pause_atom, task_id id, millis at, request_key&) -> caf::result<task_change> {
+      db->pauses.emplace_back(id, at);
+      auto i = db->tasks.find(id);
+      if (i == db->tasks.end())
+        return make_error(ec::not_found);
+      task_change c;
+      c.task = db->info_of(i->second);
+      c.task.state = task_state::paused;
+      c.task.next_run_at.reset();
+      return c;
+    },
+    [=](resume_atom, task_id id, millis at, request_key&) -> caf::result<task_change> {
+      db->resumes.emplace_back(id, at);
+      auto i = db->tasks.find(id);
+      if (i == db->tasks.end())
+        return make_error(ec::not_found);
+      task_change c;
+      c.task = db->info_of(i->second);
+      c.task.next_run_at = i->second.due;
+      return c;
+    },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       if (db->down)
         return make_error(ec::unavailable, "fake outage");
@@ -402,6 +427,8 @@ fake_coordinator(coordinator_actor::pointer, std::shared_ptr<std::vector<run_id>
     [=](stats_atom) { return coordinator_stats{}; },
     [=](cancel_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
     [=](trigger_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
+    [=](pause_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
+    [=](resume_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
     [=](shutdown_atom, int64_t) { return caf::ok_atom::value; },
     [=](kill_atom) {},
     [=](retry_atom) {},
