@@ -2,7 +2,9 @@
 // faster than HTTP could (raw SQL, see raw_db.hpp). The schema is the service's own.
 //
 //   bench_load_tasks --db=URL --count=1000000 [--due-ms=32472144000000] [--command=true]
+//                    [--every-s=N]
 //   -> rows=… load_s=…
+// With --every-s the tasks are recurring, every N seconds from --due-ms.
 #include <cstdio>
 #include <iostream>
 
@@ -16,6 +18,7 @@ int main(int argc, char** argv) {
   auto count = opts.num("count", 1000000);
   auto due = opts.num("due-ms", 32472144000000); // 2999-01-01T00:00:00Z
   auto command = opts.str("command", "true");
+  auto every_s = opts.num("every-s", 0);
   if (!opts.check("bench_load_tasks"))
     return 2;
   auto t0 = ts::bench::mono_ns();
@@ -25,7 +28,8 @@ int main(int argc, char** argv) {
     std::cerr << "bench_load_tasks: " << error << std::endl;
     return 1;
   }
-  if (!db->load_pending(count, command, due, ts::bench::wall_ms())) {
+  if (!db->load_pending(count, command, due, ts::bench::wall_ms())
+      || (every_s > 0 && !db->make_recurring(every_s))) {
     std::cerr << "bench_load_tasks: " << db->error() << std::endl;
     return 1;
   }

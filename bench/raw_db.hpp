@@ -29,6 +29,10 @@ public:
   virtual bool load_pending(int64_t count, const std::string& command, int64_t due_ms,
                             int64_t created_ms) = 0;
 
+  /// Makes every task recurring: every `every_s` seconds from its due time (the columns of
+  /// storage/SCHEMA.md, version 4), as a client's POST of such a task would store it.
+  virtual bool make_recurring(int64_t every_s) = 0;
+
   /// The service's start-up query: id and due time of every pending task.
   virtual bool read_pending(std::vector<std::pair<int64_t, int64_t>>& out) = 0;
 

@@ -102,6 +102,12 @@ public:
     return true;
   }
 
+  bool make_recurring(int64_t every_s) override {
+    auto sql = "UPDATE tasks SET every_s = " + std::to_string(every_s)
+               + ", anchor_ms = due_ms, next_occurrence_ms = due_ms";
+    return exec(sql.c_str()) && commit();
+  }
+
   bool read_pending(std::vector<std::pair<int64_t, int64_t>>& out) override {
     if (mysql_stmt_execute(read_) != 0)
       return false;

@@ -60,6 +60,12 @@ public:
     return commit();
   }
 
+  bool make_recurring(int64_t every_s) override {
+    auto sql = "UPDATE tasks SET every_s = " + std::to_string(every_s)
+               + ", anchor_ms = due_ms, next_occurrence_ms = due_ms";
+    return exec(sql.c_str());
+  }
+
   bool read_pending(std::vector<std::pair<int64_t, int64_t>>& out) override {
     int rc;
     while ((rc = sqlite3_step(read_)) == SQLITE_ROW)
