@@ -41,11 +41,12 @@ struct due_set {
 // a task down for years with a per-second schedule costs a claim no more than this.
 constexpr int64_t max_walk = 100000;
 
-void walk(const schedule& s, millis from, millis limit, size_t keep, due_set& d,
-          int64_t& steps) {
+// Walks the occurrences after `from` up to `limit`, at most `max_steps` of them, keeping the
+// newest `keep` in d.tail and counting the others; returns the first one not walked.
+std::optional<millis> walk(const schedule& s, millis from, millis limit, size_t keep,
+                           int64_t max_steps, due_set& d) {
   auto at = next_after(s, from);
-  while (at && *at <= limit && steps < max_walk) {
-    ++steps;
+  for (int64_t steps = 0; at && *at <= limit && steps < max_steps; ++steps) {
     d.tail.push_back(*at);
     if (d.tail.size() > keep) {
       d.tail.pop_front();
@@ -53,43 +54,33 @@ void walk(const schedule& s, millis from, millis limit, size_t keep, due_set& d,
     }
     at = next_after(s, *at);
   }
+  return at;
 }
 
 due_set collect_due(const schedule& s, millis first, millis limit, size_t keep) {
   due_set d;
   d.tail.push_back(first);
-  if (keep == 0)
-    keep = 1;
-  int64_t steps = 0;
-  auto at = next_after(s, first);
-  int64_t counted = 1;
-  while (at && *at <= limit && counted <= defaults::max_counted_skips + static_cast<int64_t>(keep)) {
-    ++counted;
-    d.tail.push_back(*at);
-    if (d.tail.size() > keep) {
-      d.tail.pop_front();
-      d.earlier = std::min(d.earlier + 1, defaults::max_counted_skips);
-    }
-    at = next_after(s, *at);
-  }
-  if (!at || *at > limit)
+  keep = std::max<size_t>(keep, 1);
+  auto count_limit = defaults::max_counted_skips + static_cast<int64_t>(keep);
+  auto rest = walk(s, first, limit, keep, count_limit, d);
+  if (!rest || *rest > limit)
     return d;
-  // More than the count limit: find the newest `keep` by looking back from `limit`.
+  // More than the count limit: the count stays at its limit, and the newest `keep` come
+  // from looking back from `limit`.
+  d.earlier = defaults::max_counted_skips;
   auto last_seen = d.tail.back();
-  for (millis span = ms_per_s; span > 0 && limit - span > last_seen; span *= 2) {
+  for (millis span = ms_per_s; limit - span > last_seen; span *= 2) {
     auto probe = schedule_occurrences(s, to_s(limit - span), keep, std::nullopt);
     auto in = std::count_if(probe.begin(), probe.end(),
                             [&](const occurrence& o) { return to_ms(o.utc) <= limit; });
     if (static_cast<size_t>(in) >= keep || span > std::numeric_limits<millis>::max() / 4) {
-      d.earlier = defaults::max_counted_skips;
       d.tail.clear();
-      walk(s, limit - span, limit, keep, d, steps);
+      walk(s, limit - span, limit, keep, max_walk, d);
       d.earlier = defaults::max_counted_skips;
       return d;
     }
   }
-  d.earlier = defaults::max_counted_skips;
-  walk(s, last_seen, limit, keep, d, steps);
+  walk(s, last_seen, limit, keep, max_walk, d);
   d.earlier = defaults::max_counted_skips;
   return d;
 }

@@ -36,21 +36,10 @@
 #include "tests/storage/controls_check.hpp"
 #include "tests/support/store_test_support.hpp"
 
-using namespace ts;
-using ts::test::backends;
-using ts::test::check_controls;
-using ts::test::code_of;
-using ts::test::error_of;
-using ts::test::mysql_url;
-using ts::test::ok;
-using ts::storage::open_store;
-using ts::storage::store;
-
-namespace fs = std::filesystem;
-
 #include "tests/storage/store_cases.hpp"
 
 using namespace ts::test::store_cases;
+using ts::test::check_controls;
 
 // -- the conformance suite --------------------------------------------------------------------
 
