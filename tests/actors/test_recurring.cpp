@@ -57,7 +57,7 @@ struct recurring_fixture : actor_harness {
   /// Every `period_s` from `anchor` (default: now).
   task_id schedule(int64_t period_s, overlap_policy overlap,
                    misfire_policy misfire = misfire_policy::run_once,
-                   std::optional<millis> anchor = std::nullopt) {
+                   std::optional<millis> anchor = std::nullopt, int32_t history_keep = 100) {
     new_task t;
     t.command = "tick";
     t.created_at = now();
@@ -66,6 +66,7 @@ struct recurring_fixture : actor_harness {
     t.due = *t.recur.anchor;
     t.policy.overlap = overlap;
     t.policy.misfire = misfire;
+    t.policy.history_keep = history_keep;
     auto h = self->request(coord, caf::infinite, schedule_atom::value, std::move(t));
     run();
     auto r = poll_reply<task_record>(self, h);
@@ -266,4 +267,22 @@ TEST_CASE("pause drops the timer, resume records the paused occurrences and goes
   CHECK(sk[0].missed_count == 5);  // t0+2 s .. t0+10 s
   f.advance(2 * s);
   CHECK(f.started() == 2);
+}
+
+TEST_CASE("history_keep: the oldest runs go as new ones end, the newest stay", "[recurring]") {
+  recurring_fixture f;
+  auto t0 = f.now();
+  auto id = f.schedule(2, overlap_policy::skip, misfire_policy::run_once, std::nullopt, 2);
+  f.advance(100);
+  for (size_t i = 0; i < 4; ++i) {
+    REQUIRE(f.started() == i + 1);
+    f.runner->end(i, 0);
+    f.advance(2 * s);
+  }
+  f.runner->end(4, 0);
+  f.advance(100);
+  auto rs = f.runs(id);
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].scheduled_for == t0 + 6 * s);
+  CHECK(rs[1].scheduled_for == t0 + 8 * s);
 }
