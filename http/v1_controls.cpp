@@ -3,9 +3,22 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/defaults.hpp"
 #include "core/text.hpp"
 
 namespace ts::api {
+
+caf::expected<int64_t> read_integer(const nlohmann::json& j, const std::string& field, int64_t min,
+                                    int64_t max, const std::string& message) {
+  // Unsigned beyond int64 reads as is_number_unsigned, and then get<int64_t> would wrap.
+  if (!j.is_number_integer()
+      || (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(max)))
+    return field_error(field, message);
+  auto v = j.get<int64_t>();
+  if (v < min || v > max)
+    return field_error(field, message);
+  return v;
+}
 
 namespace {
 
@@ -129,6 +142,32 @@ caf::error read_run_as(const json& j, task_controls& c, const v1_limits& limits)
   return caf::none;
 }
 
+caf::error read_misfire(const json& j, recurrence_policy& p) {
+  if (!j.is_object())
+    return field_error("misfire", "misfire must be an object such as "
+                                  "{\"policy\": \"run_once\", \"grace_s\": 60}");
+  for (auto& [key, value] : j.items()) {
+    auto field = "misfire." + key;
+    if (key == "policy") {
+      auto m = value.is_string() ? parse_misfire_policy(value.get_ref<const std::string&>())
+                                 : std::nullopt;
+      if (!m)
+        return field_error(field, "policy must be run_once, run_all or skip");
+      p.misfire = *m;
+    } else if (key == "grace_s") {
+      auto n = read_integer(value, field, 1, max_misfire_grace_s,
+                            "grace_s must be an integer number of seconds from 1 to "
+                              + std::to_string(max_misfire_grace_s));
+      if (!n)
+        return n.error();
+      p.misfire_grace_ms = *n * 1000;
+    } else {
+      return unknown(field);
+    }
+  }
+  return caf::none;
+}
+
 } // namespace
 
 caf::error read_controls(const json& body, task_controls& c, const v1_limits& limits) {
@@ -167,6 +206,31 @@ caf::expected<nlohmann::json> parse_object(std::string_view body) {
   if (!j.is_object())
     return make_http_error(http_ec::invalid_json, "the body must be a JSON object");
   return j;
+}
+
+// misfire, overlap and history_keep. A one-shot task takes them too (they are stored and
+// shown), but only history_keep means something for it: its single occurrence runs when
+// overdue whatever misfire says, and a trigger while it runs is refused whatever overlap says.
+caf::error read_policy(const nlohmann::json& body, recurrence_policy& p) {
+  if (auto i = body.find("misfire"); i != body.end())
+    if (auto err = read_misfire(*i, p))
+      return err;
+  if (auto i = body.find("overlap"); i != body.end()) {
+    auto o = i->is_string() ? parse_overlap_policy(i->get_ref<const std::string&>())
+                            : std::nullopt;
+    if (!o)
+      return field_error("overlap", "overlap must be skip, queue, allow or replace");
+    p.overlap = *o;
+  }
+  if (auto i = body.find("history_keep"); i != body.end()) {
+    auto n = read_integer(*i, "history_keep", 1, defaults::max_history_keep,
+                          "history_keep must be an integer from 1 to "
+                            + std::to_string(defaults::max_history_keep));
+    if (!n)
+      return n.error();
+    p.history_keep = static_cast<int32_t>(*n);
+  }
+  return caf::none;
 }
 
 } // namespace ts::api

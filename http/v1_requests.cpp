@@ -98,17 +98,12 @@ caf::error read_labels(const json& j, new_task& t) {
 }
 
 caf::error read_output_limit(const json& j, new_task& t, const v1_limits& limits) {
-  auto range = "output_limit_bytes must be an integer from 1 to "
-               + std::to_string(limits.max_output_bytes);
-  if (!j.is_number_integer())
-    return field_error("output_limit_bytes", range);
-  // Unsigned beyond int64 reads as is_number_unsigned, and then get<int64_t> would wrap.
-  if (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX))
-    return field_error("output_limit_bytes", range);
-  auto v = j.get<int64_t>();
-  if (v < 1 || v > limits.max_output_bytes)
-    return field_error("output_limit_bytes", range);
-  t.output_limit_bytes = v;
+  auto v = read_integer(j, "output_limit_bytes", 1, limits.max_output_bytes,
+                        "output_limit_bytes must be an integer from 1 to "
+                          + std::to_string(limits.max_output_bytes));
+  if (!v)
+    return v.error();
+  t.output_limit_bytes = *v;
   return caf::none;
 }
 
@@ -150,70 +145,6 @@ caf::error read_schedule(const json& j, new_task& t, millis now, const v1_limits
   r.start_at = ms(v.start_at);
   r.end_at = ms(v.end_at);
   r.max_runs = v.max_runs;
-  return caf::none;
-}
-
-// An integer in [min, max], or the message's error (booleans and fractions are not).
-caf::expected<int64_t> read_integer(const json& j, const std::string& field, int64_t min,
-                                    int64_t max, const std::string& message) {
-  // Unsigned beyond int64 reads as is_number_unsigned, and then get<int64_t> would wrap.
-  if (!j.is_number_integer()
-      || (j.is_number_unsigned() && j.get<uint64_t>() > static_cast<uint64_t>(max)))
-    return field_error(field, message);
-  auto v = j.get<int64_t>();
-  if (v < min || v > max)
-    return field_error(field, message);
-  return v;
-}
-
-caf::error read_misfire(const json& j, recurrence_policy& p) {
-  if (!j.is_object())
-    return field_error("misfire", "misfire must be an object such as "
-                                  "{\"policy\": \"run_once\", \"grace_s\": 60}");
-  for (auto& [key, value] : j.items()) {
-    auto field = "misfire." + key;
-    if (key == "policy") {
-      auto m = value.is_string() ? parse_misfire_policy(value.get_ref<const std::string&>())
-                                 : std::nullopt;
-      if (!m)
-        return field_error(field, "policy must be run_once, run_all or skip");
-      p.misfire = *m;
-    } else if (key == "grace_s") {
-      auto n = read_integer(value, field, 1, max_misfire_grace_s,
-                            "grace_s must be an integer number of seconds from 1 to "
-                              + std::to_string(max_misfire_grace_s));
-      if (!n)
-        return n.error();
-      p.misfire_grace_ms = *n * ms_per_s;
-    } else {
-      return unknown(field);
-    }
-  }
-  return caf::none;
-}
-
-// misfire, overlap and history_keep. A one-shot task takes them too (they are stored and
-// shown), but only history_keep means something for it: its single occurrence runs when
-// overdue whatever misfire says, and a trigger while it runs is refused whatever overlap says.
-caf::error read_policy(const json& body, recurrence_policy& p) {
-  if (auto i = body.find("misfire"); i != body.end())
-    if (auto err = read_misfire(*i, p))
-      return err;
-  if (auto i = body.find("overlap"); i != body.end()) {
-    auto o = i->is_string() ? parse_overlap_policy(i->get_ref<const std::string&>())
-                            : std::nullopt;
-    if (!o)
-      return field_error("overlap", "overlap must be skip, queue, allow or replace");
-    p.overlap = *o;
-  }
-  if (auto i = body.find("history_keep"); i != body.end()) {
-    auto n = read_integer(*i, "history_keep", 1, defaults::max_history_keep,
-                          "history_keep must be an integer from 1 to "
-                            + std::to_string(defaults::max_history_keep));
-    if (!n)
-      return n.error();
-    p.history_keep = static_cast<int32_t>(*n);
-  }
   return caf::none;
 }
 
