@@ -65,7 +65,6 @@ struct claim_writes {
   std::optional<millis> next_occurrence;
   std::optional<millis> queued;
   int64_t scheduled_runs = 0;
-  std::string next_trigger = "schedule";
   /// When the coordinator wakes the task next (tasks.next_run_ms, claim::rearm_at).
   std::optional<millis> next_run;
   /// Nothing is left to run, or to wait for: the task is completed.

@@ -156,7 +156,6 @@ caf::error mysql_store::claim_recurring(const recurring_row& row, millis now, cl
     .integer_or_null(started)
     .integer_or_null(started)
     .integer_or_null(w->next_run)
-    .text(w->next_trigger)
     .integer_or_null(w->next_occurrence)
     .integer_or_null(w->queued)
     .integer(w->scheduled_runs)

@@ -491,7 +491,7 @@ inline constexpr statement_text statements[] = {
   {q::set_recurring_claim, "claim: update recurring task",
    "UPDATE tasks SET status = CASE WHEN ? IS NOT NULL THEN 'running' ELSE status END,"
    " reason = CASE WHEN ? IS NOT NULL THEN NULL ELSE reason END,"
-   " latest_run = COALESCE(?, latest_run), next_run_ms = ?, next_trigger = ?,"
+   " latest_run = COALESCE(?, latest_run), next_run_ms = ?, next_trigger = 'schedule',"
    " next_occurrence_ms = ?, queued_ms = ?, scheduled_runs = ?,"
    " state = CASE WHEN ? THEN 'completed' ELSE state END,"
    " open_skip = COALESCE(?, open_skip), open_skip_for = COALESCE(?, open_skip_for),"

@@ -137,7 +137,6 @@ caf::error sqlite_store::claim_recurring(const recurring_row& row, millis now, c
     u.bind(1, row.task)
       .bind_opt(2, started)
       .bind_opt(3, w->next_run)
-      .bind_text(4, w->next_trigger)
       .bind_opt(5, w->next_occurrence)
       .bind_opt(6, w->queued)
       .bind(7, w->scheduled_runs)

@@ -254,11 +254,12 @@ inline constexpr const char* replace_run =
   "UPDATE runs SET stop_requested_ms = ?2, stop_reason = 'replaced' WHERE id = ?1";
 inline constexpr const char* end_replaced_waiting =
   "UPDATE runs SET status = 'failure', reason = 'replaced', finished_ms = ?2 WHERE id = ?1";
-// ?2: the run that starts (NULL: none); ?9: nothing is left (completed).
+// ?2: the run that starts (NULL: none); ?9: nothing is left (completed). The next run is
+// always a scheduled one: a manual trigger sets next_trigger itself.
 inline constexpr const char* set_recurring_claim =
   "UPDATE tasks SET status = CASE WHEN ?2 IS NOT NULL THEN 'running' ELSE status END,"
   " reason = CASE WHEN ?2 IS NOT NULL THEN NULL ELSE reason END,"
-  " latest_run = coalesce(?2, latest_run), next_run_ms = ?3, next_trigger = ?4,"
+  " latest_run = coalesce(?2, latest_run), next_run_ms = ?3, next_trigger = 'schedule',"
   " next_occurrence_ms = ?5, queued_ms = ?6, scheduled_runs = ?7,"
   " state = CASE WHEN ?9 THEN 'completed' ELSE state END,"
   " open_skip = coalesce(?10, open_skip), open_skip_for = coalesce(?11, open_skip_for),"
