@@ -238,16 +238,28 @@ void stop_run(coordinator_pointer self, task_id task, run_id run) {
   }
 }
 
-// Cancel and trigger are writes through persistence; the coordinator acts on what was
+// What a change that may move the task's next run does once committed: the task is armed
+// anew at its next_run_at, or not at all.
+auto rearm_after(coordinator_pointer self, task_id id) {
+  return [=](const task_change& c) {
+    forget(self, id);
+    if (c.task.next_run_at)
+      arm(self, id, *c.task.next_run_at);
+  };
+}
+
+// Cancel, trigger, pause, resume and edit are writes through persistence (`xs`: the request
+// after its atom and id, the time of the change inserted); the coordinator acts on what was
 // committed (unless it was a replay, which changed nothing).
-template <class Atom, class OnChange>
-caf::result<task_change> change_task(coordinator_pointer self, Atom atom, task_id id,
-                                     request_key& key, OnChange on_change) {
+template <class OnChange, class Atom, class Subject, class... Ts>
+caf::result<task_change> change_task(coordinator_pointer self, OnChange on_change, Atom atom,
+                                     Subject&& subject, Ts&&... xs) {
   auto& st = self->state;
   if (st.shutting_down)
     return make_error(ec::shutting_down, "the service is shutting down");
   auto rp = self->make_response_promise<task_change>();
-  self->request(st.db, caf::infinite, atom, id, st.clock->now_ms(), std::move(key))
+  self->request(st.db, caf::infinite, atom, std::forward<Subject>(subject), st.clock->now_ms(),
+                std::forward<Ts>(xs)...)
     .then(
       [=](task_change& c) mutable {
         if (!c.replayed)
@@ -337,30 +349,29 @@ coordinator_actor::behavior_type coordinator(coordinator_pointer self, persisten
       release_slot(self);
     },
     [=](cancel_atom atom, task_id id, request_key& key) {
-      return change_task(self, atom, id, key, [=](const task_change& c) {
+      auto on_change = [=](const task_change& c) {
         forget(self, id);
         if (c.stop_run)
           stop_run(self, id, *c.stop_run);
-      });
+      };
+      return change_task(self, on_change, atom, id, std::move(key));
     },
+    // A paused task leaves the wheel (a run in progress goes on). Trigger, resume and edit
+    // arm what the store says comes next (the trigger's run, the next occurrence, at once
+    // for an overdue one-shot, or nothing while a queued occurrence waits for its run).
     [=](trigger_atom atom, task_id id, request_key& key) {
-      return change_task(self, atom, id, key, [=](const task_change& c) {
-        forget(self, id);
-        if (c.task.next_run_at)
-          arm(self, id, *c.task.next_run_at);
-      });
+      return change_task(self, rearm_after(self, id), atom, id, std::move(key));
     },
-    // A paused task leaves the wheel (a run in progress goes on); resume arms what the
-    // store says comes next (its next occurrence, or at once for an overdue one-shot).
     [=](pause_atom atom, task_id id, request_key& key) {
-      return change_task(self, atom, id, key, [=](const task_change&) { forget(self, id); });
+      auto on_change = [=](const task_change&) { forget(self, id); };
+      return change_task(self, on_change, atom, id, std::move(key));
     },
     [=](resume_atom atom, task_id id, request_key& key) {
-      return change_task(self, atom, id, key, [=](const task_change& c) {
-        forget(self, id);
-        if (c.task.next_run_at)
-          arm(self, id, *c.task.next_run_at);
-      });
+      return change_task(self, rearm_after(self, id), atom, id, std::move(key));
+    },
+    [=](edit_atom atom, task_edit& e) {
+      auto id = e.id;
+      return change_task(self, rearm_after(self, id), atom, std::move(e));
     },
     [=](stats_atom) {
       auto& st = self->state;

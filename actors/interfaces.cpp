@@ -27,6 +27,7 @@ void register_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<run_page>("ts.run_page");
   cfg.add_message_type<output_slice>("ts.output_slice");
   cfg.add_message_type<task_change>("ts.task_change");
+  cfg.add_message_type<task_edit>("ts.task_edit");
   cfg.add_message_type<request_key>("ts.request_key");
   cfg.add_message_type<retry_policy>("ts.retry_policy");
   cfg.add_message_type<task_controls>("ts.task_controls");

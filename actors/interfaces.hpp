@@ -41,6 +41,7 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;
 using trigger_atom = caf::atom_constant<caf::atom("trigger")>;
 using pause_atom = caf::atom_constant<caf::atom("pause")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using edit_atom = caf::atom_constant<caf::atom("edit")>;
 // -- execution controls
 using timeout_atom = caf::atom_constant<caf::atom("timeout")>;
 using rearm_atom = caf::atom_constant<caf::atom("rearm")>;
@@ -96,6 +97,10 @@ using persistence_actor = caf::typed_actor<
   // no-op for an active task; ec::invalid_state once completed or cancelled).
   caf::replies_to<pause_atom, task_id, millis, request_key>::with<task_change>,
   caf::replies_to<resume_atom, task_id, millis, request_key>::with<task_change>,
+  // An edit (PATCH) at the given time: the task's columns rewritten, version + 1, its next
+  // occurrence found anew when the schedule changed; ec::version_mismatch for a stale
+  // expected_version, ec::invalid_state for a cancelled task.
+  caf::replies_to<edit_atom, task_edit, millis>::with<task_change>,
   // Answers when the database does (readiness).
   caf::replies_to<ping_atom>::with<caf::ok_atom>,
   // Commits the writes gathered so far (sent to itself).
@@ -153,6 +158,9 @@ using coordinator_actor = caf::typed_actor<
   // resumes it (armed at its next occurrence). Answered once durable.
   caf::replies_to<pause_atom, task_id, request_key>::with<task_change>,
   caf::replies_to<resume_atom, task_id, request_key>::with<task_change>,
+  // Edits a task (through persistence), then arms it at its next_run_at. Answered once
+  // durable.
+  caf::replies_to<edit_atom, task_edit>::with<task_change>,
   // Starts no new runs; answers once every running command has ended, killing those still
   // running after the grace period (in ms).
   caf::replies_to<shutdown_atom, int64_t>::with<caf::ok_atom>,

@@ -238,6 +238,9 @@ caf::error apply(storage::store& db, change_op& x) {
     case kind::resume:
       x.result = db.resume_task(x.task, x.at, x.key);
       break;
+    case kind::edit:
+      x.result = db.update_task(*x.edit, x.at);
+      break;
   }
   return error_of(x.result);
 }
@@ -557,7 +560,7 @@ void gather(persistence_pointer self, Op op) {
 caf::result<task_change> change(persistence_pointer self, change_op::kind what, task_id id,
                                 millis at, request_key& key) {
   auto rp = self->make_response_promise<task_change>();
-  gather(self, change_op{what, id, at, std::move(key), rp});
+  gather(self, change_op{what, id, at, std::move(key), rp, std::nullopt});
   return rp;
 }
 
@@ -625,6 +628,12 @@ persistence_owner_actor::behavior_type persistence(persistence_pointer self,
     },
     [=](resume_atom, task_id id, millis at, request_key& key) {
       return change(self, change_op::kind::resume, id, at, key);
+    },
+    [=](edit_atom, task_edit& e, millis at) {
+      auto rp = self->make_response_promise<task_change>();
+      auto id = e.id;
+      gather(self, change_op{change_op::kind::edit, id, at, {}, rp, std::move(e)});
+      return rp;
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       auto& st = self->state;

@@ -87,12 +87,14 @@ struct persistence_state {
   };
   /// A client's change of a task (cancel, trigger, pause, resume), answered once durable.
   struct change_op {
-    enum class kind : uint8_t { cancel, trigger, pause, resume };
+    enum class kind : uint8_t { cancel, trigger, pause, resume, edit };
     kind what;
     task_id task;
     millis at;
     request_key key;
     caf::typed_response_promise<task_change> rp;
+    /// kind::edit: what the task becomes.
+    std::optional<task_edit> edit;
     caf::expected<task_change> result = caf::no_error;
   };
   using write_op = std::variant<insert_op, claim_op, unclaim_op, start_op, finish_op, append_op,

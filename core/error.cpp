@@ -19,6 +19,7 @@ const char* to_string(ec x) {
     case ec::not_pending: return "not_pending";
     case ec::start_failed: return "start_failed";
     case ec::invalid_state: return "invalid_state";
+    case ec::version_mismatch: return "version_mismatch";
   }
   return "unknown";
 }

@@ -34,6 +34,8 @@ enum class ec : uint8_t {
   /// The task's state does not allow the request (cancel a finished task, trigger one that
   /// is running or cancelled).
   invalid_state,
+  /// An edit was made from another version of the task than the stored one (If-Match).
+  version_mismatch,
 };
 
 const char* to_string(ec);

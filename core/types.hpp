@@ -492,6 +492,25 @@ typename Inspector::result_type inspect(Inspector& f, request_key& x) {
   return f(caf::meta::type_name("ts.request_key"), opt(x.idempotency_key), x.request_hash);
 }
 
+/// PATCH /v1/tasks/{id}, validated by the front end: the task as it is to be from now on
+/// (its command, name, labels, time_zone, output limit, controls, schedule and policies in
+/// `task`; `task.due` is a one-shot task's time). Later occurrences only: a run already
+/// waiting, queued or retrying keeps the copy it was created with. `expected_version` is the
+/// version the edit was made from (If-Match, else the one the front end read): any other is
+/// ec::version_mismatch. `schedule_changed`: the next occurrence is found anew, from the edit.
+struct task_edit {
+  task_id id = 0;
+  int64_t expected_version = 0;
+  new_task task;
+  bool schedule_changed = false;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_edit& x) {
+  return f(caf::meta::type_name("ts.task_edit"), x.id, x.expected_version, x.task,
+           x.schedule_changed);
+}
+
 /// A task after a cancel or trigger. `stop_run`: the run a cancel must stop (it ends
 /// `cancelled`); after a trigger the coordinator arms the task at its next_run_at; `replayed`: an Idempotency-Key matched an earlier identical request, and
 /// nothing was changed this time.

@@ -131,6 +131,12 @@ caf::expected<recurring_row> read_recurring_row(const cell_reader& r, task_id ta
   x.latest_next_attempt = r.integer(35);
   x.open_skip = r.integer(36);
   x.open_skip_for = r.integer(37);
+  x.latest_settings = r.text(38);
+  x.queued_settings = r.text(39);
+  x.status = r.text(0).value_or("");
+  x.next_run = r.integer(2);
+  x.version = r.integer(40).value_or(0);
+  x.due = r.integer(41).value_or(0);
   return x;
 }
 
@@ -162,6 +168,7 @@ caf::expected<claim_writes> decide_claim(const recurring_row& r, millis now,
   if (r.queued && !active) {
     w.what = claim_writes::start::occurrence;
     w.scheduled_for = *r.queued;
+    w.from_queue = true;
     w.queued.reset();
     settle(w, r, false);
     return w;

@@ -36,12 +36,22 @@ struct recurring_row {
   /// The skipped(overlap) record the task last wrote and the run it was blocked by.
   std::optional<run_id> open_skip;
   std::optional<run_id> open_skip_for;
+  /// What the latest run (a waiting retry) and a queued occurrence start with
+  /// (storage/edit.hpp); absent in rows an older binary wrote.
+  std::optional<std::string> latest_settings;
+  std::optional<std::string> queued_settings;
+  /// What an edit checks and keeps: the task's status, wake-up, version and due time.
+  std::string status;
+  std::optional<millis> next_run;
+  int64_t version = 0;
+  millis due = 0;
 };
 
 /// The claim query's columns (both backends select them in this order, storage/SCHEMA.md):
 /// 3 next_trigger, 5 latest run id, 6 its status, 20.. recurrence_cells, 30 time_zone,
 /// 31 state, 32 next_occurrence_ms, 33 queued_ms, 34 scheduled_runs, 35 the latest run's
-/// next_attempt_ms, 36 open_skip, 37 open_skip_for.
+/// next_attempt_ms, 36 open_skip, 37 open_skip_for, 38 the latest run's settings,
+/// 39 queued_settings, 40 version, 41 due_ms; 0 status and 2 next_run_ms.
 caf::expected<recurring_row> read_recurring_row(const cell_reader& r, task_id task,
                                                 const char* backend);
 
@@ -55,6 +65,8 @@ struct claim_writes {
   };
   start what = start::none;
   millis scheduled_for = 0;
+  /// The run that starts is the occurrence that was queued (it starts with its copy).
+  bool from_queue = false;
   /// New skipped records (status skipped, finished at the claim).
   std::vector<skipped_span> skips;
   /// An overlap skip that joins the open record instead: + 1 on its count.

@@ -24,7 +24,7 @@ namespace ts::storage {
 
 /// The schema version this binary writes. A database with a newer one is refused
 /// (ec::schema_too_new); an older one is migrated forward in place.
-constexpr int schema_version = 4;
+constexpr int schema_version = 5;
 
 struct store_options {
   /// MySQL: password when not in the URL (from --db-password-file or the environment).
@@ -122,6 +122,18 @@ public:
   /// ec::invalid_state once completed or cancelled. Idempotency-Keys as for cancel_task.
   virtual caf::expected<task_change> resume_task(task_id task, millis now,
                                                  const request_key& key) = 0;
+
+  /// An edit at `now` (PATCH): rewrites the task's command, name, labels, output limit,
+  /// controls, schedule and policies, version + 1. A run in progress, a waiting retry and a
+  /// queued occurrence keep their copies (they were made when the run or the queueing was
+  /// recorded). With `schedule_changed` the task's next occurrence is found anew from `now`
+  /// (a recurring task: the first at or after it, within the window and max_runs; a one-shot
+  /// task: its new time, at once when past): a completed recurring task with occurrences left
+  /// is active again, an active one with none left completes once nothing waits. Errors:
+  /// ec::not_found; ec::version_mismatch unless the task is at `expected_version`;
+  /// ec::invalid_state for a cancelled task, for a change between one-shot and recurring,
+  /// and for a new time of a one-shot task that has had its run.
+  virtual caf::expected<task_change> update_task(const task_edit& e, millis now) = 0;
 
   // -- reads and maintenance (outside of a transaction) ------------------------------------
 

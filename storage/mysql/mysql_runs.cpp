@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/defaults.hpp"
+#include "storage/edit.hpp"
 #include "storage/mysql/mysql_store_impl.hpp"
 
 namespace ts::storage::mysql {
@@ -22,7 +23,8 @@ std::vector<col> claim_kinds() {
   auto recurrence = kinds_of(recurrence_cells);
   kinds.insert(kinds.end(), recurrence.begin(), recurrence.end());
   kinds.insert(kinds.end(), {col::text, col::text, col::integer, col::integer, col::integer,
-                             col::integer, col::integer, col::integer});
+                             col::integer, col::integer, col::integer, col::text, col::text,
+                             col::integer, col::integer});
   return kinds;
 }
 
@@ -69,6 +71,8 @@ caf::expected<claim> mysql_store::claim_run(task_id task, millis claimed_at) {
     c.task = task;
     if (is_recurring)
       return claim_recurring(**recurring, claimed_at, c);
+    if (auto err = apply_copies(**recurring, nullptr, c, "mysql"))
+      return err;
     // The row is locked: the task is still pending.
     params p;
     p.integer(task);
@@ -83,8 +87,11 @@ caf::expected<claim> mysql_store::claim_run(task_id task, millis claimed_at) {
         return err;
       c.run = *waiting;
     } else {
+      auto copy = settings_of(c);
+      if (!copy)
+        return copy.error();
       params r;
-      r.integer(task).integer(claimed_at).integer(c.due).text(trigger);
+      r.integer(task).integer(claimed_at).integer(c.due).text(trigger).text(*copy);
       if (auto err = c_.execute(q::insert_run, r))
         return err;
       c.run = static_cast<run_id>(c_.insert_id(q::insert_run));
@@ -102,6 +109,13 @@ caf::error mysql_store::claim_recurring(const recurring_row& row, millis now, cl
   auto w = decide_claim(row, now, "mysql");
   if (!w)
     return w.error();
+  // An occurrence queued now starts with what the task says now; the run that starts, with
+  // its own copy when it has one.
+  auto task_copy = settings_of(out);
+  if (!task_copy)
+    return task_copy.error();
+  if (auto err = apply_copies(row, &*w, out, "mysql"))
+    return err;
   std::optional<run_id> open_skip;
   for (auto& skip : w->skips) {
     params p;
@@ -141,8 +155,12 @@ caf::error mysql_store::claim_recurring(const recurring_row& row, millis now, cl
     out.due = row.latest_next_attempt.value_or(now);
   } else if (w->what != start::none) {
     auto trigger = w->what == start::manual ? run_trigger::manual : run_trigger::schedule;
+    auto copy = settings_of(out);
+    if (!copy)
+      return copy.error();
     params p;
-    p.integer(row.task).integer(now).integer(w->scheduled_for).text(to_string(trigger));
+    p.integer(row.task).integer(now).integer(w->scheduled_for).text(to_string(trigger))
+      .text(*copy);
     if (auto err = c_.execute(q::insert_occurrence_run, p))
       return err;
     if (c_.affected(q::insert_occurrence_run) == 0)
@@ -157,6 +175,8 @@ caf::error mysql_store::claim_recurring(const recurring_row& row, millis now, cl
     .integer_or_null(started)
     .integer_or_null(w->next_run)
     .integer_or_null(w->next_occurrence)
+    .integer_or_null(w->queued)
+    .text(*task_copy)
     .integer_or_null(w->queued)
     .integer(w->scheduled_runs)
     .integer(w->completes)

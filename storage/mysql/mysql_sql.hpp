@@ -168,6 +168,12 @@ inline const std::vector<std::vector<const char*>> migrations = {
     " SET r.scheduled_ms = r.scheduled_ms + d.older",
     "CREATE UNIQUE INDEX IF NOT EXISTS runs_occurrence ON runs (task_id, scheduled_ms, attempt)",
   },
+  // 5 (issue 13: edits), as in the SQLite schema_v5: the copy of what each run, and an
+  // occurrence queued behind a run, starts with (storage/edit.hpp).
+  {
+    "ALTER TABLE runs ADD COLUMN IF NOT EXISTS settings MEDIUMTEXT NULL",
+    "ALTER TABLE tasks ADD COLUMN IF NOT EXISTS queued_settings MEDIUMTEXT NULL",
+  },
 };
 
 inline constexpr const char* create_version_table =
@@ -262,6 +268,9 @@ enum class q : size_t {
   trim_runs,
   pause_task,
   resume_task,
+  // edits (version 5)
+  edit_task,
+  delete_labels,
   count_,
 };
 
@@ -318,21 +327,23 @@ inline constexpr statement_text statements[] = {
   {q::claim_task, "claim task",
    "UPDATE tasks SET status = 'running', reason = NULL WHERE id = ? AND status = 'pending'"},
   {q::insert_run, "insert run",
-   "INSERT INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger)"
-   " VALUES (?, 'starting', ?, ?, ?)"},
+   "INSERT INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger, settings)"
+   " VALUES (?, 'starting', ?, ?, ?, ?)"},
   {q::claim_waiting, "claim waiting retry",
    "UPDATE runs SET status = 'starting', claimed_ms = ? WHERE id = ?"},
   {q::set_latest_run, "set latest run",
    "UPDATE tasks SET latest_run = ?, next_run_ms = NULL, version = version + 1,"
    " updated_ms = ? WHERE id = ?"},
   // The latest run tells a waiting retry (claimed in place) from a new run; the controls
-  // at 9, the recurrence at 20, then where a recurring task stands at 30, in the order of
-  // storage/recurring.hpp read_recurring_row. The row locks serialize concurrent claimers.
+  // at 9, the recurrence at 20, then where a recurring task stands at 30 and the copies and
+  // what an edit checks at 38, in the order of storage/recurring.hpp read_recurring_row.
+  // The row locks serialize concurrent claimers.
   {q::select_claimed, "select task for claim",
    "SELECT t.status, t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id,"
    " r.status, r.attempt, r.scheduled_ms, " TS_MYSQL_CONTROLS_COLUMNS ", "
    TS_MYSQL_RECURRENCE_COLUMNS ", t.time_zone, t.state, t.next_occurrence_ms, t.queued_ms,"
-   " t.scheduled_runs, r.next_attempt_ms, t.open_skip, t.open_skip_for"
+   " t.scheduled_runs, r.next_attempt_ms, t.open_skip, t.open_skip_for, r.settings,"
+   " t.queued_settings, t.version, t.due_ms"
    " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ? FOR UPDATE"},
   {q::select_task_status, "select task status", "SELECT status FROM tasks WHERE id = ?"},
   {q::select_run, "select run",
@@ -383,11 +394,12 @@ inline constexpr statement_text statements[] = {
    "UPDATE tasks SET reason = CASE WHEN ? = 'failure' THEN ? END, status = ?,"
    " state = CASE WHEN state = 'cancelled' THEN 'cancelled' ELSE 'completed' END,"
    " version = version + 1, updated_ms = ? WHERE id = ?"},
-  // The next attempt of the occurrence (the first attempt's scheduled time).
+  // The next attempt of the occurrence (the first attempt's scheduled time), with the
+  // settings the first attempt started with.
   {q::insert_retry, "insert retry",
    "INSERT INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger, attempt,"
-   " next_attempt_ms)"
-   " SELECT task_id, 'waiting', ?, scheduled_ms, 'retry', attempt + 1, ? FROM runs"
+   " next_attempt_ms, settings)"
+   " SELECT task_id, 'waiting', ?, scheduled_ms, 'retry', attempt + 1, ?, settings FROM runs"
    " WHERE id = ?"},
   // A recurring task wakes for its next occurrence if that comes before the retry; a
   // paused one stays paused (resume arms the retry). Parameters: the retry, its due time
@@ -429,8 +441,10 @@ inline constexpr statement_text statements[] = {
    " ELSE 'completed' END,"
    " version = version + 1, updated_ms = ? WHERE id = ? AND status = 'running'"},
   // -- v1 operations
+  // The run's own limit (its settings copy) wins over the task's, which an edit may change.
   {q::output_state, "output state",
-   "SELECT r.output_bytes, t.output_limit_bytes, r.status FROM runs r"
+   "SELECT r.output_bytes, COALESCE(CAST(JSON_VALUE(r.settings, '$.output_limit_bytes')"
+   " AS SIGNED), t.output_limit_bytes), r.status FROM runs r"
    " JOIN tasks t ON t.id = r.task_id WHERE r.id = ?"},
   {q::append_chunk, "append output",
    "INSERT INTO run_output (run_id, end_off, data) VALUES (?, ?, ?)"},
@@ -445,7 +459,7 @@ inline constexpr statement_text statements[] = {
    "UPDATE tasks SET status = CASE WHEN ? THEN 'failure' WHEN status = 'pending'"
    " THEN 'cancelled' ELSE status END, reason = CASE WHEN ? THEN 'cancelled' ELSE reason END,"
    " state = 'cancelled', next_run_ms = NULL, next_occurrence_ms = NULL, queued_ms = NULL,"
-   " version = version + 1, updated_ms = ? WHERE id = ?"},
+   " queued_settings = NULL, version = version + 1, updated_ms = ? WHERE id = ?"},
   {q::request_stop, "request stop", "UPDATE runs SET stop_requested_ms = ? WHERE id = ?"},
   {q::end_waiting_run, "end waiting retry",
    "UPDATE runs SET status = 'failure', reason = 'cancelled', finished_ms = ? WHERE id = ?"},
@@ -472,8 +486,8 @@ inline constexpr statement_text statements[] = {
   // A conflict on runs_occurrence is an occurrence that has had its run, which must never
   // run again: no row (affected 0) refuses the claim.
   {q::insert_occurrence_run, "insert occurrence run",
-   "INSERT IGNORE INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger)"
-   " VALUES (?, 'starting', ?, ?, ?)"},
+   "INSERT IGNORE INTO runs (task_id, status, claimed_ms, scheduled_ms, run_trigger,"
+   " settings) VALUES (?, 'starting', ?, ?, ?, ?)"},
   {q::insert_skipped_run, "record skipped occurrences",
    "INSERT IGNORE INTO runs (task_id, status, claimed_ms, finished_ms, scheduled_ms,"
    " run_trigger, skip_reason, skip_count) VALUES (?, 'skipped', ?, ?, ?, 'schedule', ?, ?)"},
@@ -485,15 +499,17 @@ inline constexpr statement_text statements[] = {
    "UPDATE runs SET stop_requested_ms = ?, stop_reason = 'replaced' WHERE id = ?"},
   {q::end_replaced_waiting, "end the replaced retry",
    "UPDATE runs SET status = 'failure', reason = 'replaced', finished_ms = ? WHERE id = ?"},
-  // Parameters: the run that starts (NULL: none) three times, next_run_ms, next_trigger,
-  // next_occurrence_ms, queued_ms, scheduled_runs, completed, open_skip, open_skip_for,
-  // now, the task.
+  // Parameters: the run that starts (NULL: none) three times, next_run_ms,
+  // next_occurrence_ms, queued_ms, the task's settings (copied when an occurrence is queued
+  // now; one already queued keeps its copy), queued_ms, scheduled_runs, completed,
+  // open_skip, open_skip_for, now, the task.
   {q::set_recurring_claim, "claim: update recurring task",
    "UPDATE tasks SET status = CASE WHEN ? IS NOT NULL THEN 'running' ELSE status END,"
    " reason = CASE WHEN ? IS NOT NULL THEN NULL ELSE reason END,"
    " latest_run = COALESCE(?, latest_run), next_run_ms = ?, next_trigger = 'schedule',"
-   " next_occurrence_ms = ?, queued_ms = ?, scheduled_runs = ?,"
-   " state = CASE WHEN ? THEN 'completed' ELSE state END,"
+   " next_occurrence_ms = ?, queued_settings = CASE WHEN ? IS NULL THEN NULL"
+   " WHEN queued_ms IS NULL THEN ? ELSE queued_settings END, queued_ms = ?,"
+   " scheduled_runs = ?, state = CASE WHEN ? THEN 'completed' ELSE state END,"
    " open_skip = COALESCE(?, open_skip), open_skip_for = COALESCE(?, open_skip_for),"
    " version = version + 1, updated_ms = ? WHERE id = ?"},
   // An undone claim of an occurrence gives the occurrence back: the next claim decides
@@ -545,6 +561,19 @@ inline constexpr statement_text statements[] = {
    " next_run_ms = ?, next_occurrence_ms = ?,"
    " status = CASE WHEN ? IS NOT NULL AND status <> 'running' THEN 'pending' ELSE status END,"
    " version = version + 1, updated_ms = ? WHERE id = ?"},
+  // An edit (storage/edit.hpp decide_edit); the schedule and policies follow with
+  // set_recurrence, the labels with delete_labels and insert_label. Parameters: command,
+  // name, time_zone, output limit, the controls (11), due_ms, next_run_ms, state, pending
+  // twice, now, the task.
+  {q::edit_task, "edit task",
+   "UPDATE tasks SET command = ?, name = ?, time_zone = ?, output_limit_bytes = ?,"
+   " timeout_ms = ?, kill_grace_ms = ?, retry_max_attempts = ?, retry_delay_ms = ?,"
+   " retry_multiplier = ?, retry_max_delay_ms = ?, retry_jitter = ?,"
+   " retry_on_interrupted = ?, env = ?, cwd = ?, run_as = ?, due_ms = ?, next_run_ms = ?,"
+   " state = ?, status = CASE WHEN ? THEN 'pending' ELSE status END,"
+   " reason = CASE WHEN ? THEN NULL ELSE reason END, version = version + 1,"
+   " updated_ms = ? WHERE id = ?"},
+  {q::delete_labels, "edit: delete labels", "DELETE FROM task_labels WHERE task_id = ?"},
 };
 
 inline constexpr const char* task_select = TS_MYSQL_TASK_SELECT;

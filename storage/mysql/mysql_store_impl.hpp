@@ -122,6 +122,7 @@ public:
                                         const request_key& key) override;
   caf::expected<task_change> resume_task(task_id task, millis now,
                                          const request_key& key) override;
+  caf::expected<task_change> update_task(const task_edit& e, millis now) override;
 
   // -- reads and maintenance -------------------------------------------------------------------
 

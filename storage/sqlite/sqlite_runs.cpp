@@ -10,6 +10,7 @@
 
 #include "core/defaults.hpp"
 #include "core/error.hpp"
+#include "storage/edit.hpp"
 #include "storage/recurring.hpp"
 #include "storage/row_mapping.hpp"
 #include "storage/sqlite/sqlite_sql.hpp"
@@ -24,6 +25,7 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
     std::string trigger;
     std::optional<run_id> waiting;
     std::optional<recurring_row> recurring;
+    std::optional<recurring_row> one_shot;
     {
       use u{task_for_claim_};
       u.bind(1, task);
@@ -39,6 +41,8 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
         recurring = std::move(*row);
       else if (u.text_view(0) != to_string(task_status::pending))
         return not_pending(task, u.text_view(0));
+      else
+        one_shot = std::move(*row);
       out.task = task;
       out.command = u.text(1);
       out.due = u.int64(2);
@@ -57,6 +61,8 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
     }
     if (recurring)
       return claim_recurring(*recurring, claimed_at, out);
+    if (auto err = apply_copies(*one_shot, nullptr, out, backend()))
+      return err;
     if (waiting) {
       use u{claim_waiting_};
       u.bind(1, *waiting).bind(2, claimed_at);
@@ -65,8 +71,12 @@ caf::expected<claim> sqlite_store::claim_run(task_id task, millis claimed_at) {
         return fail(rc, "claim: claim the retry");
       out.run = *waiting;
     } else {
+      auto copy = settings_of(out);
+      if (!copy)
+        return copy.error();
       use u{insert_run_};
-      u.bind(1, task).bind(2, claimed_at).bind(3, out.due).bind_text(4, trigger);
+      u.bind(1, task).bind(2, claimed_at).bind(3, out.due).bind_text(4, trigger)
+        .bind_text(5, *copy);
       auto rc = u.step();
       if (rc != SQLITE_DONE)
         return fail(rc, "claim: insert run");
@@ -86,6 +96,13 @@ caf::error sqlite_store::claim_recurring(const recurring_row& row, millis now, c
   auto w = decide_claim(row, now, backend());
   if (!w)
     return w.error();
+  // An occurrence queued now starts with what the task says now; the run that starts, with
+  // its own copy when it has one.
+  auto task_copy = settings_of(out);
+  if (!task_copy)
+    return task_copy.error();
+  if (auto err = apply_copies(row, &*w, out, backend()))
+    return err;
   std::optional<run_id> open_skip;
   for (auto& skip : w->skips) {
     use u{insert_skipped_run_};
@@ -121,9 +138,13 @@ caf::error sqlite_store::claim_recurring(const recurring_row& row, millis now, c
     out.due = row.latest_next_attempt.value_or(now);
   } else if (w->what != start::none) {
     auto manual = w->what == start::manual;
+    auto copy = settings_of(out);
+    if (!copy)
+      return copy.error();
     use u{insert_occurrence_run_};
     u.bind(1, row.task).bind(2, now).bind(3, w->scheduled_for)
-      .bind_text(4, to_string(manual ? run_trigger::manual : run_trigger::schedule));
+      .bind_text(4, to_string(manual ? run_trigger::manual : run_trigger::schedule))
+      .bind_text(5, *copy);
     if (auto rc = u.step(); rc != SQLITE_DONE)
       return fail(rc, "claim: insert run");
     if (sqlite3_changes(conn_.db) == 0)
@@ -143,7 +164,8 @@ caf::error sqlite_store::claim_recurring(const recurring_row& row, millis now, c
       .bind(8, now)
       .bind(9, w->completes ? 1 : 0)
       .bind_opt(10, open_skip)
-      .bind_opt(11, open_skip ? w->blocked_by : std::nullopt);
+      .bind_opt(11, open_skip ? w->blocked_by : std::nullopt)
+      .bind_text(12, *task_copy);
     if (auto rc = u.step(); rc != SQLITE_DONE)
       return fail(rc, "claim: update task");
   }

@@ -164,9 +164,18 @@ UPDATE runs SET scheduled_ms = scheduled_ms + (SELECT count(*) FROM runs o
 CREATE UNIQUE INDEX runs_occurrence ON runs(task_id, scheduled_ms, attempt);
 )sql";
 
+/// Version 5: the copy of what each run starts with, and of what an occurrence queued behind
+/// a run will start with (storage/edit.hpp): an edit changes later runs only. NULL in rows
+/// an older binary wrote, which then start with the task's columns as before.
+inline constexpr const char* schema_v5 = R"sql(
+ALTER TABLE runs ADD COLUMN settings TEXT;
+ALTER TABLE tasks ADD COLUMN queued_settings TEXT;
+)sql";
+
 /// migrations[i] brings a database from version i + 1 to i + 2 inside the open schema
 /// transaction. A schema change appends one entry here and bumps storage::schema_version.
-inline constexpr std::array<const char*, 3> migrations{schema_v2, schema_v3, schema_v4};
+inline constexpr std::array<const char*, 4> migrations{schema_v2, schema_v3, schema_v4,
+                                                       schema_v5};
 
 // IMMEDIATE: two processes opening a fresh file at once create the schema only once.
 inline constexpr const char* begin_schema = "BEGIN IMMEDIATE";
@@ -230,18 +239,21 @@ inline constexpr const char* find_by_key =
   " FROM tasks WHERE idempotency_key = ?1";
 
 // The latest run tells a waiting retry (claimed in place) from a new run; the controls at 9,
-// the recurrence at 20, then where a recurring task stands (storage/recurring.hpp) at 30.
+// the recurrence at 20, then where a recurring task stands (storage/recurring.hpp) at 30,
+// the copies a waiting retry and a queued occurrence start with at 38, and what an edit
+// checks at 40.
 inline constexpr const char* task_for_claim =
   "SELECT t.status, t.command, t.next_run_ms, t.next_trigger, t.output_limit_bytes, r.id,"
   " r.status, r.attempt, r.scheduled_ms, " TS_SQLITE_CONTROLS_COLUMNS ", "
   TS_SQLITE_RECURRENCE_COLUMNS ", t.time_zone, t.state, t.next_occurrence_ms, t.queued_ms,"
-  " t.scheduled_runs, r.next_attempt_ms, t.open_skip, t.open_skip_for"
+  " t.scheduled_runs, r.next_attempt_ms, t.open_skip, t.open_skip_for, r.settings,"
+  " t.queued_settings, t.version, t.due_ms"
   " FROM tasks t LEFT JOIN runs r ON r.id = t.latest_run WHERE t.id = ?1";
 // A run of a recurring task: a conflict on (task, occurrence, attempt) is an occurrence that
 // has had its run, which must never run again.
 inline constexpr const char* insert_occurrence_run =
-  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
-  " VALUES(?1, 'starting', ?2, ?3, ?4) ON CONFLICT DO NOTHING";
+  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger, settings)"
+  " VALUES(?1, 'starting', ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING";
 inline constexpr const char* insert_skipped_run =
   "INSERT INTO runs(task_id, status, claimed_ms, finished_ms, scheduled_ms, run_trigger,"
   " skip_reason, skip_count) VALUES(?1, 'skipped', ?2, ?2, ?3, 'schedule', ?4, ?5)"
@@ -254,8 +266,9 @@ inline constexpr const char* replace_run =
   "UPDATE runs SET stop_requested_ms = ?2, stop_reason = 'replaced' WHERE id = ?1";
 inline constexpr const char* end_replaced_waiting =
   "UPDATE runs SET status = 'failure', reason = 'replaced', finished_ms = ?2 WHERE id = ?1";
-// ?2: the run that starts (NULL: none); ?9: nothing is left (completed). The next run is
-// always a scheduled one: a manual trigger sets next_trigger itself.
+// ?2: the run that starts (NULL: none); ?9: nothing is left (completed); ?12: what an
+// occurrence queued now will start with (an occurrence already queued keeps its copy). The
+// next run is always a scheduled one: a manual trigger sets next_trigger itself.
 inline constexpr const char* set_recurring_claim =
   "UPDATE tasks SET status = CASE WHEN ?2 IS NOT NULL THEN 'running' ELSE status END,"
   " reason = CASE WHEN ?2 IS NOT NULL THEN NULL ELSE reason END,"
@@ -263,10 +276,12 @@ inline constexpr const char* set_recurring_claim =
   " next_occurrence_ms = ?5, queued_ms = ?6, scheduled_runs = ?7,"
   " state = CASE WHEN ?9 THEN 'completed' ELSE state END,"
   " open_skip = coalesce(?10, open_skip), open_skip_for = coalesce(?11, open_skip_for),"
+  " queued_settings = CASE WHEN ?6 IS NULL THEN NULL WHEN queued_ms IS NULL THEN ?12"
+  " ELSE queued_settings END,"
   " version = version + 1, updated_ms = ?8 WHERE id = ?1";
 inline constexpr const char* insert_run =
-  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger)"
-  " VALUES(?1, 'starting', ?2, ?3, ?4)";
+  "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger, settings)"
+  " VALUES(?1, 'starting', ?2, ?3, ?4, ?5)";
 inline constexpr const char* claim_waiting =
   "UPDATE runs SET status = 'starting', claimed_ms = ?2 WHERE id = ?1";
 inline constexpr const char* set_task_running =
@@ -324,11 +339,12 @@ inline constexpr const char* finished_run =
   "SELECT r.task_id, r.status, r.reason, r.output_bytes, t.state, t.latest_run = r.id,"
   " r.finished_ms, t.cron IS NOT NULL OR t.every_s IS NOT NULL, t.next_occurrence_ms,"
   " t.queued_ms FROM runs r JOIN tasks t ON t.id = r.task_id WHERE r.id = ?1";
-// The next attempt of the occurrence (the first attempt's scheduled time), due at ?2.
+// The next attempt of the occurrence (the first attempt's scheduled time), due at ?2, with
+// the settings the first attempt started with.
 inline constexpr const char* insert_retry =
   "INSERT INTO runs(task_id, status, claimed_ms, scheduled_ms, run_trigger, attempt,"
-  " next_attempt_ms)"
-  " SELECT task_id, 'waiting', ?3, scheduled_ms, 'retry', attempt + 1, ?2 FROM runs"
+  " next_attempt_ms, settings)"
+  " SELECT task_id, 'waiting', ?3, scheduled_ms, 'retry', attempt + 1, ?2, settings FROM runs"
   " WHERE id = ?1";
 // A recurring task wakes for its next occurrence if that comes before the retry; a paused
 // one stays paused (resume arms the retry).
@@ -407,9 +423,11 @@ inline constexpr const char* interrupt_task =
 
 // -- v1 operations ------------------------------------------------------------------------------
 
+// The run's own limit (its settings copy) wins over the task's, which an edit may change.
 inline constexpr const char* output_state =
-  "SELECT r.output_bytes, t.output_limit_bytes, r.status FROM runs r"
-  " JOIN tasks t ON t.id = r.task_id WHERE r.id = ?1";
+  "SELECT r.output_bytes, coalesce(json_extract(r.settings, '$.output_limit_bytes'),"
+  " t.output_limit_bytes), r.status FROM runs r JOIN tasks t ON t.id = r.task_id"
+  " WHERE r.id = ?1";
 inline constexpr const char* append_chunk =
   "INSERT INTO run_output(run_id, end_off, data) VALUES(?1, ?2, ?3)";
 inline constexpr const char* drop_chunks =
@@ -423,7 +441,7 @@ inline constexpr const char* task_for_change =
 // ?3: a waiting retry ends cancelled, and the task shows that run's end (SCHEMA.md).
 inline constexpr const char* cancel_task =
   "UPDATE tasks SET state = 'cancelled', next_run_ms = NULL, next_occurrence_ms = NULL,"
-  " queued_ms = NULL, version = version + 1,"
+  " queued_ms = NULL, queued_settings = NULL, version = version + 1,"
   " updated_ms = ?2, status = CASE WHEN ?3 THEN 'failure' WHEN status = 'pending'"
   " THEN 'cancelled' ELSE status END, reason = CASE WHEN ?3 THEN 'cancelled' ELSE reason END"
   " WHERE id = ?1";
@@ -447,6 +465,17 @@ inline constexpr const char* resume_task =
   " next_run_ms = ?3, next_occurrence_ms = ?4,"
   " status = CASE WHEN ?3 IS NOT NULL AND status <> 'running' THEN 'pending' ELSE status END,"
   " version = version + 1, updated_ms = ?2 WHERE id = ?1";
+// An edit (storage/edit.hpp decide_edit gives ?17..?21); the schedule and policies follow
+// with set_recurrence, the labels with delete_labels and insert_label.
+inline constexpr const char* edit_task =
+  "UPDATE tasks SET command = ?2, name = ?3, time_zone = ?4, output_limit_bytes = ?5,"
+  " timeout_ms = ?6, kill_grace_ms = ?7, retry_max_attempts = ?8, retry_delay_ms = ?9,"
+  " retry_multiplier = ?10, retry_max_delay_ms = ?11, retry_jitter = ?12,"
+  " retry_on_interrupted = ?13, env = ?14, cwd = ?15, run_as = ?16, due_ms = ?17,"
+  " next_run_ms = ?18, state = ?19, status = CASE WHEN ?20 THEN 'pending' ELSE status END,"
+  " reason = CASE WHEN ?20 THEN NULL ELSE reason END, version = version + 1,"
+  " updated_ms = ?21 WHERE id = ?1";
+inline constexpr const char* delete_labels = "DELETE FROM task_labels WHERE task_id = ?1";
 inline constexpr const char* find_request_key =
   "SELECT request_hash, task_id FROM request_keys WHERE idempotency_key = ?1";
 inline constexpr const char* insert_request_key =

@@ -115,6 +115,8 @@ caf::error sqlite_store::prepare_all() {
     {&task_labels_, sql::task_labels},
     {&find_request_key_, sql::find_request_key},
     {&insert_request_key_, sql::insert_request_key},
+    {&edit_task_, sql::edit_task},
+    {&delete_labels_, sql::delete_labels},
     {&get_task_info_, get_task_info_sql.c_str()},
     {&get_run_, get_run_sql.c_str()},
   };

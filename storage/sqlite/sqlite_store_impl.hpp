@@ -92,6 +92,7 @@ public:
                                         const request_key& key) override;
   caf::expected<task_change> resume_task(task_id task, millis now,
                                          const request_key& key) override;
+  caf::expected<task_change> update_task(const task_edit& e, millis now) override;
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override;
   caf::expected<task_page> list_tasks(const task_filter& f) override;
   caf::expected<run_page> list_runs(const run_filter& f) override;
@@ -210,7 +211,7 @@ private:
   statement output_state_, append_chunk_, drop_chunks_, read_chunks_;
   statement task_for_change_, cancel_task_, request_stop_, end_waiting_run_, trigger_task_,
     task_labels_;
-  statement find_request_key_, insert_request_key_;
+  statement find_request_key_, insert_request_key_, edit_task_, delete_labels_;
   statement get_task_info_, get_run_;
 };
 

@@ -136,6 +136,11 @@ public:
       return outage();
     return inner_->resume_task(task, now, key);
   }
+  caf::expected<task_change> update_task(const task_edit& e, millis now) override {
+    if (down)
+      return outage();
+    return inner_->update_task(e, now);
+  }
   caf::expected<task_info> get_task_info(task_id id, int64_t output_tail) override {
     if (down)
       return outage();

@@ -794,6 +794,17 @@ fake_coordinator(ts::coordinator_actor::pointer self,
       c.task.state = task_state::active;
       return c;
     },
+    // Task 1 is at version 1; an edit from another version is stale.
+    [=](edit_atom, task_edit& e) -> caf::result<task_change> {
+      if (e.id != 1)
+        return make_error(ec::not_found);
+      if (e.expected_version != 1)
+        return make_error(ec::version_mismatch, "task 1 is at version 1");
+      task_change c;
+      c.task = v1_task();
+      c.task.version = 2;
+      return c;
+    },
     [=](kill_atom) {},
     [=](retry_atom) {
       std::unique_lock<std::mutex> guard{st->mtx};
@@ -897,6 +908,9 @@ ts::persistence_actor::behavior_type fake_persistence() {
       return make_error(ec::storage_failure);
     },
     [](resume_atom, task_id, millis, request_key&) -> caf::result<task_change> {
+      return make_error(ec::storage_failure);
+    },
+    [](edit_atom, task_edit&, millis) -> caf::result<task_change> {
       return make_error(ec::storage_failure);
     },
     [](ping_atom) { return caf::ok_atom::value; },

@@ -388,6 +388,10 @@ fake_persistence(fake_persistence_actor::pointer self, std::shared_ptr<fake_db> 
       c.task.next_run_at = i->second.due;
       return c;
     },
+    // An edit is not modelled here (the store conformance tests cover it).
+    [=](edit_atom, task_edit&, millis) -> caf::result<task_change> {
+      return make_error(ec::unavailable, "fake persistence: no edits");
+    },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       if (db->down)
         return make_error(ec::unavailable, "fake outage");
@@ -429,6 +433,7 @@ fake_coordinator(coordinator_actor::pointer, std::shared_ptr<std::vector<run_id>
     [=](trigger_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
     [=](pause_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
     [=](resume_atom, task_id, request_key&) -> caf::result<task_change> { return refused(); },
+    [=](edit_atom, task_edit&) -> caf::result<task_change> { return refused(); },
     [=](shutdown_atom, int64_t) { return caf::ok_atom::value; },
     [=](kill_atom) {},
     [=](retry_atom) {},
