@@ -75,6 +75,44 @@ struct recurring_fixture : actor_harness {
     return (*r)->id;
   }
 
+  /// Every `period_s` from now, `command`, with the given policies and retries.
+  new_task every(int64_t period_s, std::string command, overlap_policy overlap,
+                 int32_t attempts = 1) {
+    new_task t;
+    t.command = std::move(command);
+    t.created_at = now();
+    t.recur.every_s = period_s;
+    t.recur.anchor = now();
+    t.due = now();
+    t.policy.overlap = overlap;
+    t.controls.retry.max_attempts = attempts;
+    t.controls.retry.delay_ms = 1000;
+    t.controls.retry.jitter = retry_jitter::none;
+    return t;
+  }
+
+  task_id schedule(new_task t) {
+    auto h = self->request(coord, caf::infinite, schedule_atom::value, std::move(t));
+    run();
+    auto r = poll_reply<task_record>(self, h);
+    REQUIRE(r);
+    REQUIRE(*r);
+    return (*r)->id;
+  }
+
+  /// A PATCH: the task becomes `t`, from the version the file holds now.
+  task_change edit(task_id id, new_task t, bool schedule_changed) {
+    auto info = store->get_task_info(id, 0);
+    REQUIRE(info);
+    task_edit e{id, info->version, std::move(t), schedule_changed};
+    auto h = self->request(coord, caf::infinite, edit_atom::value, std::move(e));
+    advance(20);
+    auto r = poll_reply<task_change>(self, h);
+    REQUIRE(r);
+    REQUIRE(*r);
+    return std::move(**r);
+  }
+
   template <class Atom>
   task_change change(Atom atom, task_id id) {
     auto h = self->request(coord, caf::infinite, atom, id, request_key{});
@@ -285,4 +323,63 @@ TEST_CASE("history_keep: the oldest runs go as new ones end, the newest stay", "
   REQUIRE(rs.size() == 2);
   CHECK(rs[0].scheduled_for == t0 + 6 * s);
   CHECK(rs[1].scheduled_for == t0 + 8 * s);
+}
+
+TEST_CASE("PATCH while a retry waits: the retry runs the old command, later runs the new",
+          "[recurring][edit]") {
+  recurring_fixture f;
+  auto id = f.schedule(f.every(10, "tick", overlap_policy::skip, 2));
+  f.advance(100);
+  REQUIRE(f.started() == 1);
+  f.runner->end(0, 1);  // fails: the second attempt waits 1 s
+  f.advance(100);
+  auto c = f.edit(id, f.every(10, "tock", overlap_policy::skip, 2), false);
+  CHECK(c.task.command == "tock");
+  CHECK(c.task.version >= 2);
+  f.advance(1 * s);
+  REQUIRE(f.started() == 2);
+  CHECK(f.runner->processes[1].command == "tick");
+  f.runner->end(1, 0);
+  f.advance(9 * s);
+  REQUIRE(f.started() == 3);
+  CHECK(f.runner->processes[2].command == "tock");
+}
+
+TEST_CASE("PATCH while an occurrence is queued: it runs the old command, later ones the new",
+          "[recurring][edit]") {
+  recurring_fixture f;
+  auto id = f.schedule(f.every(2, "tick", overlap_policy::queue));
+  f.advance(100);
+  REQUIRE(f.started() == 1);
+  f.advance(2 * s);  // the next occurrence queues behind the first run
+  f.edit(id, f.every(2, "tock", overlap_policy::queue), false);
+  f.runner->end(0, 0);
+  f.advance(50);
+  REQUIRE(f.started() == 2);
+  CHECK(f.runner->processes[1].command == "tick");
+  f.runner->end(1, 0);
+  f.advance(2 * s);
+  REQUIRE(f.started() == 3);
+  CHECK(f.runner->processes[2].command == "tock");
+}
+
+TEST_CASE("PATCH of the schedule re-arms the task at its new next occurrence",
+          "[recurring][edit]") {
+  recurring_fixture f;
+  auto t0 = f.now();
+  auto id = f.schedule(f.every(2, "tick", overlap_policy::skip));
+  f.advance(100);
+  REQUIRE(f.started() == 1);
+  f.runner->end(0, 0);
+  f.advance(100);  // the run's end is written (a new version) before the edit reads one
+  auto t = f.every(60, "tick", overlap_policy::skip);
+  t.recur.anchor = t0;
+  auto c = f.edit(id, t, true);
+  REQUIRE(c.task.next_run_at);
+  CHECK(*c.task.next_run_at == t0 + 60 * s);
+  f.advance(30 * s);  // the old timer (t0 + 2 s) no longer fires
+  CHECK(f.started() == 1);
+  f.advance(30 * s);
+  REQUIRE(f.started() == 2);
+  CHECK(f.runs(id).back().scheduled_for == t0 + 60 * s);
 }
