@@ -71,6 +71,9 @@ enum class http_ec : uint8_t {
   invalid_cron,
   /// A valid schedule without a single occurrence (an impossible date, or an empty window).
   schedule_never_fires,
+  /// PATCH without If-Match: the task changed between the read and the write of every one
+  /// of the edit's tries (the gateway's verdict, after asking the coordinator).
+  edit_conflict,
 };
 
 constexpr caf::atom_value http_ec_category = caf::atom("http");

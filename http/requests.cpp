@@ -17,16 +17,32 @@ caf::error invalid(http_ec code, std::string message) {
   return make_http_error(code, std::move(message));
 }
 
+// "type/subtype" of a Content-Type, without its parameters (charset=...).
+std::string_view media_type(std::string_view content_type) {
+  return trim(content_type.substr(0, content_type.find(';')));
+}
+
 } // namespace
 
 caf::error check_json_content_type(std::optional<std::string_view> content_type) {
   if (!content_type)
     return caf::none;
-  auto media = trim(content_type->substr(0, content_type->find(';')));
+  auto media = media_type(*content_type);
   if (iequals(media, "application/json") || iequals(media, "application/x-www-form-urlencoded"))
     return caf::none;
   return invalid(http_ec::unsupported_media_type,
                  "the body must be JSON (Content-Type: application/json)");
+}
+
+caf::error check_merge_patch_content_type(std::optional<std::string_view> content_type) {
+  if (!content_type)
+    return caf::none;
+  auto media = media_type(*content_type);
+  if (iequals(media, "application/merge-patch+json") || iequals(media, "application/json"))
+    return caf::none;
+  return invalid(http_ec::unsupported_media_type,
+                 "the body must be a JSON merge patch (Content-Type: "
+                 "application/merge-patch+json or application/json)");
 }
 
 caf::error check_idempotency_key(std::optional<std::string_view> key) {

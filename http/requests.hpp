@@ -32,6 +32,11 @@ caf::expected<query_params> parse_query(std::string_view query);
 /// Refuses a Content-Type other than JSON (415); an absent one is taken as JSON.
 caf::error check_json_content_type(std::optional<std::string_view> content_type);
 
+/// PATCH: refuses a Content-Type other than application/merge-patch+json or application/json
+/// (415); an absent one is taken as a merge patch. Unlike a create, curl's default form type
+/// is refused: a PATCH is always sent with its type on purpose.
+caf::error check_merge_patch_content_type(std::optional<std::string_view> content_type);
+
 /// Refuses an Idempotency-Key that is not 1 to 255 printable ASCII characters.
 caf::error check_idempotency_key(std::optional<std::string_view> key);
 

@@ -183,6 +183,7 @@ http_response error_response(const caf::error& err) {
       case http_ec::payload_too_large: return error_body(413, "payload_too_large", message);
       case http_ec::unsupported_media_type:
         return error_body(415, "unsupported_media_type", message);
+      case http_ec::edit_conflict: return error_body(409, "edit_conflict", message);
       case http_ec::none: break;
     }
   } else if (err.category() == ec_category) {
@@ -199,6 +200,14 @@ http_response error_response(const caf::error& err) {
       case ec::invalid_state:
         // The store's reason is written for clients ("a run of the task is in progress").
         return error_body(409, "invalid_state", context_text(err, 0));
+      case ec::version_mismatch: {
+        // An If-Match that names another version than the stored one (the gateway's message
+        // says which), or an edit that lost a race after it.
+        auto message = context_text(err, 0);
+        return error_body(412, "version_mismatch",
+                          message.empty() ? "the task is not at the version If-Match names"
+                                          : message);
+      }
       case ec::unavailable:
         return unavailable("the database cannot be reached; try again later");
       case ec::shutting_down:
@@ -335,6 +344,7 @@ const char* reason_phrase(int status) {
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
     case 409: return "Conflict";
+    case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
     case 500: return "Internal Server Error";

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include <caf/error.hpp>
+#include <nlohmann/json.hpp>
 
 #include "core/types.hpp"
 #include "http/api.hpp"
@@ -42,8 +43,19 @@ http_response status(const task_view& view);
 /// Idempotent-Replayed: true.
 http_response task_created(const task_info& task, bool replayed);
 
-/// 200 with the task (GET, cancel, trigger); `replayed` as above.
+/// 200 with the task (cancel, trigger, pause, resume); `replayed` as above.
 http_response task_resource(const task_info& task, bool replayed = false);
+
+/// GET and PATCH /v1/tasks/{id}: 200 with the task and its ETag (task_etag), which a
+/// later PATCH names in If-Match.
+http_response task_with_etag(const task_info& task);
+
+/// A task's version as a strong entity tag: `"3"`.
+std::string task_etag(int64_t version);
+
+/// The task as every v1 response shows it (every key present, null when absent); PATCH
+/// builds the task's create request from it (v1_edit.hpp).
+nlohmann::ordered_json task_json(const task_info& task);
 
 /// 200 with {"items", "next_cursor"}; the cursor is bound to `filter_key` (cursor.hpp).
 http_response task_list(const task_page& page, const std::string& filter_key);

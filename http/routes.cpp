@@ -18,7 +18,7 @@ const std::vector<route_entry> table = {
   {healthz_path, {"GET"}, route_id::healthz},
   {readyz_path, {"GET"}, route_id::readyz},
   {"/v1/tasks", {"GET", "POST"}, route_id::v1_tasks},
-  {"/v1/tasks/{id}", {"GET"}, route_id::v1_task},
+  {"/v1/tasks/{id}", {"GET", "PATCH"}, route_id::v1_task},
   {"/v1/tasks/{id}/cancel", {"POST"}, route_id::v1_task_cancel},
   {"/v1/tasks/{id}/trigger", {"POST"}, route_id::v1_task_trigger},
   {"/v1/tasks/{id}/pause", {"POST"}, route_id::v1_task_pause},
@@ -123,10 +123,22 @@ action v1_route(const request_view& req, const match& m, millis now, const v1_li
           return error_response(list.error());
         return v1_action{list_tasks_action{std::move(*list)}};
       }
-    case route_id::v1_task:
+    case route_id::v1_task: {
       if (auto err = no_query())
         return error_response(err);
-      return v1_action{get_task_action{rid}};
+      if (req.method == "GET")
+        return v1_action{get_task_action{rid}};
+      auto edit = parse_edit_request(req.body, req.content_type, req.if_match);
+      if (!edit) {
+        auto res = error_response(edit.error());
+        // RFC 5789, 2.2: a 415 to a PATCH names the patch types the resource takes.
+        if (res.status == 415)
+          res.headers.emplace_back("Accept-Patch",
+                                   "application/merge-patch+json, application/json");
+        return res;
+      }
+      return v1_action{edit_task_action{rid, std::move(*edit), now, limits}};
+    }
     case route_id::v1_task_cancel:
     case route_id::v1_task_trigger:
     case route_id::v1_task_pause:

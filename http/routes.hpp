@@ -13,6 +13,7 @@
 #include "core/time_zone.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
+#include "http/v1_edit.hpp"
 #include "http/v1_requests.hpp"
 
 namespace ts::api {
@@ -26,6 +27,7 @@ struct request_view {
   std::optional<std::string_view> content_type;
   std::optional<std::string_view> authorization;
   std::optional<std::string_view> idempotency_key;
+  std::optional<std::string_view> if_match;
 };
 
 /// Ask the coordinator to schedule a task.
@@ -51,6 +53,15 @@ struct create_task_action {
 };
 struct get_task_action {
   task_id id = 0;
+};
+/// The gateway reads the task, makes the edit of it (make_edit) and sends that. `limits`
+/// point into the server's options, which the request's responder keeps alive until it is
+/// answered: the gateway reads them only before it answers.
+struct edit_task_action {
+  task_id id = 0;
+  edit_request request;
+  millis now = 0;
+  v1_limits limits;
 };
 struct list_tasks_action {
   task_list_request list;
@@ -92,9 +103,9 @@ struct task_occurrences_action {
 };
 
 using v1_action =
-  std::variant<create_task_action, get_task_action, list_tasks_action, cancel_task_action,
-               trigger_task_action, pause_task_action, resume_task_action, list_runs_action,
-               get_run_action, read_output_action, task_occurrences_action>;
+  std::variant<create_task_action, get_task_action, edit_task_action, list_tasks_action,
+               cancel_task_action, trigger_task_action, pause_task_action, resume_task_action,
+               list_runs_action, get_run_action, read_output_action, task_occurrences_action>;
 
 /// An immediate answer, or what to ask the actors.
 using action = std::variant<http_response, schedule_action, status_action, metrics_action,

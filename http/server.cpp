@@ -174,6 +174,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.content_type = field(h, "Content-Type");
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
+    v.if_match = field(h, "If-Match");
     auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr,
                           st->zone.get(),
                           api::v1_limits{st->max_output_bytes, nullptr, &st->allowed_run_as});

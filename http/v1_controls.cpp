@@ -25,7 +25,7 @@ namespace {
 using json = nlohmann::json;
 
 /// A number of seconds in [min, max] (fractions allowed) as milliseconds, rounded up so that
-/// a positive value never becomes 0.
+/// a positive value never becomes 0: the fewest milliseconds that are not less than it.
 caf::expected<int64_t> seconds(const json& j, const std::string& field, double min, double max,
                                bool exclusive_min) {
   auto range = field + " must be a number of seconds " + (exclusive_min ? "above " : "from ")
@@ -36,7 +36,13 @@ caf::expected<int64_t> seconds(const json& j, const std::string& field, double m
   auto v = j.get<double>();
   if (!std::isfinite(v) || v < min || (exclusive_min && v <= min) || v > max)
     return field_error(field, range);
-  return static_cast<int64_t>(std::ceil(v * 1000));
+  // v * 1000 can land a hair above a whole number (2.007 * 1000 is 2007.0000000000002), which
+  // ceil alone would make 2008: a task's own timeout_s, sent back by a PATCH, must read back
+  // as the same milliseconds.
+  auto ms = std::ceil(v * 1000);
+  if (ms > 0 && (ms - 1) / 1000 >= v)
+    ms -= 1;
+  return static_cast<int64_t>(ms);
 }
 
 caf::error read_retry(const json& j, retry_policy& r) {

@@ -173,6 +173,38 @@ caf::expected<int32_t> read_limit(const std::string& value) {
 
 } // namespace
 
+caf::expected<new_task> read_create_body(const json& body, millis now,
+                                         const v1_limits& limits) {
+  for (auto& [key, value] : body.items())
+    if (std::find(create_fields.begin(), create_fields.end(), key) == create_fields.end())
+      return unknown(key);
+  auto command = body.find("command");
+  if (command == body.end())
+    return field_error("command", "command is missing");
+  if (auto err = check_command(*command))
+    return err;
+  new_task t;
+  t.command = command->get<std::string>();
+  t.created_at = now;
+  if (auto i = body.find("name"); i != body.end())
+    if (auto err = read_name(*i, t))
+      return err;
+  if (auto i = body.find("labels"); i != body.end())
+    if (auto err = read_labels(*i, t))
+      return err;
+  if (auto i = body.find("output_limit_bytes"); i != body.end())
+    if (auto err = read_output_limit(*i, t, limits))
+      return err;
+  if (auto err = read_controls(body, t.controls, limits))
+    return err;
+  if (auto err = read_policy(body, t.policy))
+    return err;
+  auto schedule = body.find("schedule");
+  if (auto err = read_schedule(schedule == body.end() ? json{} : *schedule, t, now, limits))
+    return err;
+  return t;
+}
+
 caf::expected<new_task> parse_create_request(std::string_view body,
                                              std::optional<std::string_view> content_type,
                                              std::optional<std::string_view> idempotency_key,
@@ -184,43 +216,16 @@ caf::expected<new_task> parse_create_request(std::string_view body,
   auto j = parse_object(body);
   if (!j)
     return j.error();
-  for (auto& [key, value] : j->items())
-    if (key != "command" && key != "schedule" && key != "name" && key != "labels"
-        && key != "output_limit_bytes" && key != "timeout_s" && key != "kill_grace_s"
-        && key != "retry" && key != "env" && key != "cwd" && key != "run_as"
-        && key != "misfire" && key != "overlap" && key != "history_keep")
-      return unknown(key);
-  auto command = j->find("command");
-  if (command == j->end())
-    return field_error("command", "command is missing");
-  if (auto err = check_command(*command))
-    return err;
-  new_task t;
-  t.command = command->get<std::string>();
-  t.created_at = now;
-  if (auto i = j->find("name"); i != j->end())
-    if (auto err = read_name(*i, t))
-      return err;
-  if (auto i = j->find("labels"); i != j->end())
-    if (auto err = read_labels(*i, t))
-      return err;
-  if (auto i = j->find("output_limit_bytes"); i != j->end())
-    if (auto err = read_output_limit(*i, t, limits))
-      return err;
-  if (auto err = read_controls(*j, t.controls, limits))
-    return err;
-  if (auto err = read_policy(*j, t.policy))
-    return err;
-  auto schedule = j->find("schedule");
-  if (auto err = read_schedule(schedule == j->end() ? json{} : *schedule, t, now, limits))
-    return err;
+  auto t = read_create_body(*j, now, limits);
+  if (!t)
+    return t;
   if (idempotency_key)
-    t.idempotency_key = std::string{*idempotency_key};
+    t->idempotency_key = std::string{*idempotency_key};
   // The canonical body (sorted keys), so that a retry is told from a different request;
   // "v1" keeps it apart from a legacy request with the same key. A request without a time
   // means "now": its retry is the same request, whenever it comes.
-  t.request_hash = sha256_hex("v1 POST /v1/tasks " + j->dump(-1, ' ', false,
-                                                            json::error_handler_t::replace));
+  t->request_hash = sha256_hex("v1 POST /v1/tasks " + j->dump(-1, ' ', false,
+                                                             json::error_handler_t::replace));
   return t;
 }
 

@@ -4,6 +4,7 @@
 // errors naming the field at fault, for error_response (responses.hpp).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include <caf/expected.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "core/defaults.hpp"
 #include "core/time_zone.hpp"
@@ -36,6 +38,18 @@ caf::expected<new_task> parse_create_request(std::string_view body,
                                              std::optional<std::string_view> content_type,
                                              std::optional<std::string_view> idempotency_key,
                                              millis now, const v1_limits& limits);
+
+/// The fields a create takes, as a task shows them; any other is unknown_field. A PATCH
+/// edits exactly these.
+inline constexpr std::array<std::string_view, 14> create_fields = {
+  "command", "name", "labels", "schedule", "output_limit_bytes", "timeout_s", "kill_grace_s",
+  "retry", "env", "cwd", "run_as", "misfire", "overlap", "history_keep"};
+
+/// The body of a create, parsed, read into a new task created at `now` (without an
+/// Idempotency-Key or a request hash). A PATCH reads the task it makes with it too
+/// (v1_edit.hpp), so that an edit is refused exactly as a create would be.
+caf::expected<new_task> read_create_body(const nlohmann::json& body, millis now,
+                                         const v1_limits& limits);
 
 /// POST /v1/tasks/{id}/cancel, /trigger, /pause and /resume: no body, or an empty JSON object (they take no
 /// fields yet; later issues add some). `what` names the request (method and path) for the

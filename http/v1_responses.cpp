@@ -93,6 +93,25 @@ void add_policy(ordered_json& j, const recurrence_policy& p) {
   j["history_keep"] = p.history_keep;
 }
 
+template <class Page, class Render>
+http_response page(const Page& p, cursor_list list, const std::string& filter_key,
+                   Render render) {
+  ordered_json j;
+  j["items"] = ordered_json::array();
+  for (auto& item : p.items)
+    j["items"].push_back(render(item));
+  j["next_cursor"] = p.next ? ordered_json(encode_cursor(list, filter_key, *p.next))
+                            : ordered_json();
+  return json_response(200, j);
+}
+
+void mark_replay(http_response& res, bool replayed) {
+  if (replayed)
+    res.headers.emplace_back("Idempotent-Replayed", "true");
+}
+
+} // namespace
+
 ordered_json task_json(const task_info& t) {
   ordered_json j;
   j["id"] = t.id;
@@ -116,25 +135,6 @@ ordered_json task_json(const task_info& t) {
   return j;
 }
 
-template <class Page, class Render>
-http_response page(const Page& p, cursor_list list, const std::string& filter_key,
-                   Render render) {
-  ordered_json j;
-  j["items"] = ordered_json::array();
-  for (auto& item : p.items)
-    j["items"].push_back(render(item));
-  j["next_cursor"] = p.next ? ordered_json(encode_cursor(list, filter_key, *p.next))
-                            : ordered_json();
-  return json_response(200, j);
-}
-
-void mark_replay(http_response& res, bool replayed) {
-  if (replayed)
-    res.headers.emplace_back("Idempotent-Replayed", "true");
-}
-
-} // namespace
-
 http_response task_created(const task_info& task, bool replayed) {
   auto res = json_response(201, task_json(task));
   res.headers.emplace_back("Location", "/v1/tasks/" + std::to_string(task.id));
@@ -146,6 +146,16 @@ http_response task_resource(const task_info& task, bool replayed) {
   auto res = json_response(200, task_json(task));
   mark_replay(res, replayed);
   return res;
+}
+
+http_response task_with_etag(const task_info& task) {
+  auto res = task_resource(task);
+  res.headers.emplace_back("ETag", task_etag(task.version));
+  return res;
+}
+
+std::string task_etag(int64_t version) {
+  return '"' + std::to_string(version) + '"';
 }
 
 http_response task_list(const task_page& p, const std::string& filter_key) {

@@ -1,6 +1,7 @@
 // The real binary against its OpenAPI document (http/openapi.json): every v1 route driven
-// through its successes and its errors (create, get, list with cursors, cancel, trigger,
-// runs, a run, its output, 400 unknown_field and friends, 401, 404, 405, 409, 413, 415),
+// through its successes and its errors (create, get, edit, list with cursors, cancel,
+// trigger, runs, a run, its output, 400 unknown_field and friends, 401, 404, 405, 409, 412,
+// 413, 415),
 // the legacy and operational routes, every path and method the document lists sent over
 // real HTTP (so that server.cpp's dispatch is covered, not only api::route), schedule
 // previews and a task's occurrences, and the README's API examples run as written; every
@@ -420,6 +421,47 @@ TEST_CASE("openapi e2e: every v1 route's answers match the document", "[e2e][ope
                  415, "unsupported_media_type");
   }
 
+  // -- edit ------------------------------------------------------------------------------------
+  // What holds whether or not the store applies an edit: the ETag is the version, If-Match is
+  // checked before anything is sent, every refusal is documented. (What an edit changes:
+  // "v1 edit: ..." in test_v1_e2e.cpp.)
+  {
+    auto patch = [&](const std::string& target, const std::string& body,
+                     header_list headers = {},
+                     const std::string& type = "application/merge-patch+json") {
+      headers.emplace_back("Content-Type", type);
+      return log.send(client, {"PATCH", target, std::move(headers), body});
+    };
+    auto read = log.get(client, path_of(id1));
+    auto version = expect(read, 200)["version"].get<int64_t>();
+    auto tag = [](int64_t v) { return "\"" + std::to_string(v) + "\""; };
+    auto etag = tag(version);
+    CHECK(read.header("ETag") == etag);
+    auto rename = R"({"name":"renamed"})";
+    expect_error(patch(path_of(id1), rename, {{"If-Match", tag(version + 1)}}), 412,
+                 "version_mismatch");
+    expect_error(patch(path_of(id1), rename, {{"If-Match", "W/" + etag}}), 412,
+                 "version_mismatch");
+    expect_error(patch(path_of(id1), rename, {{"If-Match", std::to_string(version)}}), 400,
+                 "invalid_field", "If-Match");
+    expect_error(patch(path_of(id1), R"({"version":1})"), 400, "unknown_field", "version");
+    expect_error(patch(path_of(id1), R"({"command":null})"), 400, "invalid_field", "command");
+    expect_error(patch(path_of(id1), R"({"schedule":{"at":"soon"}})"), 400, "invalid_time",
+                 "schedule.at");
+    expect_error(patch(path_of(id1), "[]"), 400, "invalid_json");
+    auto typed = patch(path_of(id1), "{}", {}, "text/plain");
+    expect_error(typed, 415, "unsupported_media_type");
+    CHECK(typed.header("Accept-Patch") == "application/merge-patch+json, application/json");
+    expect_error(patch("/v1/tasks/999999", rename), 404, "not_found");
+    expect_error(patch("/v1/tasks/x", rename), 400, "invalid_id");
+    // A list with the task's version: the task at its version after the edit, as its ETag.
+    auto edited = patch(path_of(id1), rename, {{"If-Match", "\"0\", " + etag}},
+                        "application/json");
+    auto after = expect(edited, 200);
+    CHECK(after["id"] == id1);
+    CHECK(edited.header("ETag") == tag(after["version"].get<int64_t>()));
+  }
+
   // -- legacy, probes, metrics, unknown paths and methods ---------------------------------------
   {
     auto created = log.post(client, "/taskschedulizer", task_body("true", future));
@@ -444,7 +486,7 @@ TEST_CASE("openapi e2e: every v1 route's answers match the document", "[e2e][ope
     expect_error(log.get(client, "/v1/tasks/1/nope"), 404, "not_found");
     auto del = log.send(client, {"DELETE", path_of(id1), {}, ""});
     expect_error(del, 405, "method_not_allowed");
-    CHECK(del.header("Allow") == "GET");
+    CHECK(split_allow(del.header("Allow")) == std::set<std::string>{"GET", "PATCH"});
     auto put = log.send(client, {"PUT", "/v1/tasks", {}, "{}"});
     expect_error(put, 405, "method_not_allowed");
     CHECK(split_allow(put.header("Allow")) == std::set<std::string>{"GET", "POST"});
@@ -694,10 +736,12 @@ TEST_CASE("openapi e2e: the README's API examples work as written", "[e2e][opena
     INFO(res.describe());
     CHECK(res.status >= 200);
     CHECK(res.status < 300);
-    // The method and target as curl sent them.
-    bool post = example.find(" -X POST") != std::string::npos
-                || example.find(" -d ") != std::string::npos;
-    std::string method = post ? "POST" : "GET";
+    // The method and target as curl sent them: -X names it, else -d makes a POST.
+    std::string method = "GET";
+    if (auto x = example.find(" -X "); x != std::string::npos)
+      method = example.substr(x + 4, example.find(' ', x + 4) - (x + 4));
+    else if (example.find(" -d ") != std::string::npos)
+      method = "POST";
     auto from = example.find("http://" + host) + std::string{"http://"}.size() + host.size();
     auto end = example.find_first_of(" '\"", from);
     auto target = example.substr(from, end == std::string::npos ? std::string::npos : end - from);

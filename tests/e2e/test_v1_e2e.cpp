@@ -1,7 +1,7 @@
 // The v1 API of the real binary over real HTTP, on every backend: legacy and v1 views of
 // one task agree at each stage; pagination over 1,000 tasks while another client inserts;
 // filters; cancel of a waiting, a starting and a running task; trigger; following a running
-// command's output; a restart keeps everything.
+// command's output; a restart keeps everything; an edit (PATCH) with its version and ETag.
 #include <catch2/catch.hpp>
 
 #include <atomic>
@@ -31,6 +31,13 @@ json legacy(const http_client& c, int64_t id) {
 http_response post_action(const http_client& c, int64_t id, const std::string& what,
                           header_list headers = {}) {
   return c.post("/v1/tasks/" + std::to_string(id) + "/" + what, "", std::move(headers));
+}
+
+/// PATCH /v1/tasks/ID with a merge patch.
+http_response patch_task(const http_client& c, int64_t id, const json& patch,
+                         header_list headers = {}) {
+  headers.emplace_back("Content-Type", "application/merge-patch+json");
+  return c.send({"PATCH", "/v1/tasks/" + std::to_string(id), std::move(headers), patch.dump()});
 }
 
 std::string latest_status(const json& t) {
@@ -456,4 +463,90 @@ TEST_CASE("v1: a restart keeps tasks, runs and output", "[e2e][v1]") {
   CHECK(get_ok(c2, "/v1/runs") == runs_before);
   auto run = runs_before["items"][0]["id"].get<int64_t>();
   CHECK(c2.get("/v1/runs/" + std::to_string(run) + "/output").body == "kept\n");
+}
+
+TEST_CASE("v1 edit: a PATCH changes what later runs run, its version and its ETag",
+          "[e2e][v1]") {
+  auto backend = GENERATE(from_range(backend_names()));
+  INFO("backend " << backend);
+  service_fixture f(backend);
+  REQUIRE(f.svc.start() == "");
+  INFO(f.svc.diagnostics());
+  auto c = f.svc.client();
+  auto t = create_v1_task(c, {{"command", "echo one"},
+                              {"name", "first"},
+                              {"labels", {{"team", "ops"}, {"tier", "1"}}},
+                              {"schedule", {{"at", future}}}});
+  auto id = t["id"].get<int64_t>();
+  auto path = "/v1/tasks/" + std::to_string(id);
+  REQUIRE(t["version"] == 1);
+  CHECK(c.get(path).header("ETag") == "\"1\"");
+
+  // Replaced, removed (null), merged; the schedule is not in the patch, so it stays.
+  auto r = patch_task(c, id,
+                      {{"command", "echo two"},
+                       {"name", nullptr},
+                       {"labels", {{"tier", nullptr}, {"env", "prod"}}},
+                       {"timeout_s", 30}},
+                      {{"If-Match", "\"1\""}});
+  INFO(r.describe());
+  REQUIRE(r.status == 200);
+  CHECK(r.header("ETag") == "\"2\"");
+  auto edited = r.json();
+  CHECK(edited["version"] == 2);
+  CHECK(edited["command"] == "echo two");
+  CHECK(edited["name"].is_null());
+  CHECK(edited["labels"] == json({{"team", "ops"}, {"env", "prod"}}));
+  CHECK(edited["timeout_s"] == 30.0);
+  CHECK(edited["schedule"] == t["schedule"]);
+  CHECK(edited["next_run_at"] == t["next_run_at"]);
+  auto read = c.get(path);
+  CHECK(read.header("ETag") == "\"2\"");
+  auto stored = read.json();
+  for (auto key : {"command", "name", "labels", "timeout_s", "schedule", "version"})
+    CHECK(stored[key] == edited[key]);
+
+  // The If-Match it was made with is stale now: 412, and nothing changes.
+  auto stale = patch_task(c, id, {{"command", "echo three"}}, {{"If-Match", "\"1\""}});
+  CHECK(stale.status == 412);
+  CHECK(stale.error_code() == "version_mismatch");
+  CHECK(get_ok(c, path)["command"] == "echo two");
+
+  // A new time, without If-Match: the edited command runs then.
+  auto soon = patch_task(c, id, {{"schedule", {{"at", format_utc_ms(now_ms() + 500)}}}});
+  INFO(soon.describe());
+  REQUIRE(soon.status == 200);
+  CHECK(soon.json()["version"] == 3);
+  auto ran = wait_task(c, id, run_ended);
+  CHECK(ran["latest_run"]["output"] == "two\n");
+  // It has had its run: a new time is refused, and so is any edit of a cancelled task.
+  auto again = patch_task(c, id, {{"schedule", {{"at", future}}}});
+  CHECK(again.status == 409);
+  CHECK(again.error_code() == "invalid_state");
+  auto other = create_v1_task(c, {{"command", "true"}, {"schedule", {{"at", future}}}});
+  auto other_id = other["id"].get<int64_t>();
+  REQUIRE(post_action(c, other_id, "cancel").status == 200);
+  auto cancelled = patch_task(c, other_id, {{"command", "false"}});
+  CHECK(cancelled.status == 409);
+  CHECK(cancelled.error_code() == "invalid_state");
+
+  // A recurring task: the next occurrences run the new command (no If-Match: the edit is
+  // made again if a run ends between its read and its write).
+  auto every = create_v1_task(c, {{"command", "echo a"}, {"schedule", {{"every_s", 1}}}});
+  auto every_id = every["id"].get<int64_t>();
+  wait_task(c, every_id, [](const json& t) {
+    return run_ended(t) && t["latest_run"]["output"] == "a\n";
+  });
+  auto b = patch_task(c, every_id, {{"command", "echo b"}});
+  INFO(b.describe());
+  REQUIRE(b.status == 200);
+  wait_task(c, every_id, [](const json& t) {
+    return run_ended(t) && t["latest_run"]["output"] == "b\n";
+  });
+  // Recurring to one-shot is refused.
+  json one_shot = {{"every_s", nullptr}, {"anchor", nullptr}, {"at", future}};
+  auto once = patch_task(c, every_id, {{"schedule", one_shot}});
+  CHECK(once.status == 409);
+  CHECK(once.error_code() == "invalid_state");
+  REQUIRE(post_action(c, every_id, "cancel").status == 200);
 }

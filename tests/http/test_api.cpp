@@ -706,6 +706,12 @@ struct fake_coordinator_state {
   std::vector<ts::new_task> scheduled;
   std::vector<caf::typed_response_promise<ts::task_record>> held; // never answered
   bool delayed_seen = false;
+  /// Task 1's version, which persistence reads and an edit checks and bumps.
+  int64_t task_version = 3;
+  /// Edits that lose a race: each bumps the version (another change came first) and is
+  /// refused as stale.
+  int races = 0;
+  std::vector<ts::task_edit> edits;
 };
 
 ts::task_record record_of(const ts::new_task& t, ts::task_id id) {
@@ -794,15 +800,25 @@ fake_coordinator(ts::coordinator_actor::pointer self,
       c.task.state = task_state::active;
       return c;
     },
-    // Task 1 is at version 1; an edit from another version is stale.
+    // Task 1 at st->task_version takes the edit (command, name and labels shown as edited);
+    // an edit from another version is stale.
     [=](edit_atom, task_edit& e) -> caf::result<task_change> {
+      std::lock_guard<std::mutex> guard{st->mtx};
+      st->edits.push_back(e);
       if (e.id != 1)
         return make_error(ec::not_found);
-      if (e.expected_version != 1)
-        return make_error(ec::version_mismatch, "task 1 is at version 1");
+      if (st->races > 0) {
+        --st->races;
+        ++st->task_version;
+      }
+      if (e.expected_version != st->task_version)
+        return make_error(ec::version_mismatch, "stale");
       task_change c;
       c.task = v1_task();
-      c.task.version = 2;
+      c.task.command = e.task.command;
+      c.task.name = e.task.name;
+      c.task.labels = e.task.labels;
+      c.task.version = ++st->task_version;
       return c;
     },
     [=](kill_atom) {},
@@ -815,7 +831,8 @@ fake_coordinator(ts::coordinator_actor::pointer self,
   };
 }
 
-ts::persistence_actor::behavior_type fake_persistence() {
+ts::persistence_actor::behavior_type
+fake_persistence(std::shared_ptr<fake_coordinator_state> st) {
   using namespace ts;
   return {
     [](schedule_atom, new_task&) -> caf::result<task_record> {
@@ -857,10 +874,13 @@ ts::persistence_actor::behavior_type fake_persistence() {
     [](started_atom, process_start&) {},
     [](finished_atom, run_outcome&) { return caf::ok_atom::value; },
     [](append_atom, run_id, int64_t, std::string&) {},
-    [](task_atom, task_id id, int64_t) -> caf::result<task_info> {
-      if (id == 1)
-        return v1_task();
-      return make_error(ec::not_found);
+    [=](task_atom, task_id id, int64_t) -> caf::result<task_info> {
+      if (id != 1)
+        return make_error(ec::not_found);
+      auto t = v1_task();
+      std::lock_guard<std::mutex> guard{st->mtx};
+      t.version = st->task_version;
+      return t;
     },
     [](list_atom, task_filter& f) -> caf::result<task_page> {
       // Two tasks (ids 2 and 1); the first page of one has a cursor at 2.
@@ -931,7 +951,7 @@ struct fixture {
                    caf::timespan gateway_timeout = 5s) {
     coord_state = std::make_shared<fake_coordinator_state>();
     coordinator = sys.spawn(fake_coordinator, coord_state);
-    persistence = sys.spawn(fake_persistence);
+    persistence = sys.spawn(fake_persistence, coord_state);
     gateway = ts::spawn_gateway(sys, coordinator, persistence, gateway_timeout);
     ts::server_options opts;
     opts.bind = "127.0.0.1";
@@ -1144,6 +1164,93 @@ TEST_CASE("server: the v1 routes through the gateway", "[server][v1]") {
     check_json_error(c.exchange(post(R"({"x":1})", "Content-Type: application/json\r\n",
                                      "/v1/tasks/1/resume")),
                      400, "unknown_field");
+  }
+}
+
+TEST_CASE("server: PATCH /v1/tasks/{id} edits through the gateway, under If-Match",
+          "[server][v1][edit]") {
+  fixture f;
+  client c{f.port()};
+  auto patch = [&](const std::string& body, const std::string& headers = {},
+                   const std::string& path = "/v1/tasks/1") {
+    return c.exchange("PATCH " + path + " HTTP/1.1\r\nHost: localhost\r\n" + headers
+                      + "Content-Type: application/merge-patch+json\r\nContent-Length: "
+                      + std::to_string(body.size()) + "\r\n\r\n" + body);
+  };
+  auto edits = [&] {
+    std::lock_guard<std::mutex> guard{f.coord_state->mtx};
+    return f.coord_state->edits;
+  };
+  auto racing = [&](int n) {
+    std::lock_guard<std::mutex> guard{f.coord_state->mtx};
+    f.coord_state->races = n;
+  };
+  SECTION("GET and PATCH send the version as the ETag") {
+    auto got = c.exchange(get("/v1/tasks/1"));
+    CHECK(got.header("etag") == "\"3\"");
+    auto res = patch(R"({"command":"id -u","labels":{"team":null,"tier":"1"}})");
+    INFO(res.describe());
+    CHECK(res.status == 200);
+    CHECK(res.header("etag") == "\"4\"");
+    auto j = res.json();
+    CHECK(j["version"] == 4);
+    CHECK(j["command"] == "id -u");
+    CHECK(j["labels"] == json({{"tier", "1"}}));
+    auto sent = edits();
+    REQUIRE(sent.size() == 1);
+    CHECK(sent[0].id == 1);
+    CHECK(sent[0].expected_version == 3);
+    CHECK(sent[0].task.name == "who");
+    CHECK_FALSE(sent[0].schedule_changed);
+    CHECK(c.exchange(get("/v1/tasks/1")).header("etag") == "\"4\"");
+  }
+  SECTION("If-Match: a listed version, *, a stale one, a weak one") {
+    CHECK(patch(R"({"name":"a"})", "If-Match: \"3\"\r\n").status == 200);
+    CHECK(patch(R"({"name":"b"})", "If-Match: \"1\", \"4\"\r\n").status == 200);
+    CHECK(patch(R"({"name":"c"})", "If-Match: *\r\n").status == 200);
+    CHECK(edits().size() == 3);
+    auto stale = patch(R"({"name":"d"})", "If-Match: \"3\"\r\n");
+    check_json_error(stale, 412, "version_mismatch");
+    CHECK(stale.json()["error"]["message"] == "the task is at version 6, not one that If-Match "
+                                               "names");
+    check_json_error(patch(R"({"name":"d"})", "If-Match: W/\"6\"\r\n"), 412,
+                     "version_mismatch");
+    // Refused before the coordinator was asked.
+    CHECK(edits().size() == 3);
+    check_json_error(patch(R"({"name":"d"})", "If-Match: 6\r\n"), 400, "invalid_field");
+  }
+  SECTION("without If-Match a lost race is tried again from a fresh read") {
+    racing(2);
+    auto res = patch(R"({"command":"true"})");
+    INFO(res.describe());
+    CHECK(res.status == 200);
+    auto sent = edits();
+    REQUIRE(sent.size() == 3);
+    CHECK(sent[0].expected_version == 3);
+    CHECK(sent[1].expected_version == 4);
+    CHECK(sent[2].expected_version == 5);
+    CHECK(res.header("etag") == "\"6\"");
+    // Four lost races: 409 edit_conflict, after the first try and three more.
+    racing(4);
+    check_json_error(patch(R"({"command":"true"})"), 409, "edit_conflict");
+    CHECK(edits().size() == 3 + 4);
+  }
+  SECTION("with If-Match a lost race is a 412 at once") {
+    racing(1);
+    auto res = patch(R"({"command":"true"})", "If-Match: \"3\"\r\n");
+    check_json_error(res, 412, "version_mismatch");
+    CHECK(edits().size() == 1);
+  }
+  SECTION("refusals: no such task, a bad patch, a wrong type") {
+    check_json_error(patch(R"({"name":"x"})", "", "/v1/tasks/2"), 404, "not_found");
+    check_json_error(patch(R"({"id":2})"), 400, "unknown_field");
+    check_json_error(patch(R"({"command":null})"), 400, "invalid_field");
+    check_json_error(patch("[1]"), 400, "invalid_json");
+    auto typed = c.exchange("PATCH /v1/tasks/1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain"
+                            "\r\nContent-Length: 2\r\n\r\n{}");
+    check_json_error(typed, 415, "unsupported_media_type");
+    CHECK(typed.header("accept-patch") == "application/merge-patch+json, application/json");
+    CHECK(edits().empty());
   }
 }
 

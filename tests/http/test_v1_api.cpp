@@ -464,7 +464,7 @@ TEST_CASE("v1 routes: bad ids, unknown paths, wrong methods, unknown parameters"
   }
   auto put = immediate(route("PUT", "/v1/tasks/1"));
   CHECK(put.status == 405);
-  CHECK(*put.header("Allow") == "GET");
+  CHECK(*put.header("Allow") == "GET, PATCH");
   auto del = immediate(route("DELETE", "/v1/tasks"));
   CHECK(*del.header("Allow") == "GET, POST");
   auto get_cancel = immediate(route("GET", "/v1/tasks/1/cancel"));
