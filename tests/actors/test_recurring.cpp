@@ -283,6 +283,30 @@ TEST_CASE("misfire run_once: one run for the missed ones, and one record of the 
   CHECK(rs[1].scheduled_for == t0);
 }
 
+TEST_CASE("misfire skip: the missed occurrences run none, one record counts them",
+          "[recurring]") {
+  recurring_fixture f;
+  auto t0 = f.now();
+  // As for run_once: t0-300 s .. t0-120 s are missed after the simulated downtime, t0-60 s is
+  // at the edge of the grace, t0 on time.
+  auto id = f.schedule(60, overlap_policy::skip, misfire_policy::skip, t0 - 300 * s);
+  f.advance(100);
+  auto rs = f.runs(id);
+  REQUIRE_FALSE(rs.empty());
+  CHECK(rs[0].status == run_status::skipped);
+  CHECK(rs[0].skip == skip_reason::missed);
+  CHECK(rs[0].scheduled_for == t0 - 300 * s);
+  CHECK(rs[0].missed_count == 4);
+  // No missed occurrence ran: every run that started is within the grace.
+  for (auto& r : rs)
+    if (r.status != run_status::skipped)
+      CHECK(r.scheduled_for >= t0 - 60 * s);
+  CHECK(f.started() >= 1);
+  f.runner->end_all();
+  f.advance(60 * s);
+  CHECK(f.runs(id).back().scheduled_for == t0 + 60 * s);
+}
+
 TEST_CASE("pause drops the timer, resume records the paused occurrences and goes on",
           "[recurring]") {
   recurring_fixture f;
