@@ -74,6 +74,9 @@ enum class http_ec : uint8_t {
   /// PATCH without If-Match: the task changed between the read and the write of every one
   /// of the edit's tries (the gateway's verdict, after asking the coordinator).
   edit_conflict,
+  /// A header name with white space (or a request line without an HTTP version): answered
+  /// 400 and closed, since a proxy may read such a request otherwise (smuggling).
+  malformed_request,
 };
 
 constexpr caf::atom_value http_ec_category = caf::atom("http");

@@ -184,6 +184,7 @@ http_response error_response(const caf::error& err) {
       case http_ec::unsupported_media_type:
         return error_body(415, "unsupported_media_type", message);
       case http_ec::edit_conflict: return error_body(409, "edit_conflict", message);
+      case http_ec::malformed_request: return error_body(400, "malformed_request", message);
       case http_ec::none: break;
     }
   } else if (err.category() == ec_category) {

@@ -211,8 +211,11 @@ const std::vector<route_entry>& route_table() {
   return table;
 }
 
-action route(const request_view& req, std::string_view token, bool stopping, millis now,
+action route(const request_view& given, std::string_view token, bool stopping, millis now,
              bool metrics, const time_zone* zone, v1_limits limits) {
+  auto req = given;
+  if (req.method == "HEAD")
+    req.method = "GET";
   auto m = find_route(req.path);
   auto id = m.entry ? m.entry->id : route_id::other;
   if (id == route_id::healthz || id == route_id::readyz) {

@@ -117,6 +117,8 @@ using action = std::variant<http_response, schedule_action, status_action, metri
 /// `metrics` is false under --metrics=off: /metrics is then 404. Naive times are read in
 /// `zone` (--default-time-zone), or in the process's zone when it is null. v1 requests are
 /// also checked against `limits` (--max-output-bytes, --allowed-run-as; its zone is `zone`).
+/// HEAD is answered as GET wherever GET is (load balancers and monitors use it; the server
+/// sends the head without the body).
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
              bool metrics = false, const time_zone* zone = nullptr, v1_limits limits = {});
 

@@ -1,0 +1,101 @@
+// HTTP/1.1 as the real binary speaks it over raw sockets (issue 15): pipelined requests are
+// all answered in order, requests that readers could disagree on are refused and closed,
+// HEAD answers every GET route.
+#include <catch2/catch.hpp>
+
+#include <string>
+
+#include "tests/e2e/service.hpp"
+
+using namespace ts::e2e;
+using ts::test_http::connection;
+using nlohmann::json;
+
+namespace {
+
+const std::string healthz = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+
+std::string create_request(const std::string& body) {
+  return "POST /v1/tasks HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+         "Content-Length: "
+         + std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
+} // namespace
+
+TEST_CASE("http e2e: pipelined requests are all answered, in order", "[e2e][http]") {
+  service_fixture f("sqlite");
+  REQUIRE(f.svc.start() == "");
+  INFO(f.svc.diagnostics());
+  connection c{f.svc.port()};
+  // Three answered inside the handler, in one write.
+  REQUIRE(c.send_bytes(healthz + healthz + healthz) == "");
+  for (int i = 0; i < 3; ++i) {
+    auto r = c.read_response();
+    INFO("response " << i << ": " << r.describe());
+    REQUIRE(r.ok());
+    CHECK(r.status == 200);
+  }
+  // Two of those, then a create that the actors answer: the create is stored and answered.
+  auto body = json{{"command", "true"}, {"name", "pipelined"},
+                   {"schedule", {{"at", "2099-01-01T00:00:00Z"}}}}
+                .dump();
+  REQUIRE(c.send_bytes(healthz + healthz + create_request(body)) == "");
+  CHECK(c.read_response().status == 200);
+  CHECK(c.read_response().status == 200);
+  auto created = c.read_response();
+  INFO(created.describe());
+  REQUIRE(created.status == 201);
+  auto id = created.json()["id"].get<int64_t>();
+  CHECK(get_ok(f.svc.client(), "/v1/tasks/" + std::to_string(id))["name"] == "pipelined");
+  // And an error between two answers keeps its place.
+  REQUIRE(c.send_bytes(healthz + "GET /v1/tasks/x HTTP/1.1\r\nHost: x\r\n\r\n" + healthz) == "");
+  CHECK(c.read_response().status == 200);
+  CHECK(c.read_response().status == 400);
+  CHECK(c.read_response().status == 200);
+}
+
+TEST_CASE("http e2e: a space before a header's colon is a 400, and closes", "[e2e][http]") {
+  service_fixture f("sqlite");
+  REQUIRE(f.svc.start() == "");
+  INFO(f.svc.diagnostics());
+  connection c{f.svc.port()};
+  auto r = c.exchange("GET /healthz HTTP/1.1\r\nHost : x\r\n\r\n");
+  INFO(r.describe());
+  CHECK(r.status == 400);
+  CHECK(r.error_code() == "malformed_request");
+  CHECK(r.header("Connection") == "close");
+  // A proper request still works.
+  connection d{f.svc.port()};
+  CHECK(d.exchange(healthz).status == 200);
+}
+
+TEST_CASE("http e2e: HEAD answers every GET route with the GET's head and no body",
+          "[e2e][http]") {
+  service_fixture f("sqlite");
+  REQUIRE(f.svc.start() == "");
+  INFO(f.svc.diagnostics());
+  auto client = f.svc.client();
+  auto t = create_v1_task(client, {{"command", "true"}, {"schedule", {{"at", "2099-01-01T00:00:00Z"}}}});
+  auto task_path = "/v1/tasks/" + std::to_string(t["id"].get<int64_t>());
+  for (std::string path : {std::string{"/healthz"}, std::string{"/v1/tasks"}, task_path,
+                           std::string{"/v1/openapi.json"}}) {
+    INFO(path);
+    connection c{f.svc.port()};
+    auto get = c.exchange("GET " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    REQUIRE(get.status == 200);
+    auto head = c.exchange("HEAD " + path + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    INFO(head.describe());
+    CHECK(head.status == 200);
+    CHECK(head.body.empty());
+    CHECK(head.header("Content-Type") == get.header("Content-Type"));
+    CHECK(head.header("Content-Length") == std::to_string(get.body.size()));
+    // The connection is still in step: the next answer is the next request's.
+    CHECK(c.exchange(healthz).status == 200);
+  }
+  // HEAD where GET is not allowed is still a 405.
+  connection c{f.svc.port()};
+  auto r = c.exchange("HEAD " + task_path + "/cancel HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK(r.status == 405);
+  CHECK(r.body.empty());
+}
