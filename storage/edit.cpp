@@ -13,14 +13,6 @@ namespace ts::storage {
 
 namespace {
 
-std::optional<millis> earliest(std::optional<millis> a, std::optional<millis> b) {
-  if (!a)
-    return b;
-  if (!b)
-    return a;
-  return std::min(*a, *b);
-}
-
 // A one-shot task moves to its new time only while that time is still to come for it: its
 // run has not been claimed, no retry of it waits and no trigger stands in for it.
 caf::expected<edit_writes> edit_one_shot(const recurring_row& r, const task_edit& e) {

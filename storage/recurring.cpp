@@ -17,14 +17,6 @@ bool due(millis at, millis now) {
   return at <= now + defaults::claim_lead_ms;
 }
 
-std::optional<millis> earliest(std::optional<millis> a, std::optional<millis> b) {
-  if (!a)
-    return b;
-  if (!b)
-    return a;
-  return std::min(*a, *b);
-}
-
 // The task's wake-up once the claim is written: its next occurrence, or the waiting retry
 // when that comes first. A queued occurrence needs none: the run it waits for wakes it.
 void settle(claim_writes& w, const recurring_row& r, bool retry_still_waits) {
@@ -113,6 +105,14 @@ caf::expected<claim_writes> decide_occurrence(const recurring_row& r, millis now
 }
 
 } // namespace
+
+std::optional<millis> earliest(std::optional<millis> a, std::optional<millis> b) {
+  if (!a)
+    return b;
+  if (!b)
+    return a;
+  return std::min(*a, *b);
+}
 
 caf::expected<recurring_row> read_recurring_row(const cell_reader& r, task_id task,
                                                 const char* backend) {

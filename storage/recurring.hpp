@@ -85,6 +85,9 @@ struct claim_writes {
   std::optional<run_id> stop_run;  // overlap replace: ends failure/replaced
 };
 
+/// The earlier of two times; absent ones do not count.
+std::optional<millis> earliest(std::optional<millis> a, std::optional<millis> b);
+
 /// Whether a run in this status is still the task's business (starting, running, waiting).
 bool run_active(std::string_view status);
 
