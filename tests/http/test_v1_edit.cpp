@@ -288,7 +288,7 @@ TEST_CASE("v1 edit: the create document of a task has its create fields, without
 
 // -- If-Match ---------------------------------------------------------------------------------
 
-TEST_CASE("v1 edit: If-Match is *, or a list of strong tags; weak ones never match",
+TEST_CASE("v1 edit: If-Match is *, or a list of strong tags, and weak ones never match",
           "[v1][edit]") {
   auto m = api::parse_if_match(R"( "4" )");
   REQUIRE(m);
