@@ -145,6 +145,15 @@ config::config() {
     .add(api_token_file, "api-token-file",
          "file holding the bearer token every request must carry")
     .add(http_threads, "http-threads", with_default("threads serving HTTP", defaults::http_threads))
+    .add(max_connections, "max-connections",
+         with_default("open HTTP connections; beyond them 503 overloaded",
+                      defaults::max_connections))
+    .add(max_in_flight, "max-in-flight",
+         with_default("HTTP requests being served at once; beyond them 503 overloaded",
+                      defaults::max_in_flight))
+    .add(header_timeout, "header-timeout",
+         with_default("seconds a client has to send a request head; then 408",
+                      defaults::header_timeout_s))
     .add(log_level, "log-level",
          with_default("debug, info, warn, error or off", defaults::log_level))
     .add(log_format, "log-format", with_default("text (key=value) or json", defaults::log_format))
@@ -209,6 +218,12 @@ caf::error apply_log_options(const config& cfg) {
 caf::expected<options> read_options(const config& cfg) {
   if (cfg.max_running == 0)
     return invalid("--max-running must be at least 1");
+  if (cfg.max_connections == 0)
+    return invalid("--max-connections must be at least 1");
+  if (cfg.max_in_flight == 0)
+    return invalid("--max-in-flight must be at least 1");
+  if (cfg.header_timeout == 0 || cfg.header_timeout > 3600)
+    return invalid("--header-timeout must be from 1 to 3600 seconds");
   if (cfg.metrics != "on" && cfg.metrics != "off")
     return invalid("--metrics must be on or off");
   options opts;
@@ -245,6 +260,9 @@ caf::expected<options> read_options(const config& cfg) {
   opts.shutdown_grace_s = cfg.shutdown_grace;
   opts.db_wait_s = cfg.db_wait;
   opts.http_threads = cfg.http_threads;
+  opts.max_connections = cfg.max_connections;
+  opts.max_in_flight = cfg.max_in_flight;
+  opts.header_timeout_s = cfg.header_timeout;
   opts.metrics = cfg.metrics == "on";
   // A secret file's errors keep their code in the text (invalid_argument: ...).
   if (!cfg.api_token_file.empty()) {

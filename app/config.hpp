@@ -38,6 +38,9 @@ public:
   std::string log_level = defaults::log_level;
   std::string log_format = defaults::log_format;
   size_t http_threads = defaults::http_threads;
+  size_t max_connections = defaults::max_connections;
+  size_t max_in_flight = defaults::max_in_flight;
+  size_t header_timeout = defaults::header_timeout_s;
   std::string metrics = defaults::metrics;
   std::string default_time_zone = defaults::default_time_zone;
   size_t max_output_bytes = static_cast<size_t>(defaults::max_output_bytes);
@@ -61,6 +64,9 @@ struct options {
   size_t shutdown_grace_s{};
   size_t db_wait_s{};
   size_t http_threads{};
+  size_t max_connections{};
+  size_t max_in_flight{};
+  size_t header_timeout_s{};
   bool metrics{};
   /// Absent: no token, and only loopback addresses may be bound.
   std::optional<std::string> api_token;

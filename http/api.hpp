@@ -74,9 +74,15 @@ enum class http_ec : uint8_t {
   /// PATCH without If-Match: the task changed between the read and the write of every one
   /// of the edit's tries (the gateway's verdict, after asking the coordinator).
   edit_conflict,
-  /// A header name with white space (or a request line without an HTTP version): answered
+  /// A request line without an HTTP version, or a header name with white space: answered
   /// 400 and closed, since a proxy may read such a request otherwise (smuggling).
   malformed_request,
+  /// More than 100 header fields or 16 KiB of request head (the guarded socket's 431).
+  header_too_large,
+  /// A request head not complete within --header-timeout (408).
+  request_timeout,
+  /// Beyond --max-connections or --max-in-flight: 503 with Retry-After.
+  overloaded,
 };
 
 constexpr caf::atom_value http_ec_category = caf::atom("http");

@@ -185,6 +185,13 @@ http_response error_response(const caf::error& err) {
         return error_body(415, "unsupported_media_type", message);
       case http_ec::edit_conflict: return error_body(409, "edit_conflict", message);
       case http_ec::malformed_request: return error_body(400, "malformed_request", message);
+      case http_ec::header_too_large: return error_body(431, "header_too_large", message);
+      case http_ec::request_timeout: return error_body(408, "request_timeout", message);
+      case http_ec::overloaded: {
+        auto res = error_body(503, "overloaded", message);
+        res.headers.emplace_back("Retry-After", "1");
+        return res;
+      }
       case http_ec::none: break;
     }
   } else if (err.category() == ec_category) {
@@ -242,6 +249,23 @@ http_response unauthorized() {
 
 http_response shutting_down() {
   return error_response(make_error(ec::shutting_down));
+}
+
+http_response payload_too_large() {
+  return error_response(make_http_error(http_ec::payload_too_large,
+                                        "the body must be at most 1 MiB"));
+}
+
+http_response header_too_large(std::string message) {
+  return error_response(make_http_error(http_ec::header_too_large, std::move(message)));
+}
+
+http_response request_timeout(std::string message) {
+  return error_response(make_http_error(http_ec::request_timeout, std::move(message)));
+}
+
+http_response overloaded(std::string message) {
+  return error_response(make_http_error(http_ec::overloaded, std::move(message)));
 }
 
 http_response metrics_text(std::string text) {
@@ -337,6 +361,7 @@ std::string signal_name(int32_t sig) {
 
 const char* reason_phrase(int status) {
   switch (status) {
+    case 100: return "Continue";
     case 200: return "OK";
     case 201: return "Created";
     case 400: return "Bad Request";
@@ -344,10 +369,12 @@ const char* reason_phrase(int status) {
     case 403: return "Forbidden";
     case 404: return "Not Found";
     case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
     case 409: return "Conflict";
     case 412: return "Precondition Failed";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 431: return "Request Header Fields Too Large";
     case 500: return "Internal Server Error";
     case 503: return "Service Unavailable";
     default: return "Unknown";

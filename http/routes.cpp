@@ -89,6 +89,34 @@ std::string allow_header(const route_entry& e) {
   return out;
 }
 
+// RFC 5789, 2.2: a 415 to a PATCH names the patch types the resource takes.
+void add_accept_patch(http_response& res) {
+  res.headers.emplace_back("Accept-Patch", "application/merge-patch+json, application/json");
+}
+
+// What route() answers before it looks at the body, in its order: a probe's method, then
+// the token, stopping, the path, /metrics when off, the method. judge_head asks the same.
+std::optional<http_response> before_body(const request_view& req, const match& m,
+                                         std::string_view token, bool stopping, bool metrics) {
+  auto id = m.entry ? m.entry->id : route_id::other;
+  if (id == route_id::healthz || id == route_id::readyz) {
+    if (!allows(*m.entry, req.method))
+      return method_not_allowed(allow_header(*m.entry));
+    return std::nullopt;
+  }
+  if (!authorized(req.authorization, token))
+    return unauthorized();
+  if (stopping)
+    return shutting_down();
+  if (!m.entry)
+    return error_response(make_http_error(http_ec::unknown_path, "no such path"));
+  if (id == route_id::metrics && !metrics)
+    return metrics_disabled();
+  if (!allows(*m.entry, req.method))
+    return method_not_allowed(allow_header(*m.entry));
+  return std::nullopt;
+}
+
 template <class T>
 action or_error(caf::expected<T> x) {
   if (!x)
@@ -131,10 +159,8 @@ action v1_route(const request_view& req, const match& m, millis now, const v1_li
       auto edit = parse_edit_request(req.body, req.content_type, req.if_match);
       if (!edit) {
         auto res = error_response(edit.error());
-        // RFC 5789, 2.2: a 415 to a PATCH names the patch types the resource takes.
         if (res.status == 415)
-          res.headers.emplace_back("Accept-Patch",
-                                   "application/merge-patch+json, application/json");
+          add_accept_patch(res);
         return res;
       }
       return v1_action{edit_task_action{rid, std::move(*edit), now, limits}};
@@ -218,9 +244,11 @@ action route(const request_view& given, std::string_view token, bool stopping, m
     req.method = "GET";
   auto m = find_route(req.path);
   auto id = m.entry ? m.entry->id : route_id::other;
+  if (auto res = before_body(req, m, token, stopping, metrics))
+    return std::move(*res);
+  if (req.body.size() > max_body_bytes)
+    return payload_too_large();
   if (id == route_id::healthz || id == route_id::readyz) {
-    if (!allows(*m.entry, req.method))
-      return method_not_allowed(allow_header(*m.entry));
     // Alive while it answers at all; not ready while stopping (take it out of rotation).
     if (id == route_id::healthz)
       return healthy();
@@ -228,19 +256,6 @@ action route(const request_view& given, std::string_view token, bool stopping, m
       return not_ready("the service is shutting down");
     return ready_action{};
   }
-  if (!authorized(req.authorization, token))
-    return unauthorized();
-  if (stopping)
-    return shutting_down();
-  if (!m.entry)
-    return error_response(make_http_error(http_ec::unknown_path, "no such path"));
-  if (id == route_id::metrics && !metrics)
-    return metrics_disabled();
-  if (!allows(*m.entry, req.method))
-    return method_not_allowed(allow_header(*m.entry));
-  if (req.body.size() > max_body_bytes)
-    return error_response(make_http_error(http_ec::payload_too_large,
-                                          "the body must be at most 1 MiB"));
   switch (id) {
     case route_id::metrics: return metrics_action{};
     case route_id::schedule: {
@@ -260,6 +275,41 @@ action route(const request_view& given, std::string_view token, bool stopping, m
       limits.zone = zone;
       return v1_route(req, m, now, limits);
   }
+}
+
+std::optional<http_response> judge_head(const request_view& req, uint64_t declared_body,
+                                        std::string_view token, bool stopping, bool metrics) {
+  auto m = find_route(req.path);
+  bool over = declared_body > max_body_bytes;
+  if (auto res = before_body(req, m, token, stopping, metrics)) {
+    // A wrong token is refused at once; the other early answers (404, 405, 503) are small
+    // and keep the connection, unless a body too large to hold would be read for them.
+    if (res->status == 401 || over)
+      return res;
+    return std::nullopt;
+  }
+  if (over)
+    return payload_too_large();
+  // The content type, where route() checks it before anything in the body (and after the
+  // path's id and the query it checks first, which only it answers).
+  auto id = m.entry->id;
+  if (!m.id.empty() && !parse_path_id(m.id, "task"))
+    return std::nullopt;
+  if ((id == route_id::v1_task || id == route_id::v1_schedules_preview) && refuse_query(req.query))
+    return std::nullopt;
+  caf::error err;
+  if (req.method == "POST"
+      && (id == route_id::schedule || id == route_id::v1_tasks
+          || id == route_id::v1_schedules_preview))
+    err = check_json_content_type(req.content_type);
+  else if (req.method == "PATCH" && id == route_id::v1_task)
+    err = check_merge_patch_content_type(req.content_type);
+  if (!err)
+    return std::nullopt;
+  auto res = error_response(err);
+  if (id == route_id::v1_task)
+    add_accept_patch(res);
+  return res;
 }
 
 route_id classify(std::string_view path) {

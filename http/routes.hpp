@@ -112,8 +112,9 @@ using action = std::variant<http_response, schedule_action, status_action, metri
                             ready_action, v1_action>;
 
 /// Decides what to do with a request: /healthz and /readyz first (open, and /healthz
-/// answers even while stopping), then authentication (when `token` is not empty), then
-/// 503 while `stopping`, then path and method, body size, content type and validation.
+/// answers even while stopping; only their method and body size are checked), then
+/// authentication (when `token` is not empty), then 503 while `stopping`, then path and
+/// method, body size, content type and validation.
 /// `metrics` is false under --metrics=off: /metrics is then 404. Naive times are read in
 /// `zone` (--default-time-zone), or in the process's zone when it is null. v1 requests are
 /// also checked against `limits` (--max-output-bytes, --allowed-run-as; its zone is `zone`).
@@ -121,6 +122,16 @@ using action = std::variant<http_response, schedule_action, status_action, metri
 /// sends the head without the body).
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
              bool metrics = false, const time_zone* zone = nullptr, v1_limits limits = {});
+
+/// The answer route() gives from the head alone, for the requests whose body is not worth
+/// reading: 401 for a wrong token; for a declared body over max_body_bytes, whatever
+/// route() answers before its size check, else 413; 415 for a content type the route
+/// refuses before it reads the body. nullopt: read the body and ask route(). `req.body` is
+/// not looked at; `declared_body` is the Content-Length (0 for chunked, whose size the
+/// guarded socket follows). The guarded socket asks it at the end of every request head.
+std::optional<http_response> judge_head(const request_view& req, uint64_t declared_body,
+                                        std::string_view token, bool stopping,
+                                        bool metrics = false);
 
 /// The routes. A request's metric label is its route pattern, never its raw path, so that
 /// clients cannot create series at will (unknown paths share `other`).

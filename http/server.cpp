@@ -18,6 +18,7 @@
 #include "actors/interfaces.hpp"
 #include "core/log.hpp"
 #include "http/gateway.hpp"
+#include "http/guarded_socket.hpp"
 #include "http/responses.hpp"
 #include "http/routes.hpp"
 
@@ -28,8 +29,11 @@ namespace {
 namespace asio = restinio::asio_ns;
 
 // Multi-threaded strands, asio timers (safe across the pool's threads), and no logging:
-// headers and bodies may carry secrets.
-using traits = restinio::traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t>;
+// headers and bodies may carry secrets. The guarded socket judges each request from its
+// head (guarded_socket.hpp).
+struct traits : restinio::traits_t<restinio::asio_timer_manager_t, restinio::null_logger_t> {
+  using stream_socket_t = api::guarded_socket;
+};
 using running_server = restinio::running_server_handle_t<traits>;
 
 static_assert(api::route_count <= metrics::max_http_routes, "a route without a metric slot");
@@ -53,6 +57,7 @@ struct shared_state {
   std::mutex mtx;
   std::condition_variable drained;
   size_t in_flight = 0;
+  size_t max_in_flight = 0;
 };
 
 /// Counts a request from its arrival until its response is written (or can never be):
@@ -246,6 +251,45 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
   return restinio::request_accepted();
 }
 
+// The guarded socket's judge: api::judge_head, and 503 beyond --max-in-flight. Its
+// refusals are logged and counted like the requests they stand for.
+std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
+                                                const std::shared_ptr<shared_state>& st) {
+  auto g = std::make_shared<api::guard_settings>();
+  g->limits.max_body_bytes = api::max_body_bytes;
+  g->header_timeout = opts.header_timeout;
+  g->max_connections = opts.max_connections;
+  std::weak_ptr<shared_state> weak = st;
+  g->judge = [weak](const api::request_head& head) -> std::optional<http_response> {
+    auto st = weak.lock();
+    if (!st)
+      return std::nullopt;
+    // RESTinio's parser serves a request line without a version as HTTP/0.9 and does not
+    // pass the version on: refused here, where the raw line is seen (RFC 9112, 3.2).
+    if (head.version.rfind("HTTP/1.", 0) != 0)
+      return api::error_response(api::make_http_error(
+        api::http_ec::malformed_request,
+        "the request line must name the HTTP version (HTTP/1.1)"));
+    {
+      std::lock_guard<std::mutex> guard{st->mtx};
+      if (st->in_flight >= st->max_in_flight)
+        return api::overloaded("too many requests in flight; try again later");
+    }
+    return api::judge_head(api::head_view(head), head.content_length, st->token,
+                           st->stopping.load(), st->metrics != nullptr);
+  };
+  g->refused = [weak](const api::request_head* head, const http_response& res) {
+    auto st = weak.lock();
+    auto route = head ? api::classify(api::head_view(*head).path) : api::route_id::other;
+    if (st && st->metrics)
+      st->metrics->http_request(static_cast<size_t>(route), api::route_label(route),
+                                res.status, std::chrono::nanoseconds{0});
+    if (log::enabled(log::level::debug))
+      log::debug("http_refused", {{"route", api::route_label(route)}, {"status", res.status}});
+  };
+  return g;
+}
+
 } // namespace
 
 struct http_server::impl {
@@ -310,6 +354,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
   p->st->zone = opts.default_time_zone;
   p->st->max_output_bytes = opts.max_output_bytes;
   p->st->allowed_run_as = opts.allowed_run_as;
+  p->st->max_in_flight = opts.max_in_flight;
   p->st->gateway = std::move(gateway);
   p->drain_timeout = opts.drain_timeout;
   restinio::server_settings_t<traits> settings;
@@ -323,6 +368,8 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
     .incoming_http_msg_limits(
       restinio::incoming_http_msg_limits_t{}.max_body_size(hard_body_limit))
     .handle_request_timeout(opts.handle_request_timeout)
+    .read_next_http_message_timelimit(defaults::idle_timeout)
+    .guard(make_guard(opts, st))
     .acceptor_post_bind_hook([st](asio::ip::tcp::acceptor& acceptor) {
       st->port = acceptor.local_endpoint().port();
     })

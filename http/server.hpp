@@ -29,6 +29,12 @@ struct server_options {
   std::optional<std::string> api_token;
   /// Threads serving HTTP.
   size_t threads = defaults::http_threads;
+  /// Beyond these, 503 overloaded: open connections, and requests being served.
+  size_t max_connections = defaults::max_connections;
+  size_t max_in_flight = defaults::max_in_flight;
+  /// A request head not complete this long after it began (or after the connection
+  /// opened) gets 408.
+  std::chrono::milliseconds header_timeout = std::chrono::seconds(defaults::header_timeout_s);
   /// How long stop() waits for requests in flight; above the gateway's timeout, so that
   /// every accepted request gets its answer.
   std::chrono::milliseconds drain_timeout = defaults::drain_timeout;

@@ -318,6 +318,8 @@ response connection::read(bool head, clock_type::time_point deadline) {
     size_t at = head_end + 4;
     if (out.status >= 100 && out.status < 200) {
       buf_.erase(0, at);
+      if (keep_interim_)
+        return out;
       continue;
     }
     // The framing headers, found in one pass (the bench reads one response a request).

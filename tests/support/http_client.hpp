@@ -84,6 +84,12 @@ public:
   /// that answers and closes before it read everything (a 413) still has its answer read.
   response exchange(std::string_view bytes);
 
+  /// From now on read_response returns an interim (1xx) response too, instead of skipping
+  /// it (for tests of Expect: 100-continue).
+  void keep_interim(bool on) {
+    keep_interim_ = on;
+  }
+
   /// True when the server has closed the connection (EOF or reset) with nothing left to
   /// read, waiting up to the timeout for it to do so.
   bool closed_by_peer();
@@ -108,6 +114,7 @@ private:
   std::string buf_;       // received, not yet consumed
   bool eof_ = false;      // the server closed this connection (kept until the next open)
   bool got_bytes_ = false;  // the latest read received anything
+  bool keep_interim_ = false;
   std::chrono::microseconds armed_{0};  // the socket's current send/receive timeout
 };
 
