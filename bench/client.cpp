@@ -9,6 +9,14 @@
 //       before the first is due), waits for them, and prints their start lateness as the
 //       service recorded it (started_at - time, ms) and as the command saw it (its printed
 //       clock - time): count=… failed=… recorded_p50=… … command_p50=… … post_s=…
+//   bench_client overload --port=P --rate=R [--seconds=30] [--connections=256]
+//                [--late-rate=20] [--lead-ms=3000] [--timeout-s=60]
+//       offers R POSTs a second of far-future tasks (open loop: each is sent at its time, or
+//       at once when the client is behind) for SECONDS, while tasks posted beforehand start
+//       at LATE-RATE a second; prints what was accepted and shed (sent=… accepted=…
+//       overloaded=… failed=… accepted_rate=… accepted_p50=… accepted_p99=…), the start
+//       lateness of those tasks as the service recorded it (recorded_p50=… …), and
+//       recover_ms: from the end of the load to the next accepted POST.
 //   bench_client burst --port=P [--count=10000] [--lead-ms=…] [--command=true]
 //                [--connections=16] [--timeout-s=120] [--pid=SERVICE_PID] [--hold-ms=0]
 //       schedules COUNT tasks for the same instant (a whole second), waits until all are
@@ -248,6 +256,95 @@ int lateness(uint16_t port, ts::bench::options& opts) {
   return failed == 0 ? 0 : 1;
 }
 
+/// One POST of a far-future task: its status (0 when no answer came) and latency.
+std::pair<int, double> post_far_task(connection& c) {
+  static const std::string body = R"({"task": "true", "time": "2999-01-01 00:00:00"})";
+  auto t0 = ts::bench::mono_ns();
+  auto r = c.post("/taskschedulizer", body);
+  return {r.status, static_cast<double>(ts::bench::mono_ns() - t0) / 1e6};
+}
+
+int overload(uint16_t port, ts::bench::options& opts) {
+  auto rate = opts.num("rate", 0);
+  auto seconds = opts.num("seconds", 30);
+  auto connections = static_cast<size_t>(opts.num("connections", 256));
+  auto late_rate = opts.num("late-rate", 20);
+  auto lead_ms = opts.num("lead-ms", 3000);
+  auto timeout_s = opts.num("timeout-s", 60);
+  if (!opts.check("bench_client overload"))
+    return 2;
+  if (rate <= 0) {
+    std::cerr << "bench_client overload: --rate is required" << std::endl;
+    return 2;
+  }
+  // The probes: tasks due across the load, posted before it starts.
+  auto t0 = ts::bench::wall_ms() + lead_ms;
+  std::vector<int64_t> due(static_cast<size_t>(late_rate * seconds));
+  for (size_t i = 0; i < due.size(); ++i)
+    due[i] = t0 + static_cast<int64_t>(i) * 1000 / late_rate;
+  std::vector<int64_t> ids;
+  if (!post_all(port, "true", due, 16, ids))
+    return 1;
+  ts::bench::sleep_until_wall_ns(t0 * 1000000);
+  // The load: request k is due at start + k / rate; a thread takes the next one, waits for
+  // its time and sends it. Bounded by count (rate × seconds) and by the clock.
+  auto total = static_cast<size_t>(rate * seconds);
+  auto start = ts::bench::mono_ns();
+  auto stop = start + seconds * 1000000000 + 5000000000LL;
+  std::atomic<size_t> next{0}, accepted{0}, shed{0}, failed{0};
+  std::vector<std::vector<double>> latencies(connections);
+  std::vector<std::thread> threads;
+  for (size_t t = 0; t < connections; ++t)
+    threads.emplace_back([&, t] {
+      connection conn{port, "127.0.0.1", 10s};
+      for (size_t k; (k = next++) < total && ts::bench::mono_ns() < stop;) {
+        auto at = start + static_cast<int64_t>(static_cast<double>(k) * 1e9
+                                               / static_cast<double>(rate));
+        auto wait = at - ts::bench::mono_ns();
+        if (wait > 0)
+          std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
+        auto [status, ms] = post_far_task(conn);
+        if (status == 201) {
+          ++accepted;
+          latencies[t].push_back(ms);
+        } else if (status == 503) {
+          ++shed;
+        } else {
+          ++failed;
+        }
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  auto load_end = ts::bench::mono_ns();
+  auto load_s = static_cast<double>(load_end - start) / 1e9;
+  // Recovery: the first POST accepted after the load.
+  double recover_ms = -1;
+  for (connection c{port, "127.0.0.1", 10s}; ts::bench::mono_ns() < load_end + 10000000000LL;) {
+    if (post_far_task(c).first == 201) {
+      recover_ms = static_cast<double>(ts::bench::mono_ns() - load_end) / 1e6;
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  std::vector<outcome> out;
+  if (!collect(port, ids, 16, ts::bench::mono_ns() + timeout_s * 1000000000, out))
+    return 1;
+  std::vector<double> recorded, all;
+  for (auto& o : out)
+    if (o.success && o.started >= 0)
+      recorded.push_back(static_cast<double>(o.started - o.due));
+  for (auto& l : latencies)
+    all.insert(all.end(), l.begin(), l.end());
+  std::printf("sent=%zu accepted=%zu overloaded=%zu failed=%zu accepted_rate=%.1f "
+              "accepted_p50=%.3f accepted_p99=%.3f %s probes_failed=%zu recover_ms=%.1f\n",
+              accepted + shed + failed, accepted.load(), shed.load(), failed.load(),
+              static_cast<double>(accepted) / load_s, ts::bench::percentile(all, 50),
+              ts::bench::percentile(all, 99), ts::bench::summary("recorded", recorded).c_str(),
+              out.size() - recorded.size(), recover_ms);
+  return failed == 0 && recover_ms >= 0 && recorded.size() == out.size() ? 0 : 1;
+}
+
 int burst(uint16_t port, ts::bench::options& opts) {
   auto count = static_cast<size_t>(opts.num("count", 10000));
   // Posting runs at a few thousand a second: leave it time to finish before the burst.
@@ -338,7 +435,9 @@ int main(int argc, char** argv) {
     return lateness(port, opts);
   if (mode == "burst")
     return burst(port, opts);
-  std::cerr << "usage: bench_client ready|lateness|burst --port=PORT [--name=value...]"
+  if (mode == "overload")
+    return overload(port, opts);
+  std::cerr << "usage: bench_client ready|lateness|burst|overload --port=PORT [--name=value...]"
             << std::endl;
   return 2;
 }
