@@ -154,6 +154,9 @@ config::config() {
     .add(header_timeout, "header-timeout",
          with_default("seconds a client has to send a request head; then 408",
                       defaults::header_timeout_s))
+    .add(idle_timeout, "idle-timeout",
+         with_default("seconds an idle keep-alive connection stays open",
+                      defaults::idle_timeout_s))
     .add(log_level, "log-level",
          with_default("debug, info, warn, error or off", defaults::log_level))
     .add(log_format, "log-format", with_default("text (key=value) or json", defaults::log_format))
@@ -224,6 +227,8 @@ caf::expected<options> read_options(const config& cfg) {
     return invalid("--max-in-flight must be at least 1");
   if (cfg.header_timeout == 0 || cfg.header_timeout > 3600)
     return invalid("--header-timeout must be from 1 to 3600 seconds");
+  if (cfg.idle_timeout == 0 || cfg.idle_timeout > 3600)
+    return invalid("--idle-timeout must be from 1 to 3600 seconds");
   if (cfg.metrics != "on" && cfg.metrics != "off")
     return invalid("--metrics must be on or off");
   options opts;
@@ -263,6 +268,7 @@ caf::expected<options> read_options(const config& cfg) {
   opts.max_connections = cfg.max_connections;
   opts.max_in_flight = cfg.max_in_flight;
   opts.header_timeout_s = cfg.header_timeout;
+  opts.idle_timeout_s = cfg.idle_timeout;
   opts.metrics = cfg.metrics == "on";
   // A secret file's errors keep their code in the text (invalid_argument: ...).
   if (!cfg.api_token_file.empty()) {

@@ -41,6 +41,7 @@ public:
   size_t max_connections = defaults::max_connections;
   size_t max_in_flight = defaults::max_in_flight;
   size_t header_timeout = defaults::header_timeout_s;
+  size_t idle_timeout = defaults::idle_timeout_s;
   std::string metrics = defaults::metrics;
   std::string default_time_zone = defaults::default_time_zone;
   size_t max_output_bytes = static_cast<size_t>(defaults::max_output_bytes);
@@ -67,6 +68,7 @@ struct options {
   size_t max_connections{};
   size_t max_in_flight{};
   size_t header_timeout_s{};
+  size_t idle_timeout_s{};
   bool metrics{};
   /// Absent: no token, and only loopback addresses may be bound.
   std::optional<std::string> api_token;

@@ -180,6 +180,7 @@ int main(int argc, char** argv) {
   srv_opts.max_connections = opt->max_connections;
   srv_opts.max_in_flight = opt->max_in_flight;
   srv_opts.header_timeout = std::chrono::seconds(opt->header_timeout_s);
+  srv_opts.idle_timeout = std::chrono::seconds(opt->idle_timeout_s);
   srv_opts.metrics = meters;
   srv_opts.default_time_zone = opt->default_time_zone;
   srv_opts.max_output_bytes = opt->max_output_bytes;

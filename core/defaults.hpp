@@ -27,6 +27,9 @@ constexpr size_t max_connections = 1024;
 constexpr size_t max_in_flight = 4096;
 /// Seconds a client has to send a request head (408 after).
 constexpr size_t header_timeout_s = 10;
+/// Seconds an idle keep-alive connection is kept open (RESTinio's read time limit, which
+/// also bounds reading a whole request).
+constexpr size_t idle_timeout_s = 60;
 constexpr const char* log_level = "info";
 constexpr const char* log_format = "text";
 /// "on" or "off".
@@ -96,9 +99,6 @@ constexpr auto ready_timeout = std::chrono::seconds(2);
 constexpr auto scrape_timeout = std::chrono::seconds(2);
 /// How long stopping the HTTP server waits for requests in flight.
 constexpr auto drain_timeout = std::chrono::seconds(30);
-/// An idle keep-alive connection is closed after this long (RESTinio's time limit for
-/// reading the next request, body included).
-constexpr auto idle_timeout = std::chrono::seconds(60);
 /// An accepted request left unanswered this long is dropped by RESTinio (a safety net only).
 constexpr auto handle_request_timeout = std::chrono::seconds(60);
 

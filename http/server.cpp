@@ -368,7 +368,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
     .incoming_http_msg_limits(
       restinio::incoming_http_msg_limits_t{}.max_body_size(hard_body_limit))
     .handle_request_timeout(opts.handle_request_timeout)
-    .read_next_http_message_timelimit(defaults::idle_timeout)
+    .read_next_http_message_timelimit(opts.idle_timeout)
     .guard(make_guard(opts, st))
     .acceptor_post_bind_hook([st](asio::ip::tcp::acceptor& acceptor) {
       st->port = acceptor.local_endpoint().port();

@@ -35,6 +35,9 @@ struct server_options {
   /// A request head not complete this long after it began (or after the connection
   /// opened) gets 408.
   std::chrono::milliseconds header_timeout = std::chrono::seconds(defaults::header_timeout_s);
+  /// An idle keep-alive connection is closed after this long (RESTinio's limit on reading
+  /// the next request, body included).
+  std::chrono::milliseconds idle_timeout = std::chrono::seconds(defaults::idle_timeout_s);
   /// How long stop() waits for requests in flight; above the gateway's timeout, so that
   /// every accepted request gets its answer.
   std::chrono::milliseconds drain_timeout = defaults::drain_timeout;

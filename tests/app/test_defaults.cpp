@@ -30,6 +30,7 @@ const std::map<std::string, std::string>& option_defaults() {
     {"max-connections", std::to_string(ts::defaults::max_connections)},
     {"max-in-flight", std::to_string(ts::defaults::max_in_flight)},
     {"header-timeout", std::to_string(ts::defaults::header_timeout_s)},
+    {"idle-timeout", std::to_string(ts::defaults::idle_timeout_s)},
     {"log-level", ts::defaults::log_level},
     {"log-format", ts::defaults::log_format},
     {"metrics", ts::defaults::metrics},

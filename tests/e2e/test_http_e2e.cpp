@@ -3,6 +3,7 @@
 // HEAD answers every GET route.
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
 
 #include "tests/e2e/service.hpp"
@@ -103,4 +104,33 @@ TEST_CASE("http e2e: HEAD answers every GET route with the GET's head and no bod
   auto r = c.exchange("HEAD " + task_path + "/cancel HTTP/1.1\r\nHost: x\r\n\r\n");
   CHECK(r.status == 405);
   CHECK(r.body.empty());
+}
+
+TEST_CASE("http e2e: an idle keep-alive connection is closed after --idle-timeout",
+          "[e2e][http]") {
+  service_fixture f("sqlite");
+  REQUIRE(f.svc.start({"--idle-timeout=1"}) == "");
+  INFO(f.svc.diagnostics());
+  connection c{f.svc.port()};
+  REQUIRE(c.exchange(healthz).status == 200);
+  auto idle_from = std::chrono::steady_clock::now();
+  // Blocks until the server closes the connection (at most the client's 15 s).
+  CHECK(c.closed_by_peer());
+  auto idle = std::chrono::steady_clock::now() - idle_from;
+  CHECK(idle >= std::chrono::milliseconds(500));
+  CHECK(idle < std::chrono::seconds(10));
+}
+
+TEST_CASE("http e2e: HTTP bounds out of range refuse to start", "[e2e][http]") {
+  temp_dir dir;
+  service svc(dir.path(), "sqlite:" + dir.file("t.db"));
+  for (std::string bad : {"--max-connections=0", "--max-in-flight=0", "--header-timeout=0",
+                          "--header-timeout=3601", "--idle-timeout=0", "--idle-timeout=3601"}) {
+    auto code = svc.run_to_exit({"--port=0", "--db=sqlite:" + dir.file("t.db"), bad});
+    INFO(bad << ": " << svc.diagnostics());
+    REQUIRE(code.has_value());
+    CHECK(*code != 0);
+    CHECK(svc.stdout_text().find("listening on") == std::string::npos);
+    CHECK(svc.stderr_text().find(bad.substr(0, bad.find('='))) != std::string::npos);
+  }
 }
