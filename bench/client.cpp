@@ -15,7 +15,8 @@
 //       at once when the client is behind) for SECONDS, while tasks posted beforehand start
 //       at LATE-RATE a second; prints what was accepted and shed (sent=… accepted=…
 //       overloaded=… failed=… accepted_rate=… accepted_p50=… accepted_p99=…), the start
-//       lateness of those tasks as the service recorded it (recorded_p50=… …), and
+//       lateness of those tasks as the service recorded it and as their command saw it
+//       (recorded_p50=… … command_p50=… …), and
 //       recover_ms: from the end of the load to the next accepted POST.
 //   bench_client burst --port=P [--count=10000] [--lead-ms=…] [--command=true]
 //                [--connections=16] [--timeout-s=120] [--pid=SERVICE_PID] [--hold-ms=0]
@@ -283,7 +284,7 @@ int overload(uint16_t port, ts::bench::options& opts) {
   for (size_t i = 0; i < due.size(); ++i)
     due[i] = t0 + static_cast<int64_t>(i) * 1000 / late_rate;
   std::vector<int64_t> ids;
-  if (!post_all(port, "true", due, 16, ids))
+  if (!post_all(port, "date +%s%N", due, 16, ids))
     return 1;
   ts::bench::sleep_until_wall_ns(t0 * 1000000);
   // The load: request k is due at start + k / rate; a thread takes the next one, waits for
@@ -330,18 +331,25 @@ int overload(uint16_t port, ts::bench::options& opts) {
   std::vector<outcome> out;
   if (!collect(port, ids, 16, ts::bench::mono_ns() + timeout_s * 1000000000, out))
     return 1;
-  std::vector<double> recorded, all;
-  for (auto& o : out)
-    if (o.success && o.started >= 0)
-      recorded.push_back(static_cast<double>(o.started - o.due));
+  // As lateness does: as recorded (whole ms), and as the command saw it (its clock).
+  std::vector<double> recorded, seen, all;
+  for (auto& o : out) {
+    char* end = nullptr;
+    auto ns = std::strtoll(o.output.c_str(), &end, 10);
+    if (!o.success || o.started < 0 || end == o.output.c_str())
+      continue;
+    recorded.push_back(static_cast<double>(o.started - o.due));
+    seen.push_back(static_cast<double>(ns - o.due * 1000000) / 1e6);
+  }
   for (auto& l : latencies)
     all.insert(all.end(), l.begin(), l.end());
   std::printf("sent=%zu accepted=%zu overloaded=%zu failed=%zu accepted_rate=%.1f "
-              "accepted_p50=%.3f accepted_p99=%.3f %s probes_failed=%zu recover_ms=%.1f\n",
+              "accepted_p50=%.3f accepted_p99=%.3f %s %s probes_failed=%zu recover_ms=%.1f\n",
               accepted + shed + failed, accepted.load(), shed.load(), failed.load(),
               static_cast<double>(accepted) / load_s, ts::bench::percentile(all, 50),
               ts::bench::percentile(all, 99), ts::bench::summary("recorded", recorded).c_str(),
-              out.size() - recorded.size(), recover_ms);
+              ts::bench::summary("command", seen).c_str(), out.size() - recorded.size(),
+              recover_ms);
   return failed == 0 && recover_ms >= 0 && recorded.size() == out.size() ? 0 : 1;
 }
 
