@@ -4,8 +4,6 @@
 
 namespace ts {
 
-namespace {
-
 int hex_value(char c) {
   if (c >= '0' && c <= '9')
     return c - '0';
@@ -15,8 +13,6 @@ int hex_value(char c) {
     return c - 'A' + 10;
   return -1;
 }
-
-} // namespace
 
 std::optional<std::string> percent_decode(std::string_view text, percent_mode mode) {
   std::string out;

@@ -40,6 +40,9 @@ utf8_step decode_utf8(std::string_view bytes);
 /// True when every sequence of `bytes` is valid UTF-8 (a NUL byte is valid).
 bool valid_utf8(std::string_view bytes);
 
+/// The value of a hexadecimal digit (either case), or -1 for any other byte.
+int hex_value(char c);
+
 /// The ASCII whitespace of the C locale: space, \t, \n, \v, \f, \r.
 bool is_space(char c);
 

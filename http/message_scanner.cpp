@@ -37,24 +37,14 @@ std::optional<uint64_t> parse_length(std::string_view text) {
   }
 }
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 // "1a;ext=x" -> 26; nullopt when it is no chunk size.
 std::optional<uint64_t> parse_chunk_size(std::string_view line) {
   uint64_t value = 0;
   size_t digits = 0;
-  while (digits < line.size() && hex_digit(line[digits]) >= 0) {
+  while (digits < line.size() && hex_value(line[digits]) >= 0) {
     if (digits == 15)
       return std::nullopt;  // more than 2^60: no body of ours is that long
-    value = value * 16 + static_cast<uint64_t>(hex_digit(line[digits]));
+    value = value * 16 + static_cast<uint64_t>(hex_value(line[digits]));
     ++digits;
   }
   if (digits == 0)
