@@ -180,18 +180,6 @@ const char* malformed(const restinio::http_request_header_t& h) {
   return bad;
 }
 
-/// Beyond --max-in-flight (this request's own ticket counted): 503 overloaded, answered here
-/// rather than from the head so that the connection stays open; a shed request then costs
-/// no reconnect, and its body (at most 1 MiB: a larger one is refused from the head) is
-/// bounded by --max-connections. Health and readiness probes are never shed: a liveness
-/// probe that failed under load would restart a service that is merely busy.
-bool over_in_flight(shared_state& st, api::route_id route) {
-  if (route == api::route_id::healthz || route == api::route_id::readyz)
-    return false;
-  std::lock_guard<std::mutex> guard{st.mtx};
-  return st.in_flight > st.max_in_flight;
-}
-
 /// An answer decided inside RESTinio's handler call goes out after that call returns:
 /// RESTinio 0.6.16 loses the requests pipelined behind one that is answered while its
 /// handler still runs (the connection resumes reading twice), and keeps them when the
@@ -226,10 +214,6 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     if (bad) {
       answer_later(io, r, api::error_response(
                             api::make_http_error(api::http_ec::malformed_request, bad)));
-      return restinio::request_accepted();
-    }
-    if (over_in_flight(*st, api::classify(view(h.path())))) {
-      answer_later(io, r, api::overloaded("too many requests in flight; try again later"));
       return restinio::request_accepted();
     }
     api::request_view v;
@@ -267,7 +251,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
   return restinio::request_accepted();
 }
 
-// The guarded socket's judge: api::judge_head, and a request line without a version. Its
+// The guarded socket's judge: api::judge_head, and 503 beyond --max-in-flight. Its
 // refusals are logged and counted like the requests they stand for.
 std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
                                                 const std::shared_ptr<shared_state>& st) {
@@ -286,6 +270,11 @@ std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
       return api::error_response(api::make_http_error(
         api::http_ec::malformed_request,
         "the request line must name the HTTP version (HTTP/1.1)"));
+    {
+      std::lock_guard<std::mutex> guard{st->mtx};
+      if (st->in_flight >= st->max_in_flight)
+        return api::overloaded("too many requests in flight; try again later");
+    }
     return api::judge_head(api::head_view(head), head.content_length, st->token,
                            st->stopping.load(), st->metrics != nullptr);
   };
