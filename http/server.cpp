@@ -270,7 +270,10 @@ std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
       return api::error_response(api::make_http_error(
         api::http_ec::malformed_request,
         "the request line must name the HTTP version (HTTP/1.1)"));
-    {
+    // Health and readiness probes are never shed: a liveness probe that failed under load
+    // would restart a service that is merely busy.
+    auto route = api::classify(api::head_view(head).path);
+    if (route != api::route_id::healthz && route != api::route_id::readyz) {
       std::lock_guard<std::mutex> guard{st->mtx};
       if (st->in_flight >= st->max_in_flight)
         return api::overloaded("too many requests in flight; try again later");

@@ -948,7 +948,7 @@ struct test_config : caf::actor_system_config {
 /// An actor system with fakes, the real gateway, and the real server on 127.0.0.1:0.
 struct fixture {
   explicit fixture(std::optional<std::string> token = std::nullopt,
-                   caf::timespan gateway_timeout = 5s) {
+                   caf::timespan gateway_timeout = 5s, size_t max_in_flight = 4096) {
     coord_state = std::make_shared<fake_coordinator_state>();
     coordinator = sys.spawn(fake_coordinator, coord_state);
     persistence = sys.spawn(fake_persistence, coord_state);
@@ -958,6 +958,7 @@ struct fixture {
     opts.port = 0;
     opts.api_token = std::move(token);
     opts.threads = 2;
+    opts.max_in_flight = max_in_flight;
     auto s = ts::start_http_server(opts, gateway);
     REQUIRE(s);
     server = std::move(*s);
@@ -995,6 +996,32 @@ TEST_CASE("server: binds port 0 to a real port", "[server]") {
   REQUIRE(f.port() != 0);
   client c{f.port()};
   CHECK(c.exchange(get("/status?id=1")).status == 200);
+}
+
+TEST_CASE("server: beyond --max-in-flight a request is shed with 503 overloaded, probes are not",
+          "[server]") {
+  fixture f{std::nullopt, 5s, 2};
+  // Two requests the fake coordinator never answers: both in flight from now on.
+  client slow1{f.port()}, slow2{f.port()};
+  REQUIRE(slow1.send_bytes(schedule("slow")) == "");
+  REQUIRE(slow2.send_bytes(schedule("slow")) == "");
+  {
+    std::unique_lock<std::mutex> guard{f.coord_state->mtx};
+    for (int i = 0; i < 500 && f.coord_state->held.size() < 2; ++i) {
+      guard.unlock();
+      std::this_thread::sleep_for(10ms);
+      guard.lock();
+    }
+    REQUIRE(f.coord_state->held.size() == 2);
+  }
+  client c{f.port()};
+  auto r = c.exchange(get("/status?id=1"));
+  check_json_error(r, 503, "overloaded");
+  CHECK(r.header("Retry-After") == "1");
+  client d{f.port()};
+  check_json_error(d.exchange(schedule("fine")), 503, "overloaded");
+  client probe{f.port()};
+  CHECK(probe.exchange(get("/healthz")).status == 200);
 }
 
 TEST_CASE("server: a busy port is an error, not an exception", "[server]") {
