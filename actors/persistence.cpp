@@ -558,9 +558,10 @@ void gather(persistence_pointer self, Op op) {
 }
 
 caf::result<task_change> change(persistence_pointer self, change_op::kind what, task_id id,
-                                millis at, request_key& key) {
+                                millis at, request_key key,
+                                std::optional<task_edit> edit = std::nullopt) {
   auto rp = self->make_response_promise<task_change>();
-  gather(self, change_op{what, id, at, std::move(key), rp, std::nullopt});
+  gather(self, change_op{what, id, at, std::move(key), rp, std::move(edit)});
   return rp;
 }
 
@@ -618,22 +619,20 @@ persistence_owner_actor::behavior_type persistence(persistence_pointer self,
       return read_reply(self, self->state.db->read_output(id, offset, max_bytes));
     },
     [=](cancel_atom, task_id id, millis at, request_key& key) {
-      return change(self, change_op::kind::cancel, id, at, key);
+      return change(self, change_op::kind::cancel, id, at, std::move(key));
     },
     [=](trigger_atom, task_id id, millis at, request_key& key) {
-      return change(self, change_op::kind::trigger, id, at, key);
+      return change(self, change_op::kind::trigger, id, at, std::move(key));
     },
     [=](pause_atom, task_id id, millis at, request_key& key) {
-      return change(self, change_op::kind::pause, id, at, key);
+      return change(self, change_op::kind::pause, id, at, std::move(key));
     },
     [=](resume_atom, task_id id, millis at, request_key& key) {
-      return change(self, change_op::kind::resume, id, at, key);
+      return change(self, change_op::kind::resume, id, at, std::move(key));
     },
     [=](edit_atom, task_edit& e, millis at) {
-      auto rp = self->make_response_promise<task_change>();
       auto id = e.id;
-      gather(self, change_op{change_op::kind::edit, id, at, {}, rp, std::move(e)});
-      return rp;
+      return change(self, change_op::kind::edit, id, at, {}, std::move(e));
     },
     [=](ping_atom) -> caf::result<caf::ok_atom> {
       auto& st = self->state;

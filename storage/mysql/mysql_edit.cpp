@@ -14,18 +14,10 @@ caf::expected<task_change> mysql_store::update_task(const task_edit& e, millis n
   if (!c)
     return c.error();
   return change_task(e.id, now, request_key{}, [&](task_change&) -> caf::error {
-    params s;
-    s.integer(e.id);
-    row r{claim_kinds()};
-    std::optional<caf::expected<recurring_row>> read;
-    if (auto err = c_.query(q::select_claimed, s, r,
-                            [&] { read = read_recurring_row(cells{r}, e.id, "mysql"); }))
-      return err;
+    auto read = recurring_row_of(e.id);
     if (!read)
-      return make_error(ec::not_found, "no task " + std::to_string(e.id));
-    if (!*read)
-      return read->error();
-    auto w = decide_edit(**read, e, now, "mysql");
+      return read.error();
+    auto w = decide_edit(*read, e, now, "mysql");
     if (!w)
       return w.error();
     auto& t = e.task;

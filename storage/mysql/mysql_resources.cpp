@@ -372,6 +372,19 @@ caf::expected<task_change> mysql_store::pause_task(task_id task, millis now,
   });
 }
 
+caf::expected<recurring_row> mysql_store::recurring_row_of(task_id task) {
+  params p;
+  p.integer(task);
+  row r{claim_kinds()};
+  std::optional<caf::expected<recurring_row>> read;
+  if (auto err = c_.query(q::select_claimed, p, r,
+                          [&] { read = read_recurring_row(cells{r}, task, "mysql"); }))
+    return err;
+  if (!read)
+    return make_error(ec::not_found, "no task " + std::to_string(task));
+  return std::move(*read);
+}
+
 caf::expected<task_change> mysql_store::resume_task(task_id task, millis now,
                                                     const request_key& key) {
   return change_task(task, now, key, [&](task_change&) -> caf::error {
@@ -382,18 +395,10 @@ caf::expected<task_change> mysql_store::resume_task(task_id task, millis now,
       return {};
     if (*state != to_string(task_state::paused))
       return invalid_state(task, "only a paused task can be resumed, not a " + *state + " one");
-    params p;
-    p.integer(task);
-    row r{claim_kinds()};
-    std::optional<caf::expected<recurring_row>> read;
-    if (auto err = c_.query(q::select_claimed, p, r,
-                            [&] { read = read_recurring_row(cells{r}, task, "mysql"); }))
-      return err;
+    auto read = recurring_row_of(task);
     if (!read)
-      return make_error(ec::not_found, "no task " + std::to_string(task));
-    if (!*read)
-      return read->error();
-    auto w = decide_resume(**read, now, "mysql");
+      return read.error();
+    auto w = decide_resume(*read, now, "mysql");
     if (!w)
       return w.error();
     if (w->skip) {

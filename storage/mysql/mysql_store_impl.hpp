@@ -195,6 +195,9 @@ private:
   caf::error write_recurrence(task_id id, const recurrence_columns& r);
   /// The task's state, its row locked, for pause and resume; ec::not_found without it.
   caf::expected<std::string> task_state_for_change(task_id task);
+  /// The task as the claim query reads it (storage/recurring.hpp), for resume and edit;
+  /// ec::not_found without the task.
+  caf::expected<recurring_row> recurring_row_of(task_id task);
   /// The next attempt after `run` as a waiting run due at `retry_at`, and its task pending
   /// for it (finish_run, retry_interrupted); `now` is when it was decided.
   caf::error schedule_retry(task_id task, run_id run, millis retry_at, millis now);

@@ -17,20 +17,9 @@ caf::expected<task_change> sqlite_store::update_task(const task_edit& e, millis 
   if (!c)
     return c.error();
   return change_task(e.id, now, request_key{}, [&](task_change&) -> caf::error {
-    std::optional<recurring_row> row;
-    {
-      use u{task_for_claim_};
-      u.bind(1, e.id);
-      auto rc = u.step();
-      if (rc == SQLITE_DONE)
-        return make_error(ec::not_found, "no task " + std::to_string(e.id));
-      if (rc != SQLITE_ROW)
-        return fail(rc, "edit: read task");
-      auto r = read_recurring_row(cells{u}, e.id, backend());
-      if (!r)
-        return r.error();
-      row = std::move(*r);
-    }
+    auto row = recurring_row_of(e.id, "edit: read task");
+    if (!row)
+      return row.error();
     auto w = decide_edit(*row, e, now, backend());
     if (!w)
       return w.error();

@@ -378,6 +378,17 @@ caf::expected<task_change> sqlite_store::pause_task(task_id task, millis now,
   });
 }
 
+caf::expected<recurring_row> sqlite_store::recurring_row_of(task_id task, const char* what) {
+  use u{task_for_claim_};
+  u.bind(1, task);
+  auto rc = u.step();
+  if (rc == SQLITE_DONE)
+    return make_error(ec::not_found, "no task " + std::to_string(task));
+  if (rc != SQLITE_ROW)
+    return fail(rc, what);
+  return read_recurring_row(cells{u}, task, backend());
+}
+
 caf::expected<task_change> sqlite_store::resume_task(task_id task, millis now,
                                                      const request_key& key) {
   return change_task(task, now, key, [&](task_change&) -> caf::error {
@@ -388,18 +399,9 @@ caf::expected<task_change> sqlite_store::resume_task(task_id task, millis now,
       return caf::none;
     if (*state != to_string(task_state::paused))
       return invalid_state(task, "only a paused task can be resumed, not a " + *state + " one");
-    std::optional<recurring_row> row;
-    {
-      use u{task_for_claim_};
-      u.bind(1, task);
-      auto rc = u.step();
-      if (rc != SQLITE_ROW)
-        return fail(rc, "resume: read task");
-      auto r = read_recurring_row(cells{u}, task, backend());
-      if (!r)
-        return r.error();
-      row = std::move(*r);
-    }
+    auto row = recurring_row_of(task, "resume: read task");
+    if (!row)
+      return row.error();
     auto w = decide_resume(*row, now, backend());
     if (!w)
       return w.error();

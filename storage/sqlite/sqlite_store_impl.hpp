@@ -162,6 +162,9 @@ private:
 
   /// The task's state for pause and resume; ec::not_found without the task.
   caf::expected<std::string> task_state_for_change(task_id task, const char* what);
+  /// The task as the claim query reads it (storage/recurring.hpp), for resume and edit;
+  /// ec::not_found without the task.
+  caf::expected<recurring_row> recurring_row_of(task_id task, const char* what);
 
   /// Deletes a recurring task's oldest ended runs beyond its history_keep, at most
   /// defaults::history_trim_batch of them, with their output (after each run's end).
