@@ -127,22 +127,22 @@ public:
       // The write group keeps the ticket until the bytes are out (or the connection is
       // gone): RESTinio calls this callback in either case.
       auto written = [t = std::move(ticket_)](const asio::error_code&) {};
+      auto add_headers = [&](auto& rb) {
+        for (auto& [name, value] : res.headers)
+          rb.append_header(name, value);
+        if (close_)
+          rb.connection_close();
+      };
       if (head_) {
         // A response to HEAD has no body (a client would read one as the next response),
         // and the Content-Length that the GET's would have (RFC 9110, 9.3.2).
         auto rb = req_->create_response<restinio::user_controlled_output_t>(std::move(line));
-        for (auto& [name, value] : res.headers)
-          rb.append_header(name, value);
-        if (close_)
-          rb.connection_close();
+        add_headers(rb);
         rb.set_content_length(res.body.size());
         rb.done(std::move(written));
       } else {
         auto rb = req_->create_response(std::move(line));
-        for (auto& [name, value] : res.headers)
-          rb.append_header(name, value);
-        if (close_)
-          rb.connection_close();
+        add_headers(rb);
         rb.set_body(std::move(res.body));
         rb.done(std::move(written));
       }
