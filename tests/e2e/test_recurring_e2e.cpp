@@ -6,6 +6,7 @@
 // really ran, not only on what the API says.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <csignal>
 #include <set>
 #include <sstream>
@@ -73,14 +74,18 @@ TEST_CASE("recurring e2e: cron every 2 s and an interval with an anchor run as p
   auto c = f.svc.client();
   auto cron_file = f.dir.file("cron");
   auto every_file = f.dir.file("every");
-  // The interval's anchor: a whole second, 1.5-2.5 s from now.
-  auto anchor = (now_ms() / 1000 + 2) * 1000;
+  // The interval's anchor: a whole second, 3-4 s from now, so that it is still ahead once
+  // both creates are acknowledged on a loaded machine (ASan, a parallel suite).
+  auto anchor = (now_ms() / 1000 + 4) * 1000;
   auto cron = create_v1_task(c, {{"command", record_to(cron_file)},
                                  {"schedule", {{"cron", "*/2 * * * * *"}}}});
   auto every = create_v1_task(c, {{"command", record_to(every_file)},
                                   {"schedule", {{"every_s", 3}, {"anchor", format_utc_ms(anchor)}}},
                                   {"overlap", "queue"},
                                   {"misfire", {{"policy", "skip"}, {"grace_s", 5}}}});
+  // No run can start before its task was acknowledged: an occurrence that fell due while
+  // the create was on its way is measured from the acknowledgement.
+  auto acked = now_ms();
   auto cron_id = cron["id"].get<int64_t>();
   auto every_id = every["id"].get<int64_t>();
   CHECK(cron["schedule"]["cron"] == "*/2 * * * * *");
@@ -109,9 +114,10 @@ TEST_CASE("recurring e2e: cron every 2 s and an interval with an anchor run as p
     CHECK(seen.insert(at).second);
     if (i > 0)
       CHECK(at - ms_field(runs[i - 1], "scheduled_for") == 2000);
-    // Generous: the start follows its time within a second even on a loaded machine.
+    // Generous: the start follows its time within 1.5 s (less than the period) even on a
+    // loaded machine; bench/ measures the real lateness.
     CHECK(ms_field(runs[i], "started_at") - at >= 0);
-    CHECK(ms_field(runs[i], "started_at") - at < 1000);
+    CHECK(ms_field(runs[i], "started_at") - std::max(at, acked) < 1500);
   }
   // ...is what ran.
   for (size_t i = 0; i < 4; ++i)
