@@ -47,6 +47,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench/open_loop.hpp"
 #include "bench/options.hpp"
 #include "bench/stats.hpp"
 #include "tests/support/http_client.hpp"
@@ -287,38 +288,23 @@ int overload(uint16_t port, ts::bench::options& opts) {
   if (!post_all(port, "date +%s%N", due, 16, ids))
     return 1;
   ts::bench::sleep_until_wall_ns(t0 * 1000000);
-  // The load: request k is due at start + k / rate; a thread takes the next one, waits for
-  // its time and sends it. Bounded by count (rate × seconds) and by the clock.
-  auto total = static_cast<size_t>(rate * seconds);
-  auto start = ts::bench::mono_ns();
-  auto stop = start + seconds * 1000000000 + 5000000000LL;
-  std::atomic<size_t> next{0}, accepted{0}, shed{0}, failed{0};
-  std::vector<std::vector<double>> latencies(connections);
-  std::vector<std::thread> threads;
-  for (size_t t = 0; t < connections; ++t)
-    threads.emplace_back([&, t] {
-      connection conn{port, "127.0.0.1", 10s};
-      for (size_t k; (k = next++) < total && ts::bench::mono_ns() < stop;) {
-        auto at = start + static_cast<int64_t>(static_cast<double>(k) * 1e9
-                                               / static_cast<double>(rate));
-        auto wait = at - ts::bench::mono_ns();
-        if (wait > 0)
-          std::this_thread::sleep_for(std::chrono::nanoseconds(wait));
-        auto [status, ms] = post_far_task(conn);
-        if (status == 201) {
-          ++accepted;
-          latencies[t].push_back(ms);
-        } else if (status == 503) {
-          ++shed;
-        } else {
-          ++failed;
-        }
-      }
-    });
-  for (auto& t : threads)
-    t.join();
+  // The load: request k is due at start + k / rate, sent from one event loop (open_loop.hpp).
+  // Bounded by count (rate × seconds) and by the clock.
+  static const std::string body = R"({"task": "true", "time": "2999-01-01 00:00:00"})";
+  ts::bench::open_loop_options lo;
+  lo.port = port;
+  lo.rate = static_cast<double>(rate);
+  lo.seconds = static_cast<double>(seconds);
+  lo.connections = connections;
+  lo.request = "POST /taskschedulizer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+               "Content-Type: application/json\r\nContent-Length: "
+               + std::to_string(body.size()) + "\r\n\r\n" + body;
+  auto load = ts::bench::run_open_loop(lo);
   auto load_end = ts::bench::mono_ns();
-  auto load_s = static_cast<double>(load_end - start) / 1e9;
+  auto load_s = load.load_s;
+  auto accepted = load.by_status_2xx;
+  auto shed = load.overloaded;
+  auto failed = load.failed + load.other;
   // Recovery: the first POST accepted after the load.
   double recover_ms = -1;
   for (connection c{port, "127.0.0.1", 10s}; ts::bench::mono_ns() < load_end + 10000000000LL;) {
@@ -341,13 +327,15 @@ int overload(uint16_t port, ts::bench::options& opts) {
     recorded.push_back(static_cast<double>(o.started - o.due));
     seen.push_back(static_cast<double>(ns - o.due * 1000000) / 1e6);
   }
-  for (auto& l : latencies)
-    all.insert(all.end(), l.begin(), l.end());
-  std::printf("sent=%zu accepted=%zu overloaded=%zu failed=%zu accepted_rate=%.1f "
-              "accepted_p50=%.3f accepted_p99=%.3f %s %s probes_failed=%zu recover_ms=%.1f\n",
-              accepted + shed + failed, accepted.load(), shed.load(), failed.load(),
+  all = load.accepted_ms;
+  std::printf("sent=%zu accepted=%zu overloaded=%zu failed=%zu unsent=%zu reconnects=%zu "
+              "accepted_rate=%.1f accepted_p50=%.3f accepted_p99=%.3f "
+              "accepted_from_due_p99=%.3f %s %s probes_failed=%zu recover_ms=%.1f\n",
+              load.sent, accepted, shed, failed, load.unsent, load.reconnects,
               static_cast<double>(accepted) / load_s, ts::bench::percentile(all, 50),
-              ts::bench::percentile(all, 99), ts::bench::summary("recorded", recorded).c_str(),
+              ts::bench::percentile(all, 99),
+              ts::bench::percentile(load.accepted_from_due_ms, 99),
+              ts::bench::summary("recorded", recorded).c_str(),
               ts::bench::summary("command", seen).c_str(), out.size() - recorded.size(),
               recover_ms);
   return failed == 0 && recover_ms >= 0 && recorded.size() == out.size() ? 0 : 1;
