@@ -4,11 +4,16 @@
 #include "http/server.hpp"
 
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <string_view>
 #include <variant>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
@@ -56,28 +61,45 @@ struct shared_state {
   std::atomic<uint16_t> port{0};
   std::mutex mtx;
   std::condition_variable drained;
+  /// Requests whose response is not yet written: stop() waits for none.
+  size_t unanswered = 0;
+  /// Of them, the admitted ones: at most max_in_flight. A shed request is not counted, or
+  /// a flood of 503s being written would hold the slots and keep admitting nothing.
   size_t in_flight = 0;
   size_t max_in_flight = 0;
 };
 
-/// Counts a request from its arrival until its response is written (or can never be):
-/// stop() waits for the count to fall to zero before it stops the io_context.
+/// Counts a request from its arrival until its response is written (or can never be).
+/// Admission and the count happen under one lock, so the bound is never passed.
 class in_flight_ticket {
 public:
-  explicit in_flight_ticket(std::shared_ptr<shared_state> st) : st_(std::move(st)) {
+  /// `bounded`: the request counts against --max-in-flight (everything but the probes).
+  in_flight_ticket(std::shared_ptr<shared_state> st, bool bounded) : st_(std::move(st)) {
     std::lock_guard<std::mutex> guard{st_->mtx};
-    ++st_->in_flight;
+    ++st_->unanswered;
+    admitted_ = !bounded || st_->in_flight < st_->max_in_flight;
+    counted_ = bounded && admitted_;
+    if (counted_)
+      ++st_->in_flight;
   }
   in_flight_ticket(const in_flight_ticket&) = delete;
   in_flight_ticket& operator=(const in_flight_ticket&) = delete;
   ~in_flight_ticket() {
     std::lock_guard<std::mutex> guard{st_->mtx};
-    if (--st_->in_flight == 0)
+    if (counted_)
+      --st_->in_flight;
+    if (--st_->unanswered == 0)
       st_->drained.notify_all();
+  }
+
+  bool admitted() const {
+    return admitted_;
   }
 
 private:
   std::shared_ptr<shared_state> st_;
+  bool admitted_ = true;
+  bool counted_ = false;
 };
 
 std::string_view view(restinio::string_view_t s) {
@@ -93,7 +115,8 @@ public:
             restinio::request_handle_t req, bool close_connection, api::route_id route)
     : io_(std::move(io)),
       metrics_(st->metrics),
-      ticket_(std::make_shared<in_flight_ticket>(std::move(st))),
+      ticket_(std::make_shared<in_flight_ticket>(
+        std::move(st), route != api::route_id::healthz && route != api::route_id::readyz)),
       req_(std::move(req)),
       close_(close_connection),
       head_(req_->header().method() == restinio::http_method_head()),
@@ -102,6 +125,11 @@ public:
   }
   responder(const responder&) = delete;
   responder& operator=(const responder&) = delete;
+
+  /// False beyond --max-in-flight: the request is to be shed.
+  bool admitted() const {
+    return ticket_->admitted();
+  }
 
   ~responder() {
     if (!replied_.load())
@@ -180,6 +208,32 @@ const char* malformed(const restinio::http_request_header_t& h) {
   return bad;
 }
 
+/// Sets the niceness of each of the pool's `threads` threads (Linux keeps one per thread).
+/// RESTinio starts the pool itself, so each thread is reached by a handler posted to it:
+/// `threads` handlers that each wait until all have arrived must run on distinct threads.
+/// Under a flood the HTTP threads would otherwise take the CPU from the coordinator, the
+/// executors and the commands they start (children inherit their starter's niceness, and
+/// those start on the actor threads), and from the admitted requests' own work.
+void lower_priority(asio::io_context& io, size_t threads, int nice) {
+  struct barrier {
+    std::mutex m;
+    std::condition_variable cv;
+    size_t arrived = 0;
+  };
+  auto b = std::make_shared<barrier>();
+  for (size_t i = 0; i < threads; ++i)
+    asio::post(io, [b, threads, nice] {
+      if (setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), nice) != 0)
+        log::warn("http_nice_failed", {{"nice", nice}, {"error", std::strerror(errno)}});
+      std::unique_lock<std::mutex> lock{b->m};
+      ++b->arrived;
+      b->cv.notify_all();
+      b->cv.wait(lock, [&] { return b->arrived >= threads; });
+    });
+  std::unique_lock<std::mutex> lock{b->m};
+  b->cv.wait(lock, [&] { return b->arrived >= threads; });
+}
+
 /// An answer decided inside RESTinio's handler call goes out after that call returns:
 /// RESTinio 0.6.16 loses the requests pipelined behind one that is answered while its
 /// handler still runs (the connection resumes reading twice), and keeps them when the
@@ -214,6 +268,13 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     if (bad) {
       answer_later(io, r, api::error_response(
                             api::make_http_error(api::http_ec::malformed_request, bad)));
+      return restinio::request_accepted();
+    }
+    // Shed here, after RESTinio has read the body (at most 1 MiB: a larger one is refused
+    // from the head), rather than from the head: the connection stays open, so a shed
+    // request costs neither side a reconnect. Probes are never shed (in_flight_ticket).
+    if (!r->admitted()) {
+      answer_later(io, r, api::overloaded("too many requests in flight; try again later"));
       return restinio::request_accepted();
     }
     api::request_view v;
@@ -251,7 +312,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
   return restinio::request_accepted();
 }
 
-// The guarded socket's judge: api::judge_head, and 503 beyond --max-in-flight. Its
+// The guarded socket's judge: api::judge_head, and a request line without a version. Its
 // refusals are logged and counted like the requests they stand for.
 std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
                                                 const std::shared_ptr<shared_state>& st) {
@@ -270,14 +331,6 @@ std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
       return api::error_response(api::make_http_error(
         api::http_ec::malformed_request,
         "the request line must name the HTTP version (HTTP/1.1)"));
-    // Health and readiness probes are never shed: a liveness probe that failed under load
-    // would restart a service that is merely busy.
-    auto route = api::classify(api::head_view(head).path);
-    if (route != api::route_id::healthz && route != api::route_id::readyz) {
-      std::lock_guard<std::mutex> guard{st->mtx};
-      if (st->in_flight >= st->max_in_flight)
-        return api::overloaded("too many requests in flight; try again later");
-    }
     return api::judge_head(api::head_view(head), head.content_length, st->token,
                            st->stopping.load(), st->metrics != nullptr);
   };
@@ -327,7 +380,7 @@ void http_server::stop() {
   st.stopping = true;
   {
     std::unique_lock<std::mutex> guard{st.mtx};
-    st.drained.wait_for(guard, impl_->drain_timeout, [&] { return st.in_flight == 0; });
+    st.drained.wait_for(guard, impl_->drain_timeout, [&] { return st.unanswered == 0; });
   }
   impl_->server->stop();
   impl_->server->wait();
@@ -386,6 +439,8 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
     return make_error(ec::invalid_argument, "cannot listen on " + opts.bind + ":"
                                               + std::to_string(opts.port) + ": " + e.what());
   }
+  if (opts.nice > 0)
+    lower_priority(*p->io, opts.threads, opts.nice);
   return std::make_unique<http_server>(std::move(p));
 }
 

@@ -1018,10 +1018,20 @@ TEST_CASE("server: beyond --max-in-flight a request is shed with 503 overloaded,
   auto r = c.exchange(get("/status?id=1"));
   check_json_error(r, 503, "overloaded");
   CHECK(r.header("Retry-After") == "1");
-  client d{f.port()};
-  check_json_error(d.exchange(schedule("fine")), 503, "overloaded");
+  // Shed with the connection kept: a retry costs no reconnect.
+  CHECK(r.header("Connection") != "close");
+  // Shed requests hold no slot, however many: the bound is still two, not two minus them.
+  for (int i = 0; i < 20; ++i)
+    check_json_error(c.exchange(schedule("fine")), 503, "overloaded");
+  CHECK(c.exchange(get("/healthz")).status == 200);  // same connection; probes are not shed
   client probe{f.port()};
   CHECK(probe.exchange(get("/healthz")).status == 200);
+  // Once a slot frees, the next request is admitted on the connection that was shed.
+  caf::anon_send(f.coordinator, ts::retry_atom::value);  // the fake answers what it held
+  CHECK(slow1.read_response().status == 201);
+  CHECK(slow2.read_response().status == 201);
+  auto admitted = c.exchange(get("/status?id=1"));
+  CHECK(admitted.status == 200);
 }
 
 TEST_CASE("server: a busy port is an error, not an exception", "[server]") {
