@@ -145,6 +145,10 @@ config::config() {
     .add(api_token_file, "api-token-file",
          "file holding the bearer token every request must carry")
     .add(http_threads, "http-threads", with_default("threads serving HTTP", defaults::http_threads))
+    .add(http_nice, "http-nice",
+         with_default("niceness of the HTTP threads (0-19), so that due tasks start first "
+                      "when the CPU is contended; 0: as the rest",
+                      defaults::http_nice))
     .add(max_connections, "max-connections",
          with_default("open HTTP connections; beyond them 503 overloaded",
                       defaults::max_connections))
@@ -225,6 +229,8 @@ caf::expected<options> read_options(const config& cfg) {
     return invalid("--max-connections must be at least 1");
   if (cfg.max_in_flight == 0)
     return invalid("--max-in-flight must be at least 1");
+  if (cfg.http_nice > 19)
+    return invalid("--http-nice must be from 0 to 19");
   if (cfg.header_timeout == 0 || cfg.header_timeout > 3600)
     return invalid("--header-timeout must be from 1 to 3600 seconds");
   if (cfg.idle_timeout == 0 || cfg.idle_timeout > 3600)
@@ -265,6 +271,7 @@ caf::expected<options> read_options(const config& cfg) {
   opts.shutdown_grace_s = cfg.shutdown_grace;
   opts.db_wait_s = cfg.db_wait;
   opts.http_threads = cfg.http_threads;
+  opts.http_nice = cfg.http_nice;
   opts.max_connections = cfg.max_connections;
   opts.max_in_flight = cfg.max_in_flight;
   opts.header_timeout_s = cfg.header_timeout;

@@ -38,6 +38,7 @@ public:
   std::string log_level = defaults::log_level;
   std::string log_format = defaults::log_format;
   size_t http_threads = defaults::http_threads;
+  size_t http_nice = defaults::http_nice;
   size_t max_connections = defaults::max_connections;
   size_t max_in_flight = defaults::max_in_flight;
   size_t header_timeout = defaults::header_timeout_s;
@@ -65,6 +66,7 @@ struct options {
   size_t shutdown_grace_s{};
   size_t db_wait_s{};
   size_t http_threads{};
+  size_t http_nice{};
   size_t max_connections{};
   size_t max_in_flight{};
   size_t header_timeout_s{};

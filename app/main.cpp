@@ -177,6 +177,7 @@ int main(int argc, char** argv) {
   srv_opts.port = opt->port;
   srv_opts.api_token = opt->api_token;
   srv_opts.threads = opt->http_threads;
+  srv_opts.nice = static_cast<int>(opt->http_nice);
   srv_opts.max_connections = opt->max_connections;
   srv_opts.max_in_flight = opt->max_in_flight;
   srv_opts.header_timeout = std::chrono::seconds(opt->header_timeout_s);

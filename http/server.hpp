@@ -29,6 +29,8 @@ struct server_options {
   std::optional<std::string> api_token;
   /// Threads serving HTTP.
   size_t threads = defaults::http_threads;
+  /// Their niceness (Linux: per thread); 0 leaves them as the rest of the process.
+  int nice = 0;
   /// Beyond these, 503 overloaded: open connections, and requests being served.
   size_t max_connections = defaults::max_connections;
   size_t max_in_flight = defaults::max_in_flight;

@@ -27,6 +27,7 @@ const std::map<std::string, std::string>& option_defaults() {
     {"max-running", std::to_string(ts::defaults::max_running)},
     {"shutdown-grace", std::to_string(ts::defaults::shutdown_grace_s)},
     {"http-threads", std::to_string(ts::defaults::http_threads)},
+    {"http-nice", std::to_string(ts::defaults::http_nice)},
     {"max-connections", std::to_string(ts::defaults::max_connections)},
     {"max-in-flight", std::to_string(ts::defaults::max_in_flight)},
     {"header-timeout", std::to_string(ts::defaults::header_timeout_s)},

@@ -4,7 +4,13 @@
 #include <catch2/catch.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <string>
+
+#include "core/defaults.hpp"
 
 #include "tests/e2e/service.hpp"
 
@@ -125,7 +131,8 @@ TEST_CASE("http e2e: HTTP bounds out of range refuse to start", "[e2e][http]") {
   temp_dir dir;
   service svc(dir.path(), "sqlite:" + dir.file("t.db"));
   for (std::string bad : {"--max-connections=0", "--max-in-flight=0", "--header-timeout=0",
-                          "--header-timeout=3601", "--idle-timeout=0", "--idle-timeout=3601"}) {
+                          "--header-timeout=3601", "--idle-timeout=0", "--idle-timeout=3601",
+                          "--http-nice=20"}) {
     auto code = svc.run_to_exit({"--port=0", "--db=sqlite:" + dir.file("t.db"), bad});
     INFO(bad << ": " << svc.diagnostics());
     REQUIRE(code.has_value());
@@ -133,4 +140,60 @@ TEST_CASE("http e2e: HTTP bounds out of range refuse to start", "[e2e][http]") {
     CHECK(svc.stdout_text().find("listening on") == std::string::npos);
     CHECK(svc.stderr_text().find(bad.substr(0, bad.find('='))) != std::string::npos);
   }
+}
+
+namespace {
+
+/// How many of the process's threads run at this niceness (/proc/PID/task/TID/stat, field
+/// 19; the command name in field 2 is in parentheses and may hold spaces).
+size_t threads_at_nice(pid_t pid, long nice) {
+  size_t n = 0;
+  auto dir = "/proc/" + std::to_string(pid) + "/task";
+  for (auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    auto close = stat.rfind(')');
+    if (close == std::string::npos)
+      continue;
+    std::istringstream fields(stat.substr(close + 2));
+    std::string f;
+    // Fields 3..19: state is the first after the name, niceness the 17th.
+    for (int i = 3; i <= 19 && fields >> f; ++i)
+      if (i == 19 && std::stol(f) == nice)
+        ++n;
+  }
+  return n;
+}
+
+} // namespace
+
+TEST_CASE("http e2e: the HTTP threads run at --http-nice, and the rest of the process does not",
+          "[e2e][http]") {
+  service_fixture f("sqlite");
+  REQUIRE(f.svc.start({"--http-threads=3"}) == "");
+  INFO(f.svc.diagnostics());
+  // The default niceness; every other thread (actors, the store, the timer) stays at 0.
+  CHECK(threads_at_nice(f.svc.pid(), static_cast<long>(ts::defaults::http_nice)) == 3);
+  CHECK(threads_at_nice(f.svc.pid(), 0) >= 2);
+  // The commands start from the actor threads, so they keep the service's own niceness.
+  auto c = f.svc.client();
+  auto id = create_v1_task(c, {{"command", "cut -d' ' -f19 /proc/self/stat"},
+                               {"schedule", {{"at", format_utc_ms(now_ms() + 300)}}}})["id"]
+              .get<int64_t>();
+  std::string output;
+  REQUIRE(wait_until([&] {
+    auto runs = get_ok(c, "/v1/tasks/" + std::to_string(id) + "/runs")["items"];
+    if (runs.empty() || runs[0]["status"] != "success")
+      return false;
+    output = runs[0]["output"].get<std::string>();
+    return true;
+  }, 10s));
+  CHECK(output == "0\n");
+}
+
+TEST_CASE("http e2e: --http-nice=0 leaves every thread as it is", "[e2e][http]") {
+  service_fixture f("sqlite");
+  REQUIRE(f.svc.start({"--http-nice=0"}) == "");
+  INFO(f.svc.diagnostics());
+  CHECK(threads_at_nice(f.svc.pid(), static_cast<long>(ts::defaults::http_nice)) == 0);
 }
