@@ -91,6 +91,10 @@ parsed<token_set> parse_token_file(std::string_view text) {
         token.scope = token_scope::write;
       else
         return parsed<token_set>::failure(at_line(line_no, "the scope must be read or write"));
+      // A trailing "# comment" would otherwise become the token: comments take whole lines.
+      if (fields[2][0] == '#')
+        return parsed<token_set>::failure(
+          at_line(line_no, "a token must not begin with '#' (a comment takes a whole line)"));
       token.name = std::string{name};
       token.secret = std::string{fields[2]};
     } else {

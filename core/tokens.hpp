@@ -40,9 +40,9 @@ constexpr size_t max_token_name_bytes = 64;
 /// separated by spaces or tabs. A line is blank, a comment (its first non-blank character
 /// is '#'), a bare `TOKEN` (the `write` token named `default`: the file of one line that
 /// the service always took), or `NAME SCOPE TOKEN`: NAME 1 to 64 of [A-Za-z0-9._-], SCOPE
-/// `read` or `write`, TOKEN printable ASCII without spaces. Refused, with the line's number
-/// and never any of its text (a misordered line would put a secret in any field): another
-/// number of fields, a bad name or scope, a control or non-ASCII byte, a name or a token
+/// `read` or `write`, TOKEN printable ASCII without spaces, not beginning with '#' (as a
+/// bare one cannot). Refused, with the line's number and never any of its text (a
+/// misordered line would put a secret in any field): another number of fields, a bad name or scope, a control or non-ASCII byte, a name or a token
 /// that an earlier line has, more than max_tokens, and a file without any token.
 parsed<token_set> parse_token_file(std::string_view text);
 

@@ -92,6 +92,11 @@ TEST_CASE("tokens: refusals name the line and never its text", "[tokens]") {
           {"secret-5", "op$"});
   refused(std::string(65, 'n') + " read t\n",
           "line 1: a name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'");
+  // Found by the fuzzer: a token that begins with '#' (a trailing comment's look).
+  refused("\n rer\n\n# tokens\npl\twrite #\n",
+          "line 5: a token must not begin with '#' (a comment takes a whole line)");
+  refused("ops write #todo-later\n",
+          "line 1: a token must not begin with '#' (a comment takes a whole line)");
   refused("a read one\nb write two\na write three\n",
           "line 3: the name is already used on line 1", {"one", "two", "three"});
   refused("first\n\nsecond\n",

@@ -54,7 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         "a name is 1 to 64 of A-Z, a-z, 0-9, '.', '_' and '-' "
         "the scope must be read or write expected NAME SCOPE TOKEN, or one bare token "
         "the name is already used on line (a bare token is named default) "
-        "the token is already given on line (one token, one name) more than 1000 tokens";
+        "the token is already given on line (one token, one name) more than 1000 tokens "
+        "a token must not begin with '#' (a comment takes a whole line)";
       if (word.size() >= 6 && why.find(word) != std::string::npos
           && vocabulary.find(word) == std::string::npos)
         std::abort();
@@ -77,7 +78,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::abort();
     if (ts::find_token(set, t.secret) != &t)
       std::abort();
-    if (ts::find_token(set, t.secret + "x") != nullptr)
+    // A longer secret matches only the token that is exactly it (another line's may be).
+    auto longer = t.secret + "x";
+    auto* other = ts::find_token(set, longer);
+    if (other != nullptr && other->secret != longer)
       std::abort();
   }
   // Parsing is deterministic.
