@@ -104,6 +104,27 @@ caf::expected<std::string> read_secret(const std::string& path, const char* what
   return s;
 }
 
+} // namespace
+
+caf::expected<token_set> read_token_file(const std::string& path) {
+  std::ifstream in{path, std::ios::binary};
+  if (!in)
+    return invalid("cannot read the API token file " + path);
+  std::string text(max_token_file_bytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad())
+    return invalid("cannot read the API token file " + path);
+  if (text.size() > max_token_file_bytes)
+    return invalid("the API token file " + path + " is larger than 1 MiB");
+  auto set = parse_token_file(text);
+  if (!set)
+    return invalid("the API token file " + path + ": " + set.error());
+  return *set;
+}
+
+namespace {
+
 bool is_loopback(const std::string& addr) {
   if (addr == "localhost")
     return true;
@@ -143,7 +164,11 @@ config::config() {
          with_default("seconds running commands get to finish at shutdown",
                       defaults::shutdown_grace_s))
     .add(api_token_file, "api-token-file",
-         "file holding the bearer token every request must carry")
+         "file of the bearer tokens requests must carry: one bare token, or lines NAME "
+         "read|write TOKEN (read: GET only); read again on SIGHUP")
+    .add(audit_log, "audit-log",
+         "file the audit log is appended to (one JSON line per event of every request but "
+         "GET and HEAD, synced before it acts); unset: the main log")
     .add(http_threads, "http-threads", with_default("threads serving HTTP", defaults::http_threads))
     .add(http_nice, "http-nice",
          with_default("niceness of the HTTP threads (0-19), so that due tasks start first "
@@ -279,12 +304,14 @@ caf::expected<options> read_options(const config& cfg) {
   opts.metrics = cfg.metrics == "on";
   // A secret file's errors keep their code in the text (invalid_argument: ...).
   if (!cfg.api_token_file.empty()) {
-    auto t = read_secret(cfg.api_token_file, "API token");
+    auto t = read_token_file(cfg.api_token_file);
     if (!t)
-      return invalid(render(t.error()));
-    opts.api_token = std::move(*t);
+      return t.error();
+    opts.tokens = std::make_shared<const token_set>(std::move(*t));
+    opts.api_token_file = cfg.api_token_file;
   }
-  if (!opts.api_token && !is_loopback(cfg.bind))
+  opts.audit_log = cfg.audit_log;
+  if (!opts.tokens && !is_loopback(cfg.bind))
     return invalid("refusing to listen on " + cfg.bind
                    + " without --api-token-file: the service runs shell commands, and "
                      "anyone who can reach it could run them");

@@ -5,6 +5,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -14,6 +15,7 @@
 #include <caf/settings.hpp>
 
 #include "core/defaults.hpp"
+#include "core/tokens.hpp"
 #include "process/run_env.hpp"
 #include "process/run_scope.hpp"
 #include "core/time_zone.hpp"
@@ -33,6 +35,7 @@ public:
   size_t max_running = defaults::max_running;
   size_t shutdown_grace = defaults::shutdown_grace_s;
   std::string api_token_file;
+  std::string audit_log;
   std::string db_password_file;
   size_t db_wait = defaults::db_wait_s;
   std::string log_level = defaults::log_level;
@@ -72,8 +75,12 @@ struct options {
   size_t header_timeout_s{};
   size_t idle_timeout_s{};
   bool metrics{};
-  /// Absent: no token, and only loopback addresses may be bound.
-  std::optional<std::string> api_token;
+  /// Absent: no token, and only loopback addresses may be bound. Else never empty.
+  std::shared_ptr<const token_set> tokens;
+  /// --api-token-file, which SIGHUP reads again; empty without tokens.
+  std::string api_token_file;
+  /// --audit-log; empty: audit lines go to the main log.
+  std::string audit_log;
   /// Absent: none in the file nor the environment (the URL may still carry one).
   std::optional<std::string> db_password;
   /// Where naive times are read; null: the process's zone ("local").
@@ -98,6 +105,10 @@ caf::error apply_log_options(const config& cfg);
 /// Checks the other options and reads the secrets; takes the password out of the
 /// environment, so that commands do not inherit it. Fails with ec::invalid_argument.
 caf::expected<options> read_options(const config& cfg);
+
+/// Reads and parses a token file (core/tokens.hpp); at start-up and on SIGHUP. The error
+/// names the file and the line, never a token.
+caf::expected<token_set> read_token_file(const std::string& path);
 
 /// The operator's text of an error from apply_log_options or read_options.
 std::string reason(const caf::error& err);

@@ -1,5 +1,6 @@
 // taskschedulizer: takes the options (app/config.hpp), opens the store, starts the actors
-// and the HTTP front end, and shuts them down in order on SIGINT/SIGTERM.
+// and the HTTP front end, reads the token file again on SIGHUP, and shuts them down in
+// order on SIGINT/SIGTERM.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -19,6 +20,7 @@
 #include "core/defaults.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "http/audit.hpp"
 #include "http/gateway.hpp"
 #include "http/server.hpp"
 #include "metrics/metrics.hpp"
@@ -90,16 +92,36 @@ std::string recovery_path_for(const std::string& url) {
   return "data/" + name + ".recovery";
 }
 
+// SIGHUP: the token file again. A file that does not read or parse keeps the tokens in
+// force, and the log says why (by line; the parser never quotes a token). Names only.
+void reload_tokens(const std::string& path, ts::token_holder& holder) {
+  auto next = ts::app::read_token_file(path);
+  if (!next) {
+    ts::log::warn("tokens_not_reloaded",
+                  {{"error", ts::app::reason(next.error())},
+                   {"detail", "the tokens in force stay"},
+                   {"tokens", ts::token_names(*holder.get())}});
+    return;
+  }
+  auto names = ts::token_names(*next);
+  holder.set(std::make_shared<const ts::token_set>(std::move(*next)));
+  ts::log::info("tokens_reloaded", {{"count", static_cast<int64_t>(holder.get()->tokens.size())},
+                                    {"tokens", names}});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
   // Signals are taken by sigwait below; every thread inherits this mask (children get a
-  // clean one from the process runner).
+  // clean one from the process runner). SIGHUP is blocked from the start too: its default
+  // would end the process.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  sigset_t signals = stop_signals;
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   ts::app::config cfg;
@@ -114,6 +136,14 @@ int main(int argc, char** argv) {
   auto opt = ts::app::read_options(cfg);
   if (!opt)
     return fail(ts::app::reason(opt.error()));
+  // Opened before anything acts: a path that cannot be opened stops the start.
+  std::string audit_error;
+  auto audit = ts::api::audit_log::open(opt->audit_log, audit_error);
+  if (!audit)
+    return fail(audit_error);
+  std::shared_ptr<ts::token_holder> tokens;
+  if (opt->tokens)
+    tokens = std::make_shared<ts::token_holder>(opt->tokens);
   // Null under --metrics=off: every instrumented place then skips its counting.
   std::shared_ptr<ts::metrics> meters;
   if (opt->metrics) {
@@ -175,7 +205,8 @@ int main(int argc, char** argv) {
   ts::server_options srv_opts;
   srv_opts.bind = opt->bind;
   srv_opts.port = opt->port;
-  srv_opts.api_token = opt->api_token;
+  srv_opts.tokens = tokens;
+  srv_opts.audit = audit;
   srv_opts.threads = opt->http_threads;
   srv_opts.nice = static_cast<int>(opt->http_nice);
   srv_opts.max_connections = opt->max_connections;
@@ -196,11 +227,21 @@ int main(int argc, char** argv) {
   ts::log::info("started", {{"bind", opt->bind}, {"port", (*server)->port()},
                             {"db", ts::storage::redact_db_url(opt->db)},
                             {"max_running", opt->max_running},
-                            {"metrics", opt->metrics ? "on" : "off"}});
+                            {"metrics", opt->metrics ? "on" : "off"},
+                            {"tokens", tokens ? ts::token_names(*tokens->get()) : "none"},
+                            {"audit_log", audit->path().empty() ? "main log" : audit->path()}});
   std::cout << "listening on " << opt->bind << ":" << (*server)->port() << std::endl;
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  for (;;) {
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP)
+      break;
+    if (tokens)
+      reload_tokens(opt->api_token_file, *tokens);
+    else
+      ts::log::info("tokens_not_reloaded", {{"detail", "started without --api-token-file"}});
+  }
   ts::log::info("stopping", {{"signal", sig == SIGINT ? "SIGINT" : "SIGTERM"}});
   // New requests get 503 from here on; those in flight still get their answer.
   (*server)->reject_new_requests();

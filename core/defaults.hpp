@@ -10,6 +10,8 @@
 namespace ts::defaults {
 
 // -- options (an option that may be absent, such as --api-token-file, has no default) ---
+// --api-token-file absent: no token (loopback only); --audit-log absent: the audit lines go
+// to the main log (stderr).
 
 constexpr uint16_t port = 8081;
 constexpr const char* bind = "127.0.0.1";

@@ -108,7 +108,7 @@ bool enabled(level lvl) {
   return lvl != level::off && lvl >= current_level.load(std::memory_order_relaxed);
 }
 
-void write(level lvl, std::string_view event, std::initializer_list<field> fields) {
+bool write(level lvl, std::string_view event, std::initializer_list<field> fields) {
   std::string line;
   line.reserve(128);
   if (json_lines) {
@@ -145,7 +145,7 @@ void write(level lvl, std::string_view event, std::initializer_list<field> field
   }
   // One write(2) per line keeps lines from different threads whole.
   auto rc = ::write(STDERR_FILENO, line.data(), line.size());
-  (void) rc;
+  return rc == static_cast<ssize_t>(line.size());
 }
 
 } // namespace ts::log

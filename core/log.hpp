@@ -37,7 +37,9 @@ void set_level(level lvl);
 void set_json(bool json);
 bool enabled(level lvl);
 
-void write(level lvl, std::string_view event, std::initializer_list<field> fields = {});
+/// Writes one line whatever the level (the helpers below check it); false when stderr did
+/// not take the whole line.
+bool write(level lvl, std::string_view event, std::initializer_list<field> fields = {});
 
 inline void debug(std::string_view event, std::initializer_list<field> fields = {}) {
   if (enabled(level::debug))

@@ -199,8 +199,11 @@ private:
       return;
     refusing = true;
     disarm_timer();
-    if (cfg->refused)
-      cfg->refused(head, res);
+    if (cfg->refused) {
+      asio::error_code ec;
+      auto peer = sock.remote_endpoint(ec);
+      cfg->refused(head, res, ec ? std::string{} : endpoint_text(peer));
+    }
     close_after = true;
     send_own(serialize_refusal(res));
   }

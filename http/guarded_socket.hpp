@@ -14,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -37,9 +38,11 @@ struct guard_settings {
   size_t max_connections = 1024;
   /// The answer that refuses a complete head, or nullopt to let it through.
   std::function<std::optional<http_response>(const request_head&)> judge;
-  /// Told of every refusal written (for the log and the metrics); `head` is null when
-  /// there is none yet (431, 408, 503 at accept).
-  std::function<void(const request_head* head, const http_response&)> refused;
+  /// Told of every refusal written (for the log, the metrics and the audit log); `head` is
+  /// null when there is none yet (431, 408, 503 at accept); `remote` is the client's
+  /// address (endpoint_text).
+  std::function<void(const request_head* head, const http_response&, std::string_view remote)>
+    refused;
   /// Open connections (the guard's own count, for max_connections).
   std::atomic<size_t> connections{0};
 };
@@ -47,6 +50,14 @@ struct guard_settings {
 /// The request_view of a head (no body), for judge_head: the path and query of its target
 /// (an absolute-form target loses its scheme and authority, as in RESTinio's parser).
 request_view head_view(const request_head& head);
+
+/// "127.0.0.1:40312", "[::1]:40312": a client's address as the audit log shows it.
+inline std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
+  auto addr = ep.address().to_string();
+  if (ep.address().is_v6())
+    addr = "[" + addr + "]";
+  return addr + ":" + std::to_string(ep.port());
+}
 
 /// The status line, headers and body of a refusal, with Content-Length and
 /// Connection: close.

@@ -172,27 +172,23 @@ std::string request_digest(std::string_view task, std::string_view time) {
   return sha256_hex(canonical.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
 }
 
-bool authorized(std::optional<std::string_view> authorization, std::string_view token) {
-  if (token.empty())
-    return true;
+const api_token* authenticate(std::optional<std::string_view> authorization,
+                              const token_set& tokens) {
   if (!authorization)
-    return false;
+    return nullptr;
   auto value = trim(*authorization);
   constexpr std::string_view scheme = "bearer";
   if (value.size() <= scheme.size() || !iequals(value.substr(0, scheme.size()), scheme)
       || !is_space(value[scheme.size()]))
-    return false;
-  auto given = trim(value.substr(scheme.size()));
-  // Constant time in the content and in the lengths: every byte of the longer string is
-  // looked at, and a length mismatch is folded into the same accumulator.
-  size_t n = std::max(given.size(), token.size());
-  volatile unsigned diff = given.size() == token.size() ? 0u : 1u;
-  for (size_t i = 0; i < n; ++i) {
-    auto a = i < given.size() ? static_cast<unsigned char>(given[i]) : 0u;
-    auto b = i < token.size() ? static_cast<unsigned char>(token[i]) : 0u;
-    diff = diff | (a ^ b);
-  }
-  return diff == 0;
+    return nullptr;
+  return find_token(tokens, trim(value.substr(scheme.size())));
+}
+
+bool authorized(std::optional<std::string_view> authorization, std::string_view token) {
+  if (token.empty())
+    return true;
+  token_set one{{api_token{"default", token_scope::write, std::string{token}}}};
+  return authenticate(authorization, one) != nullptr;
 }
 
 } // namespace ts::api

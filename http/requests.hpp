@@ -11,6 +11,7 @@
 #include <caf/expected.hpp>
 
 #include "core/time_zone.hpp"
+#include "core/tokens.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
 
@@ -49,6 +50,11 @@ caf::expected<task_id> parse_id_query(std::string_view query);
 /// SHA-256 (hex) of the canonical JSON of the fields that define a request, so that a retry
 /// with the same task and time is told from a different request under one key.
 std::string request_digest(std::string_view task, std::string_view time);
+
+/// The token of `tokens` that `authorization` (`Bearer TOKEN`, the scheme in any case)
+/// carries, or null; compares in constant time (find_token).
+const api_token* authenticate(std::optional<std::string_view> authorization,
+                              const token_set& tokens);
 
 /// True when `authorization` is `Bearer TOKEN` with exactly `token`; compares in constant
 /// time whatever the lengths. An empty token means no authentication is configured.

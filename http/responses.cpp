@@ -251,6 +251,14 @@ http_response shutting_down() {
   return error_response(make_error(ec::shutting_down));
 }
 
+http_response audit_unavailable() {
+  auto res = error_body(503, "unavailable",
+                        "the audit log cannot be written, so the request was not carried "
+                        "out; try again later");
+  res.headers.emplace_back("Retry-After", "1");
+  return res;
+}
+
 http_response payload_too_large() {
   return error_response(make_http_error(http_ec::payload_too_large,
                                         "the body must be at most 1 MiB"));

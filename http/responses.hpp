@@ -28,6 +28,8 @@ http_response method_not_allowed(std::string_view allow);
 http_response unauthorized();
 /// 503 for requests that arrive while the service stops.
 http_response shutting_down();
+/// 503 for a request that is not carried out because its audit line cannot be written.
+http_response audit_unavailable();
 /// 413 for a body over max_body_bytes.
 http_response payload_too_large();
 /// The guarded socket's refusals: 431 header_too_large, 408 request_timeout, and 503

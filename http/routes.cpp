@@ -94,17 +94,31 @@ void add_accept_patch(http_response& res) {
   res.headers.emplace_back("Accept-Patch", "application/merge-patch+json, application/json");
 }
 
+// A token_set of `token` alone (empty: none), for the single-token overloads.
+std::optional<token_set> single(std::string_view token) {
+  if (token.empty())
+    return std::nullopt;
+  return token_set{{api_token{"default", token_scope::write, std::string{token}}}};
+}
+
+const token_set* or_null(const std::optional<token_set>& set) {
+  return set ? &*set : nullptr;
+}
+
 // What route() answers before it looks at the body, in its order: a probe's method, then
-// the token, stopping, the path, /metrics when off, the method. judge_head asks the same.
+// the token, stopping, the path, /metrics when off, the method, the token's scope.
+// judge_head asks the same.
 std::optional<http_response> before_body(const request_view& req, const match& m,
-                                         std::string_view token, bool stopping, bool metrics) {
+                                         const token_set* tokens, bool stopping,
+                                         bool metrics) {
   auto id = m.entry ? m.entry->id : route_id::other;
   if (id == route_id::healthz || id == route_id::readyz) {
     if (!allows(*m.entry, req.method))
       return method_not_allowed(allow_header(*m.entry));
     return std::nullopt;
   }
-  if (!authorized(req.authorization, token))
+  const api_token* who = tokens ? authenticate(req.authorization, *tokens) : nullptr;
+  if (tokens && !who)
     return unauthorized();
   if (stopping)
     return shutting_down();
@@ -114,6 +128,10 @@ std::optional<http_response> before_body(const request_view& req, const match& m
     return metrics_disabled();
   if (!allows(*m.entry, req.method))
     return method_not_allowed(allow_header(*m.entry));
+  // After the path and the method, so that a read token learns nothing it could not GET.
+  if (who && who->scope == token_scope::read && req.method != "GET")
+    return error_response(make_http_error(
+      http_ec::forbidden, "this token's scope is read: it may only GET (and HEAD)"));
   return std::nullopt;
 }
 
@@ -237,14 +255,20 @@ const std::vector<route_entry>& route_table() {
   return table;
 }
 
-action route(const request_view& given, std::string_view token, bool stopping, millis now,
+action route(const request_view& req, std::string_view token, bool stopping, millis now,
+             bool metrics, const time_zone* zone, v1_limits limits) {
+  auto set = single(token);
+  return route(req, or_null(set), stopping, now, metrics, zone, limits);
+}
+
+action route(const request_view& given, const token_set* tokens, bool stopping, millis now,
              bool metrics, const time_zone* zone, v1_limits limits) {
   auto req = given;
   if (req.method == "HEAD")
     req.method = "GET";
   auto m = find_route(req.path);
   auto id = m.entry ? m.entry->id : route_id::other;
-  if (auto res = before_body(req, m, token, stopping, metrics))
+  if (auto res = before_body(req, m, tokens, stopping, metrics))
     return std::move(*res);
   if (req.body.size() > max_body_bytes)
     return payload_too_large();
@@ -279,12 +303,22 @@ action route(const request_view& given, std::string_view token, bool stopping, m
 
 std::optional<http_response> judge_head(const request_view& req, uint64_t declared_body,
                                         std::string_view token, bool stopping, bool metrics) {
+  auto set = single(token);
+  return judge_head(req, declared_body, or_null(set), stopping, metrics);
+}
+
+std::optional<http_response> judge_head(const request_view& given, uint64_t declared_body,
+                                        const token_set* tokens, bool stopping, bool metrics) {
+  auto req = given;
+  if (req.method == "HEAD")
+    req.method = "GET";
   auto m = find_route(req.path);
   bool over = declared_body > max_body_bytes;
-  if (auto res = before_body(req, m, token, stopping, metrics)) {
-    // A wrong token is refused at once; the other early answers (404, 405, 503) are small
-    // and keep the connection, unless a body too large to hold would be read for them.
-    if (res->status == 401 || over)
+  if (auto res = before_body(req, m, tokens, stopping, metrics)) {
+    // A missing, wrong or too weak token is refused at once; the other early answers
+    // (404, 405, 503) are small and keep the connection, unless a body too large to hold
+    // would be read for them.
+    if (res->status == 401 || res->status == 403 || over)
       return res;
     return std::nullopt;
   }
@@ -310,6 +344,24 @@ std::optional<http_response> judge_head(const request_view& req, uint64_t declar
   if (id == route_id::v1_task)
     add_accept_patch(res);
   return res;
+}
+
+const api_token* request_token(const request_view& req, const token_set* tokens) {
+  return tokens ? authenticate(req.authorization, *tokens) : nullptr;
+}
+
+bool audited(std::string_view method) {
+  return method != "GET" && method != "HEAD";
+}
+
+std::optional<task_id> path_task_id(std::string_view path) {
+  auto m = find_route(path);
+  if (!m.entry || m.id.empty() || std::string_view{m.entry->pattern}.rfind("/v1/tasks/", 0) != 0)
+    return std::nullopt;
+  auto id = parse_path_id(m.id, "task");
+  if (!id)
+    return std::nullopt;
+  return *id;
 }
 
 route_id classify(std::string_view path) {

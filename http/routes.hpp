@@ -11,6 +11,7 @@
 
 #include "core/defaults.hpp"
 #include "core/time_zone.hpp"
+#include "core/tokens.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
 #include "http/v1_edit.hpp"
@@ -113,25 +114,47 @@ using action = std::variant<http_response, schedule_action, status_action, metri
 
 /// Decides what to do with a request: /healthz and /readyz first (open, and /healthz
 /// answers even while stopping; only their method and body size are checked), then
-/// authentication (when `token` is not empty), then 503 while `stopping`, then path and
-/// method, body size, content type and validation.
+/// authentication (when `tokens` is not null: 401 unless the request carries one of them),
+/// then 503 while `stopping`, then path and method, then the token's scope (403 `forbidden`
+/// for a `read` token on anything but GET and HEAD), body size, content type and validation.
+/// A non-null `tokens` that holds no token lets nobody in.
 /// `metrics` is false under --metrics=off: /metrics is then 404. Naive times are read in
 /// `zone` (--default-time-zone), or in the process's zone when it is null. v1 requests are
 /// also checked against `limits` (--max-output-bytes, --allowed-run-as; its zone is `zone`).
 /// HEAD is answered as GET wherever GET is (load balancers and monitors use it; the server
 /// sends the head without the body).
+action route(const request_view& req, const token_set* tokens, bool stopping, millis now,
+             bool metrics = false, const time_zone* zone = nullptr, v1_limits limits = {});
+
+/// The same with at most one token, `token` (empty: none): the `write` token of a file that
+/// holds one bare token.
 action route(const request_view& req, std::string_view token, bool stopping, millis now,
              bool metrics = false, const time_zone* zone = nullptr, v1_limits limits = {});
 
 /// The answer route() gives from the head alone, for the requests whose body is not worth
-/// reading: 401 for a wrong token; for a declared body over max_body_bytes, whatever
-/// route() answers before its size check, else 413; 415 for a content type the route
-/// refuses before it reads the body. nullopt: read the body and ask route(). `req.body` is
-/// not looked at; `declared_body` is the Content-Length (0 for chunked, whose size the
-/// guarded socket follows). The guarded socket asks it at the end of every request head.
+/// reading: 401 for a missing or unknown token, 403 for a token whose scope does not allow
+/// the request; for a declared body over max_body_bytes, whatever route() answers before
+/// its size check, else 413; 415 for a content type the route refuses before it reads the
+/// body. nullopt: read the body and ask route(). `req.body` is not looked at;
+/// `declared_body` is the Content-Length (0 for chunked, whose size the guarded socket
+/// follows). The guarded socket asks it at the end of every request head.
+std::optional<http_response> judge_head(const request_view& req, uint64_t declared_body,
+                                        const token_set* tokens, bool stopping,
+                                        bool metrics = false);
 std::optional<http_response> judge_head(const request_view& req, uint64_t declared_body,
                                         std::string_view token, bool stopping,
                                         bool metrics = false);
+
+/// The token a request's Authorization header carries, from `tokens`; null without one
+/// (and when `tokens` is null). For the audit log's token name.
+const api_token* request_token(const request_view& req, const token_set* tokens);
+
+/// Whether a request is one the audit log records: every method but GET and HEAD, on any
+/// path (a refused or unknown one too), since only they may change anything.
+bool audited(std::string_view method);
+
+/// The task a request's path names (/v1/tasks/{id} and below), or nullopt.
+std::optional<task_id> path_task_id(std::string_view path);
 
 /// The routes. A request's metric label is its route pattern, never its raw path, so that
 /// clients cannot create series at will (unknown paths share `other`).

@@ -22,6 +22,7 @@
 #include "core/error.hpp"
 #include "actors/interfaces.hpp"
 #include "core/log.hpp"
+#include "http/audit.hpp"
 #include "http/gateway.hpp"
 #include "http/guarded_socket.hpp"
 #include "http/responses.hpp"
@@ -49,8 +50,10 @@ constexpr uint64_t hard_body_limit = 8 * 1024 * 1024;
 
 /// Shared by the request handler, every responder and the http_server.
 struct shared_state {
-  /// Empty for none: api::route's convention.
-  std::string token;
+  /// Null: no authentication. Swapped whole by a reload; each request loads it once.
+  std::shared_ptr<token_holder> tokens;
+  /// Null: no audit (the server's own tests); else every non-GET request is recorded.
+  std::shared_ptr<api::audit_log> audit;
   caf::actor gateway;
   std::shared_ptr<ts::metrics> metrics;
   /// Null: the process's zone.
@@ -254,6 +257,62 @@ std::optional<std::string_view> field(const restinio::http_request_header_t& h,
   return std::nullopt;
 }
 
+// The token set a request is judged by, loaded once for it. A holder without a set lets
+// nobody in (start_http_server refuses one, and a reload never stores one).
+std::shared_ptr<const token_set> current_tokens(const shared_state& st) {
+  if (!st.tokens)
+    return nullptr;
+  if (auto set = st.tokens->get())
+    return set;
+  static const auto none = std::make_shared<const token_set>();
+  return none;
+}
+
+// An audited request's fields, filled once at its arrival (api::audited).
+api::audit_entry audit_fields(api::audit_log& log, const api::request_view& v,
+                              const token_set* tokens, std::string remote) {
+  api::audit_entry e;
+  e.request = log.next_request();
+  e.time = system_now_ms();
+  if (auto* who = api::request_token(v, tokens))
+    e.token = who->name;
+  e.remote = std::move(remote);
+  e.method = std::string{v.method};
+  e.path = std::string{v.path};
+  e.task = api::path_task_id(v.path);
+  return e;
+}
+
+// Records a request's result, then answers it. `acted`: its intent was recorded and it was
+// carried out, so a failed result line cannot take the answer back (the main log says so);
+// otherwise nothing was done and a request that cannot be audited is refused with 503.
+void answer_audited(const std::shared_ptr<shared_state>& st, api::audit_entry e,
+                    const std::shared_ptr<responder>& r, http_response res, bool acted) {
+  e.phase = api::audit_phase::result;
+  e.time = system_now_ms();
+  e.status = res.status;
+  if (res.status == 201 && !e.task)
+    if (auto* location = res.header("Location"))
+      e.task = api::location_task_id(*location);
+  st->audit->write(std::move(e), [r, res = std::move(res), acted](bool written) mutable {
+    r->reply(written || acted ? std::move(res) : api::audit_unavailable());
+  });
+}
+
+// Hands an action to the gateway, which answers through `reply`.
+void dispatch(const shared_state& st, api::action& act, reply_fn reply) {
+  if (auto s = std::get_if<api::schedule_action>(&act))
+    caf::anon_send(st.gateway, schedule_atom::value, std::move(s->task), std::move(reply));
+  else if (auto q = std::get_if<api::status_action>(&act))
+    caf::anon_send(st.gateway, caf::get_atom::value, q->id, std::move(reply));
+  else if (auto a = std::get_if<api::v1_action>(&act))
+    caf::anon_send(st.gateway, std::move(*a), std::move(reply));
+  else if (std::holds_alternative<api::metrics_action>(act))
+    caf::anon_send(st.gateway, stats_atom::value, std::move(reply));
+  else
+    caf::anon_send(st.gateway, ping_atom::value, std::move(reply));
+}
+
 restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& st,
                                            const std::weak_ptr<asio::io_context>& weak_io,
                                            restinio::request_handle_t req) noexcept {
@@ -265,14 +324,11 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     auto bad = malformed(h);
     r = std::make_shared<responder>(io, st, req, stopping || bad,
                                     api::classify(view(h.path())));
-    if (bad) {
-      answer_later(io, r, api::error_response(
-                            api::make_http_error(api::http_ec::malformed_request, bad)));
-      return restinio::request_accepted();
-    }
     // Shed here, after RESTinio has read the body (at most 1 MiB: a larger one is refused
     // from the head), rather than from the head: the connection stays open, so a shed
     // request costs neither side a reconnect. Probes are never shed (in_flight_ticket).
+    // Nor is a shed request audited: it acts on nothing, and a flood of them would turn
+    // into a flood of audit writes (the metrics count them).
     if (!r->admitted()) {
       answer_later(io, r, api::overloaded("too many requests in flight; try again later"));
       return restinio::request_accepted();
@@ -286,25 +342,42 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
     v.authorization = field(h, "Authorization");
     v.idempotency_key = field(h, "Idempotency-Key");
     v.if_match = field(h, "If-Match");
-    auto act = api::route(v, st->token, stopping, system_now_ms(), st->metrics != nullptr,
-                          st->zone.get(),
-                          api::v1_limits{st->max_output_bytes, nullptr, &st->allowed_run_as});
+    auto tokens = current_tokens(*st);
+    std::optional<api::audit_entry> audit;
+    if (st->audit && api::audited(v.method))
+      audit = audit_fields(*st->audit, v, tokens.get(),
+                           api::endpoint_text(req->remote_endpoint()));
+    auto act = bad ? api::action{api::error_response(
+                   api::make_http_error(api::http_ec::malformed_request, bad))}
+                   : api::route(v, tokens.get(), stopping, system_now_ms(),
+                                st->metrics != nullptr, st->zone.get(),
+                                api::v1_limits{st->max_output_bytes, nullptr,
+                                               &st->allowed_run_as});
     if (auto res = std::get_if<http_response>(&act)) {
-      answer_later(io, r, std::move(*res));
-    } else {
-      reply_fn reply = [r](http_response res) { r->reply(std::move(res)); };
-      if (auto s = std::get_if<api::schedule_action>(&act))
-        caf::anon_send(st->gateway, schedule_atom::value, std::move(s->task),
-                       std::move(reply));
-      else if (auto q = std::get_if<api::status_action>(&act))
-        caf::anon_send(st->gateway, caf::get_atom::value, q->id, std::move(reply));
-      else if (auto a = std::get_if<api::v1_action>(&act))
-        caf::anon_send(st->gateway, std::move(*a), std::move(reply));
-      else if (std::holds_alternative<api::metrics_action>(act))
-        caf::anon_send(st->gateway, stats_atom::value, std::move(reply));
+      // Answered without acting: one result line (a preview, a refusal).
+      if (audit)
+        answer_audited(st, std::move(*audit), r, std::move(*res), false);
       else
-        caf::anon_send(st->gateway, ping_atom::value, std::move(reply));
+        answer_later(io, r, std::move(*res));
+      return restinio::request_accepted();
     }
+    if (!audit) {
+      dispatch(*st, act, [r](http_response res) { r->reply(std::move(res)); });
+      return restinio::request_accepted();
+    }
+    // It would act: its intent is written and synced first, and it is handed on only then.
+    audit->phase = api::audit_phase::intent;
+    auto pending = std::make_shared<api::action>(std::move(act));
+    auto entry = *audit;
+    st->audit->write(std::move(entry), [st, r, pending, e = std::move(*audit)](bool written) {
+      if (!written) {
+        answer_audited(st, e, r, api::audit_unavailable(), false);
+        return;
+      }
+      dispatch(*st, *pending, [st, r, e](http_response res) {
+        answer_audited(st, e, r, std::move(res), true);
+      });
+    });
   } catch (...) {
     if (r)
       answer_later(io, r, api::error_response(caf::error{}));
@@ -331,11 +404,22 @@ std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
       return api::error_response(api::make_http_error(
         api::http_ec::malformed_request,
         "the request line must name the HTTP version (HTTP/1.1)"));
-    return api::judge_head(api::head_view(head), head.content_length, st->token,
-                           st->stopping.load(), st->metrics != nullptr);
+    return api::judge_head(api::head_view(head), head.content_length,
+                           current_tokens(*st).get(), st->stopping.load(),
+                           st->metrics != nullptr);
   };
-  g->refused = [weak](const api::request_head* head, const http_response& res) {
+  // A refusal from the head acts on nothing: its result line is written without holding
+  // the answer (the socket writes it at once). A refusal without a head has no method.
+  g->refused = [weak](const api::request_head* head, const http_response& res,
+                      std::string_view remote) {
     auto st = weak.lock();
+    if (st && st->audit && head && api::audited(head->method)) {
+      auto v = api::head_view(*head);
+      auto tokens = current_tokens(*st);
+      auto e = audit_fields(*st->audit, v, tokens.get(), std::string{remote});
+      e.status = res.status;
+      st->audit->write(std::move(e));
+    }
     auto route = head ? api::classify(api::head_view(*head).path) : api::route_id::other;
     if (st && st->metrics)
       st->metrics->http_request(static_cast<size_t>(route), api::route_label(route),
@@ -399,13 +483,14 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
                                      addr_err);
   if (addr_err)
     return make_error(ec::invalid_argument, "invalid bind address " + opts.bind);
-  // An empty token would mean no authentication to api::route: refused rather than open.
-  if (opts.api_token && opts.api_token->empty())
-    return make_error(ec::invalid_argument, "the API token is empty");
+  // A holder without a token would let nobody in: refused at the start rather than so.
+  if (opts.tokens && (!opts.tokens->get() || opts.tokens->get()->tokens.empty()))
+    return make_error(ec::invalid_argument, "the API token set is empty");
   auto p = std::make_unique<http_server::impl>();
   p->io = std::make_shared<asio::io_context>();
   p->st = std::make_shared<shared_state>();
-  p->st->token = opts.api_token.value_or("");
+  p->st->tokens = opts.tokens;
+  p->st->audit = opts.audit;
   p->st->metrics = opts.metrics;
   p->st->zone = opts.default_time_zone;
   p->st->max_output_bytes = opts.max_output_bytes;

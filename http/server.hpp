@@ -15,6 +15,8 @@
 
 #include "core/defaults.hpp"
 #include "core/time_zone.hpp"
+#include "core/tokens.hpp"
+#include "http/audit.hpp"
 #include "metrics/metrics.hpp"
 
 namespace ts {
@@ -24,9 +26,13 @@ struct server_options {
   std::string bind = defaults::bind;
   /// 0 picks a free port; port() tells which.
   uint16_t port = defaults::port;
-  /// When set, every request must carry `Authorization: Bearer <api_token>`; it may not be
-  /// empty (start_http_server refuses that).
-  std::optional<std::string> api_token;
+  /// When set, every request but the probes must carry `Authorization: Bearer TOKEN` with
+  /// one of its tokens, and a `read` token may only GET; the set may be swapped while the
+  /// server runs (a reload), never to an empty one (start_http_server refuses that).
+  std::shared_ptr<token_holder> tokens;
+  /// When set, every request but GET and HEAD is recorded in it (http/audit.hpp), and one
+  /// that cannot be is refused with 503 before it acts.
+  std::shared_ptr<api::audit_log> audit;
   /// Threads serving HTTP.
   size_t threads = defaults::http_threads;
   /// Their niceness (Linux: per thread); 0 leaves them as the rest of the process.

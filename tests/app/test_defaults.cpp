@@ -45,7 +45,7 @@ const std::map<std::string, std::string>& option_defaults() {
 
 // Options that may be absent: no default in --help, commented out in the INI.
 // run-as has a default that depends on who starts the binary (taskschedulizer as root).
-const std::set<std::string> absent_options{"api-token-file", "db-password-file",
+const std::set<std::string> absent_options{"api-token-file", "audit-log", "db-password-file",
                                            "allowed-run-as", "run-as"};
 
 // CAF's own options, which the INI cannot set or need not list.

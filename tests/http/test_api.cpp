@@ -956,7 +956,11 @@ struct fixture {
     ts::server_options opts;
     opts.bind = "127.0.0.1";
     opts.port = 0;
-    opts.api_token = std::move(token);
+    if (token) {
+      auto set = ts::parse_token_file(*token);
+      REQUIRE(set);
+      opts.tokens = std::make_shared<ts::token_holder>(std::make_shared<const ts::token_set>(*set));
+    }
     opts.threads = 2;
     opts.max_in_flight = max_in_flight;
     auto s = ts::start_http_server(opts, gateway);
@@ -1411,14 +1415,20 @@ TEST_CASE("server: bearer token", "[server]") {
   check_json_error(c.exchange(get("/nope", ok)), 404, "not_found");
 }
 
-TEST_CASE("server: an empty token is refused, never taken for no token", "[server]") {
+TEST_CASE("server: an empty token set is refused, never taken for no token", "[server]") {
+  test_config cfg;
+  caf::actor_system sys{cfg};
+  caf::actor gateway = sys.spawn([] { return caf::behavior{[](int) {}}; });
   ts::server_options opts;
   opts.bind = "127.0.0.1";
   opts.port = 0;
-  opts.api_token = std::string{};
-  auto s = ts::start_http_server(opts, caf::actor{});
+  opts.tokens = std::make_shared<ts::token_holder>(std::make_shared<const ts::token_set>());
+  auto s = ts::start_http_server(opts, gateway);
   REQUIRE_FALSE(s);
   CHECK(s.error() == ts::ec::invalid_argument);
+  opts.tokens = std::make_shared<ts::token_holder>(nullptr);
+  CHECK_FALSE(ts::start_http_server(opts, gateway));
+  caf::anon_send_exit(gateway, caf::exit_reason::user_shutdown);
 }
 
 TEST_CASE("server: without a token no header is needed", "[server]") {

@@ -105,6 +105,8 @@ struct concrete_request {
   std::string query;
   std::string body;
   bool json_body = false;
+  /// The Authorization header; none when empty.
+  std::string authorization;
 
   api::request_view view() const {
     api::request_view v;
@@ -114,6 +116,8 @@ struct concrete_request {
     v.body = body;
     if (json_body)
       v.content_type = std::string_view{"application/json"};
+    if (!authorization.empty())
+      v.authorization = std::string_view{authorization};
     return v;
   }
 
@@ -165,6 +169,10 @@ concrete_request build(const std::string& path, const std::string& method) {
 
 api::action route(const concrete_request& r, std::string_view token = "") {
   return api::route(r.view(), token, false, now, true, nullptr);
+}
+
+api::action route(const concrete_request& r, const ts::token_set& tokens) {
+  return api::route(r.view(), &tokens, false, now, true, nullptr);
 }
 
 } // namespace
@@ -303,7 +311,7 @@ TEST_CASE("openapi: every documented operation is routed", "[http][openapi]") {
 }
 
 TEST_CASE("openapi: GET /v1/openapi.json answers this document as JSON", "[http][openapi]") {
-  concrete_request req{"GET", "/v1/openapi.json", "", "", false};
+  concrete_request req{"GET", "/v1/openapi.json", "", "", false, ""};
   auto act = route(req);
   auto res = std::get_if<http_response>(&act);
   REQUIRE(res != nullptr);
@@ -321,7 +329,7 @@ TEST_CASE("openapi: other methods of a documented path get 405 with the document
     for (auto& method : probe_methods) {
       if (methods.count(method))
         continue;
-      concrete_request req{method, base.path, base.query, "", false};
+      concrete_request req{method, base.path, base.query, "", false, ""};
       INFO(req.describe() << " (documented: " << joined(methods) << ")");
       auto act = route(req);
       auto res = std::get_if<http_response>(&act);
@@ -352,6 +360,30 @@ TEST_CASE("openapi: the token guards exactly the operations the document says",
         CHECK(res->status == 401);
         REQUIRE(res->header("WWW-Authenticate") != nullptr);
         CHECK(*res->header("WWW-Authenticate") == "Bearer");
+      }
+    }
+  }
+}
+
+TEST_CASE("openapi: a read token may GET every operation, and gets the documented 403 on the rest",
+          "[http][openapi]") {
+  ts::token_set tokens{{{"viewer", ts::token_scope::read, "r-token"}}};
+  for (auto& [path, methods] : documented()) {
+    for (auto& method : methods) {
+      const json& op = document()["paths"][path][lower(method)];
+      bool open = op.contains("security") && op["security"].empty();
+      auto req = build(path, method);
+      req.authorization = "Bearer r-token";
+      INFO(req.describe());
+      auto act = route(req, tokens);
+      auto res = std::get_if<http_response>(&act);
+      if (method == "GET" || open) {
+        CHECK((res == nullptr || (res->status != 401 && res->status != 403)));
+      } else {
+        REQUIRE(res != nullptr);
+        CHECK(res->status == 403);
+        CHECK(json::parse(res->body)["error"]["code"] == "forbidden");
+        CHECK(op.at("responses").contains("403"));
       }
     }
   }
