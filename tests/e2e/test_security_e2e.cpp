@@ -232,7 +232,7 @@ TEST_CASE("security: a file of one bare token still works, audited in the main l
   check_no_secret(log, {token});
 }
 
-TEST_CASE("security: SIGHUP takes a rewritten token file; a broken one keeps the old",
+TEST_CASE("security: SIGHUP takes a rewritten token file, and a broken one keeps the old",
           "[e2e][security]") {
   service_fixture f{"sqlite"};
   const std::string first = "f1rst-t0ken-aaaaaaaaaaaaaaaa";
