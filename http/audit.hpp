@@ -73,6 +73,12 @@ public:
     return path_;
   }
 
+  /// A file, synced per batch. The main log is not synced, so an intent line there would
+  /// promise nothing: the server then writes one result line and does not hold the answer.
+  bool durable() const {
+    return !path_.empty();
+  }
+
   struct core;
 
 private:

@@ -286,14 +286,18 @@ api::audit_entry audit_fields(api::audit_log& log, const api::request_view& v,
 // Records a request's result, then answers it. `acted`: its intent was recorded and it was
 // carried out, so a failed result line cannot take the answer back (the main log says so);
 // otherwise nothing was done and a request that cannot be audited is refused with 503.
-void answer_audited(const std::shared_ptr<shared_state>& st, api::audit_entry e,
-                    const std::shared_ptr<responder>& r, http_response res, bool acted) {
+void fill_result(api::audit_entry& e, const http_response& res) {
   e.phase = api::audit_phase::result;
   e.time = system_now_ms();
   e.status = res.status;
   if (res.status == 201 && !e.task)
     if (auto* location = res.header("Location"))
       e.task = api::location_task_id(*location);
+}
+
+void answer_audited(const std::shared_ptr<shared_state>& st, api::audit_entry e,
+                    const std::shared_ptr<responder>& r, http_response res, bool acted) {
+  fill_result(e, res);
   st->audit->write(std::move(e), [r, res = std::move(res), acted](bool written) mutable {
     r->reply(written || acted ? std::move(res) : api::audit_unavailable());
   });
@@ -353,16 +357,31 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
                                 st->metrics != nullptr, st->zone.get(),
                                 api::v1_limits{st->max_output_bytes, nullptr,
                                                &st->allowed_run_as});
+    bool durable = audit && st->audit->durable();
     if (auto res = std::get_if<http_response>(&act)) {
       // Answered without acting: one result line (a preview, a refusal).
-      if (audit)
+      if (durable) {
         answer_audited(st, std::move(*audit), r, std::move(*res), false);
-      else
-        answer_later(io, r, std::move(*res));
+        return restinio::request_accepted();
+      }
+      if (audit) {
+        fill_result(*audit, *res);
+        st->audit->write(std::move(*audit));
+      }
+      answer_later(io, r, std::move(*res));
       return restinio::request_accepted();
     }
     if (!audit) {
       dispatch(*st, act, [r](http_response res) { r->reply(std::move(res)); });
+      return restinio::request_accepted();
+    }
+    if (!durable) {
+      // To the main log: its result line only, written beside the answer.
+      dispatch(*st, act, [st, r, e = std::move(*audit)](http_response res) mutable {
+        fill_result(e, res);
+        st->audit->write(std::move(e));
+        r->reply(std::move(res));
+      });
       return restinio::request_accepted();
     }
     // It would act: its intent is written and synced first, and it is handed on only then.
