@@ -21,25 +21,6 @@ constexpr const char* continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
 
 } // namespace
 
-request_view head_view(const request_head& head) {
-  std::string_view target = head.target;
-  if (!target.empty() && target[0] != '/') {
-    auto scheme = target.find("://");
-    if (scheme != std::string_view::npos) {
-      auto slash = target.find('/', scheme + 3);
-      target = slash == std::string_view::npos ? std::string_view{"/"} : target.substr(slash);
-    }
-  }
-  auto q = target.find('?');
-  request_view v;
-  v.method = head.method;
-  v.path = target.substr(0, q);
-  v.query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-  v.content_type = head.field("Content-Type");
-  v.authorization = head.field("Authorization");
-  return v;
-}
-
 std::string serialize_refusal(const http_response& res) {
   std::string out = "HTTP/1.1 " + std::to_string(res.status) + " " + reason_phrase(res.status)
                     + "\r\n";

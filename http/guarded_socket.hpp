@@ -47,10 +47,6 @@ struct guard_settings {
   std::atomic<size_t> connections{0};
 };
 
-/// The request_view of a head (no body), for judge_head: the path and query of its target
-/// (an absolute-form target loses its scheme and authority, as in RESTinio's parser).
-request_view head_view(const request_head& head);
-
 /// "127.0.0.1:40312", "[::1]:40312": a client's address as the audit log shows it.
 inline std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
   auto addr = ep.address().to_string();

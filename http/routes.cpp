@@ -364,6 +364,25 @@ std::optional<task_id> path_task_id(std::string_view path) {
   return *id;
 }
 
+request_view head_view(const request_head& head) {
+  std::string_view target = head.target;
+  if (!target.empty() && target[0] != '/') {
+    auto scheme = target.find("://");
+    if (scheme != std::string_view::npos) {
+      auto slash = target.find('/', scheme + 3);
+      target = slash == std::string_view::npos ? std::string_view{"/"} : target.substr(slash);
+    }
+  }
+  auto q = target.find('?');
+  request_view v;
+  v.method = head.method;
+  v.path = target.substr(0, q);
+  v.query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+  v.content_type = head.field("Content-Type");
+  v.authorization = head.field("Authorization");
+  return v;
+}
+
 route_id classify(std::string_view path) {
   auto m = find_route(path);
   return m.entry ? m.entry->id : route_id::other;

@@ -14,6 +14,7 @@
 #include "core/tokens.hpp"
 #include "core/types.hpp"
 #include "http/api.hpp"
+#include "http/message_scanner.hpp"
 #include "http/v1_edit.hpp"
 #include "http/v1_requests.hpp"
 
@@ -155,6 +156,10 @@ bool audited(std::string_view method);
 
 /// The task a request's path names (/v1/tasks/{id} and below), or nullopt.
 std::optional<task_id> path_task_id(std::string_view path);
+/// The request_view of a head (no body), for judge_head: the path and query of its target
+/// (an absolute-form target loses its scheme and authority, as in RESTinio's parser). Here,
+/// beside judge_head, rather than in the socket, so that it is pure (tests/fuzz/fuzz_api).
+request_view head_view(const request_head& head);
 
 /// The routes. A request's metric label is its route pattern, never its raw path, so that
 /// clients cannot create series at will (unknown paths share `other`).
