@@ -42,6 +42,10 @@ caf::expected<db_url> parse_sqlite(std::string_view rest) {
 caf::expected<db_url> parse_mysql(std::string_view rest) {
   db_url out;
   out.scheme = "mysql";
+  // No part may hold a NUL byte, escaped (percent_decode refuses %00) or raw: the C client
+  // would cut the string there and use another user, host, database or socket.
+  if (rest.find('\0') != std::string_view::npos)
+    return bad_url("the URL contains a NUL byte");
   if (rest.find('#') != std::string_view::npos)
     return bad_url("a fragment ('#') is not allowed; percent-encode '#' in a password as %23");
   // Authority ends at the first '/' or '?' (RFC 3986).

@@ -131,6 +131,14 @@ TEST_CASE("malformed mysql URLs are refused", "[db_url]") {
   refusal("mysql://u:p%zz@h/d");      // bad escape
   refusal("mysql://u:p%2@h/d");       // truncated escape
   refusal("mysql://u:p%00@h/d");      // NUL
+  // A raw NUL too, in any part (found by tests/fuzz/fuzz_db_url): the C client would cut
+  // the string there and connect with another socket, user or database than was written.
+  using namespace std::string_literals;
+  refusal("mysql://ts@localhost/ts?socket=/run/mysqld\0/sock"s);
+  refusal("mysql://t\0s:p@h/d"s);
+  refusal("mysql://u:p\0w@h/d"s);
+  refusal("mysql://u:p@h\0st/d"s);
+  refusal("mysql://u:p@h/d\0b"s);
   refusal("mysql://u:p@h/d#frag");
   refusal("mysql:/u:p@h/d");
 }
