@@ -54,7 +54,8 @@ struct shared_state {
   std::shared_ptr<token_holder> tokens;
   /// Null: no audit (the server's own tests); else every non-GET request is recorded.
   std::shared_ptr<api::audit_log> audit;
-  caf::actor gateway;
+  /// Where the actions go (the gateway actor, or a test's fake); reset once stopped.
+  request_sink sink;
   std::shared_ptr<ts::metrics> metrics;
   /// Null: the process's zone.
   zone_ptr zone;
@@ -303,20 +304,6 @@ void answer_audited(const std::shared_ptr<shared_state>& st, api::audit_entry e,
   });
 }
 
-// Hands an action to the gateway, which answers through `reply`.
-void dispatch(const shared_state& st, api::action& act, reply_fn reply) {
-  if (auto s = std::get_if<api::schedule_action>(&act))
-    caf::anon_send(st.gateway, schedule_atom::value, std::move(s->task), std::move(reply));
-  else if (auto q = std::get_if<api::status_action>(&act))
-    caf::anon_send(st.gateway, caf::get_atom::value, q->id, std::move(reply));
-  else if (auto a = std::get_if<api::v1_action>(&act))
-    caf::anon_send(st.gateway, std::move(*a), std::move(reply));
-  else if (std::holds_alternative<api::metrics_action>(act))
-    caf::anon_send(st.gateway, stats_atom::value, std::move(reply));
-  else
-    caf::anon_send(st.gateway, ping_atom::value, std::move(reply));
-}
-
 restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& st,
                                            const std::weak_ptr<asio::io_context>& weak_io,
                                            restinio::request_handle_t req) noexcept {
@@ -372,12 +359,12 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
       return restinio::request_accepted();
     }
     if (!audit) {
-      dispatch(*st, act, [r](http_response res) { r->reply(std::move(res)); });
+      st->sink(std::move(act), [r](http_response res) { r->reply(std::move(res)); });
       return restinio::request_accepted();
     }
     if (!durable) {
       // To the main log: its result line only, written beside the answer.
-      dispatch(*st, act, [st, r, e = std::move(*audit)](http_response res) mutable {
+      st->sink(std::move(act), [st, r, e = std::move(*audit)](http_response res) mutable {
         fill_result(e, res);
         st->audit->write(std::move(e));
         r->reply(std::move(res));
@@ -393,7 +380,7 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
         answer_audited(st, e, r, api::audit_unavailable(), false);
         return;
       }
-      dispatch(*st, *pending, [st, r, e](http_response res) {
+      st->sink(std::move(*pending), [st, r, e](http_response res) {
         answer_audited(st, e, r, std::move(res), true);
       });
     });
@@ -485,16 +472,43 @@ void http_server::stop() {
     std::unique_lock<std::mutex> guard{st.mtx};
     st.drained.wait_for(guard, impl_->drain_timeout, [&] { return st.unanswered == 0; });
   }
-  impl_->server->stop();
+  // Not server->stop(): RESTinio 0.6.16 closes its acceptor on a strand while accepts
+  // complete (and start the next accept) on any of the pool's threads, so a stop while
+  // clients connect raced the two on the acceptor (ThreadSanitizer, then a crash in asio's
+  // reactor: test_server_threads.cpp). Stopping the io_context lets every thread finish its
+  // handler and joins them; the server's destructor then closes the acceptor with no thread
+  // left to race it. Nothing is lost: the responses in flight were written above, and the
+  // io_context stopped right after the acceptor's close before as well.
+  impl_->io->stop();
   impl_->server->wait();
+  impl_->server.reset();
   // No handler runs any more: drop our reference to the gateway.
-  st.gateway = caf::actor{};
+  st.sink = nullptr;
 }
 
 caf::expected<std::unique_ptr<http_server>> start_http_server(const server_options& opts,
                                                               caf::actor gateway) {
   if (!gateway)
     return make_error(ec::invalid_argument, "no gateway actor");
+  // Each action as the gateway's message (gateway.hpp), sent from the handler's thread.
+  return start_http_server(opts, [gateway](api::action act, reply_fn reply) {
+    if (auto s = std::get_if<api::schedule_action>(&act))
+      caf::anon_send(gateway, schedule_atom::value, std::move(s->task), std::move(reply));
+    else if (auto q = std::get_if<api::status_action>(&act))
+      caf::anon_send(gateway, caf::get_atom::value, q->id, std::move(reply));
+    else if (auto a = std::get_if<api::v1_action>(&act))
+      caf::anon_send(gateway, std::move(*a), std::move(reply));
+    else if (std::holds_alternative<api::metrics_action>(act))
+      caf::anon_send(gateway, stats_atom::value, std::move(reply));
+    else
+      caf::anon_send(gateway, ping_atom::value, std::move(reply));
+  });
+}
+
+caf::expected<std::unique_ptr<http_server>> start_http_server(const server_options& opts,
+                                                              request_sink sink) {
+  if (!sink)
+    return make_error(ec::invalid_argument, "no gateway");
   if (opts.threads == 0)
     return make_error(ec::invalid_argument, "the server needs at least one thread");
   asio::error_code addr_err;
@@ -515,7 +529,7 @@ caf::expected<std::unique_ptr<http_server>> start_http_server(const server_optio
   p->st->max_output_bytes = opts.max_output_bytes;
   p->st->allowed_run_as = opts.allowed_run_as;
   p->st->max_in_flight = opts.max_in_flight;
-  p->st->gateway = std::move(gateway);
+  p->st->sink = std::move(sink);
   p->drain_timeout = opts.drain_timeout;
   restinio::server_settings_t<traits> settings;
   auto st = p->st;
