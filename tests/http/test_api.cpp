@@ -1497,3 +1497,51 @@ TEST_CASE("server: concurrent clients", "[server]") {
     total += r.get();
   CHECK(total == 200);
 }
+
+// The gateway with a fake coordinator and persistence, under clients on every kind of
+// route at once: the gateway's deadline queue and reply_once, the responders and the
+// in-flight count are used from the RESTinio threads and the actors' threads together.
+TEST_CASE("server: concurrent clients on every route through the gateway", "[server][threads]") {
+  fixture f;
+  const std::string edit = R"({"command":"id"})";
+  const std::string patch = "PATCH /v1/tasks/1 HTTP/1.1\r\nHost: localhost\r\n"
+                            "Content-Type: application/merge-patch+json\r\nIf-Match: *\r\n"
+                            "Content-Length: " + std::to_string(edit.size()) + "\r\n\r\n" + edit;
+  // Catch's macros are not thread-safe: the clients keep what went wrong for the main thread.
+  std::mutex mtx;
+  std::vector<std::string> wrong;
+  std::vector<std::future<int>> results;
+  for (int i = 0; i < 6; ++i)
+    results.push_back(std::async(std::launch::async, [&f, &patch, &mtx, &wrong, i] {
+      client c{f.port()};
+      int ok = 0;
+      for (int k = 0; k < 12; ++k) {
+        auto expect = [&](const std::string& bytes, std::initializer_list<int> statuses) {
+          auto res = c.exchange(bytes);
+          for (int s : statuses)
+            if (res.status == s)
+              return ++ok, void();
+          std::lock_guard<std::mutex> guard{mtx};
+          wrong.push_back(res.describe());
+        };
+        switch ((i + k) % 8) {
+          case 0: expect(schedule("echo " + std::to_string(k)), {201}); break;
+          case 1: expect(get("/status?id=1"), {200}); break;
+          case 2: expect(get("/v1/tasks?limit=1"), {200}); break;
+          case 3: expect(get("/v1/tasks/1"), {200}); break;
+          case 4: expect(post("", {}, "/v1/tasks/1/cancel"), {200}); break;
+          // Edits race each other: a lost race is tried again, and may end as a conflict.
+          case 5: expect(patch, {200, 409}); break;
+          case 6: expect(get("/readyz"), {200}); break;
+          default: expect(get("/v1/runs/11/output"), {200}); break;
+        }
+      }
+      return ok;
+    }));
+  int total = 0;
+  for (auto& r : results)
+    total += r.get();
+  for (auto& w : wrong)
+    UNSCOPED_INFO(w);
+  CHECK(total == 6 * 12);
+}
