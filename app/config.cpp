@@ -171,8 +171,8 @@ config::config() {
          "GET and HEAD, synced before it acts); unset: the main log")
     .add(http_threads, "http-threads", with_default("threads serving HTTP", defaults::http_threads))
     .add(http_nice, "http-nice",
-         with_default("niceness of the HTTP threads (0-19), so that due tasks start first "
-                      "when the CPU is contended; 0: as the rest",
+         with_default("how much nicer the HTTP threads run than the rest (0-19), so that "
+                      "due tasks start first when the CPU is contended; 0: as the rest",
                       defaults::http_nice))
     .add(max_connections, "max-connections",
          with_default("open HTTP connections; beyond them 503 overloaded",

@@ -23,8 +23,9 @@ constexpr size_t max_running = 64;
 constexpr int64_t shutdown_grace_s = 30;
 /// Threads serving HTTP.
 constexpr size_t http_threads = 2;
-/// The niceness of the HTTP threads: when the CPU is contended, starting due tasks and
-/// finishing admitted requests go before reading new ones (0 turns that off).
+/// How much nicer the HTTP threads are than the rest of the process: when the CPU is
+/// contended, starting due tasks and finishing admitted requests go before reading new
+/// ones (0 turns that off).
 constexpr size_t http_nice = 10;
 /// Open HTTP connections; beyond them, 503 overloaded at accept (never a queue).
 constexpr size_t max_connections = 1024;

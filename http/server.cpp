@@ -3,6 +3,7 @@
 // responder that completes it later from the actor's thread.
 #include "http/server.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <condition_variable>
@@ -212,13 +213,20 @@ const char* malformed(const restinio::http_request_header_t& h) {
   return bad;
 }
 
-/// Sets the niceness of each of the pool's `threads` threads (Linux keeps one per thread).
+/// Makes each of the pool's `threads` threads `nice` nicer than the thread that starts the
+/// server (Linux keeps a niceness per thread), at most 19: relative, so that a service
+/// started nice (systemd's Nice=, `nice -n`) never gets HTTP threads above the rest.
 /// RESTinio starts the pool itself, so each thread is reached by a handler posted to it:
 /// `threads` handlers that each wait until all have arrived must run on distinct threads.
 /// Under a flood the HTTP threads would otherwise take the CPU from the coordinator, the
 /// executors and the commands they start (children inherit their starter's niceness, and
 /// those start on the actor threads), and from the admitted requests' own work.
 void lower_priority(asio::io_context& io, size_t threads, int nice) {
+  errno = 0;
+  int base = getpriority(PRIO_PROCESS, static_cast<id_t>(gettid()));
+  if (errno != 0)
+    base = 0;
+  nice = std::min(19, base + nice);
   struct barrier {
     std::mutex m;
     std::condition_variable cv;

@@ -38,7 +38,8 @@ struct server_options {
   std::shared_ptr<api::audit_log> audit;
   /// Threads serving HTTP.
   size_t threads = defaults::http_threads;
-  /// Their niceness (Linux: per thread); 0 leaves them as the rest of the process.
+  /// How much nicer than the rest of the process they run (Linux: per thread, at most
+  /// 19); 0 leaves them as the rest.
   int nice = 0;
   /// Beyond these, 503 overloaded: open connections, and requests being served.
   size_t max_connections = defaults::max_connections;
