@@ -3,7 +3,10 @@
 #include <array>
 #include <mutex>
 #include <string>
+#include <type_traits>
 #include <utility>
+
+#include <asio/ssl.hpp>
 
 #include "http/responses.hpp"
 
@@ -18,6 +21,9 @@ constexpr auto linger_time = std::chrono::seconds(2);
 constexpr size_t linger_bytes = 64 * 1024 * 1024;
 
 constexpr const char* continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+
+using plain_stream = asio::ip::tcp::socket;
+using tls_stream = asio::ssl::stream<asio::ip::tcp::socket>;
 
 } // namespace
 
@@ -34,25 +40,73 @@ std::string serialize_refusal(const http_response& res) {
 // Every member is guarded by mtx: RESTinio calls in from its connection's strand, the
 // socket's own writes and timers complete on any of the server's threads. RESTinio's
 // handlers are called with mtx released (they call straight back in), on their executor.
-class guard_state : public std::enable_shared_from_this<guard_state> {
+//
+// Stream is the plain TCP socket or the TLS stream over one; the plain instantiation is
+// the code that served before TLS, unchanged. A TLS stream's OpenSSL state must never be
+// touched from two threads at once, so under TLS every completion of ours is bound to the
+// connection's strand too (RESTinio's already are), and every operation starts from it.
+template <class Stream>
+class guard_state final : public guard_core,
+                          public std::enable_shared_from_this<guard_state<Stream>> {
 public:
-  guard_state(asio::io_context& io, std::shared_ptr<guard_settings> cfg)
-    : sock(io), timer(io), cfg(std::move(cfg)), scanner(this->cfg->limits) {
+  static constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
+  template <class... Args>
+  guard_state(asio::io_context& io, std::shared_ptr<guard_settings> cfg, Args&... args)
+    : stream(io, args...), timer(io), cfg(std::move(cfg)), scanner(this->cfg->limits) {
   }
 
-  void activate() {
+  asio::ip::tcp::socket& lowest() override {
+    if constexpr (is_tls)
+      return stream.next_layer();
+    else
+      return stream;
+  }
+
+  bool tls() const override {
+    return is_tls;
+  }
+
+  void activate() override {
     std::lock_guard<std::mutex> lock{mtx};
     counted = true;
     overloaded = ++cfg->connections > cfg->max_connections;
   }
 
-  void read(asio::mutable_buffer buffer, guarded_socket::handler h) {
+  void handshake(asio::any_io_executor ex,
+                 std::function<void(const asio::error_code&)> done) override {
+    if constexpr (!is_tls) {
+      asio::post(ex, [done = std::move(done)] { done({}); });
+    } else {
+      std::lock_guard<std::mutex> lock{mtx};
+      own_ex = ex;
+      // The header timeout runs from the connection's opening, handshake included: a
+      // client that connects and never completes one is closed when it fires.
+      arm_header_timer();
+      handshaking = true;
+      stream.async_handshake(
+        asio::ssl::stream_base::server,
+        asio::bind_executor(ex, [self = this->shared_from_this(),
+                                 done = std::move(done)](const asio::error_code& ec) {
+          auto out_ec = ec;
+          {
+            std::lock_guard<std::mutex> lock{self->mtx};
+            self->handshaking = false;
+            if (!out_ec && self->closed)
+              out_ec = asio::error::operation_aborted;
+          }
+          done(out_ec);
+        }));
+    }
+  }
+
+  void read(asio::mutable_buffer buffer, guarded_socket::handler h) override {
     std::lock_guard<std::mutex> lock{mtx};
     if (first_read) {
       first_read = false;
       if (overloaded)
         refuse(api::overloaded("too many open connections; try again later"), nullptr);
-      else
+      else if (!timer_armed)  // armed at the handshake under TLS
         arm_header_timer();
     }
     if (refusing || closed) {
@@ -61,7 +115,8 @@ public:
     }
     reading = true;
     auto ex = h.ex;
-    sock.async_read_some(buffer, asio::bind_executor(ex, [self = shared_from_this(), buffer,
+    stream.async_read_some(buffer, asio::bind_executor(ex, [self = this->shared_from_this(),
+                                                           buffer,
                                                          h = std::move(h)](
                                                           const asio::error_code& ec,
                                                           size_t n) {
@@ -83,7 +138,7 @@ public:
     }));
   }
 
-  void write(std::vector<asio::const_buffer> buffers, guarded_socket::handler h) {
+  void write(std::vector<asio::const_buffer> buffers, guarded_socket::handler h) override {
     std::lock_guard<std::mutex> lock{mtx};
     if (refusing || closed) {
       fail(std::move(h), asio::error::connection_aborted);
@@ -98,35 +153,46 @@ public:
     start_restinio_write(std::move(buffers), std::move(h));
   }
 
-  void cancel(asio::error_code& ec) {
+  void cancel(asio::error_code& ec) override {
     std::lock_guard<std::mutex> lock{mtx};
     // RESTinio cancels its read before a closing answer; our own write must not go with it.
     if (!refusing && !own_writing)
-      sock.cancel(ec);
+      lowest().cancel(ec);
   }
 
-  void shutdown(asio::socket_base::shutdown_type what, asio::error_code& ec) {
+  // Of the TCP socket, as RESTinio's own TLS socket does: RESTinio calls it just before
+  // close() (a closing answer is complete by then, and framed by its length).
+  void shutdown(asio::socket_base::shutdown_type what, asio::error_code& ec) override {
     std::lock_guard<std::mutex> lock{mtx};
     if (!refusing)
-      sock.shutdown(what, ec);
+      lowest().shutdown(what, ec);
   }
 
   /// RESTinio closes, or drops the socket: a refusal still being written closes itself.
-  void close() {
+  void close() override {
     std::lock_guard<std::mutex> lock{mtx};
     if (!refusing)
       close_now();
   }
 
-  bool is_open() {
+  bool is_open() override {
     std::lock_guard<std::mutex> lock{mtx};
-    return sock.is_open();
+    return lowest().is_open();
   }
 
-  asio::ip::tcp::socket sock;
+  Stream stream;
 
 private:
   // -- with mtx held --------------------------------------------------------------------
+
+  // A completion of our own: under TLS on the connection's strand (see the class comment).
+  template <class F>
+  auto own(F&& f) {
+    if constexpr (is_tls)
+      return asio::bind_executor(own_ex, std::forward<F>(f));
+    else
+      return std::forward<F>(f);
+  }
 
   // Follows the framing of the bytes just read; returns how many RESTinio gets (fewer
   // when a request is refused: none of the refused one).
@@ -201,11 +267,11 @@ private:
     own_out = std::move(own_pending);
     own_pending.clear();
     own_writing = true;
-    asio::async_write(sock, asio::buffer(own_out),
-                      [self = shared_from_this()](const asio::error_code& ec, size_t) {
+    asio::async_write(stream, asio::buffer(own_out),
+                      own([self = this->shared_from_this()](const asio::error_code& ec, size_t) {
                         std::lock_guard<std::mutex> lock{self->mtx};
                         self->own_written(ec);
-                      });
+                      }));
   }
 
   void own_written(const asio::error_code& ec) {
@@ -229,7 +295,8 @@ private:
     restinio_writing = true;
     size_t size = asio::buffer_size(buffers);
     auto ex = h.ex;
-    sock.async_write_some(buffers, asio::bind_executor(ex, [self = shared_from_this(), size,
+    stream.async_write_some(buffers, asio::bind_executor(ex, [self = this->shared_from_this(),
+                                                              size,
                                                             h = std::move(h)](
                                                              const asio::error_code& ec,
                                                              size_t n) {
@@ -246,27 +313,43 @@ private:
 
   // Stops sending, drops what still comes, and closes at EOF or after linger_time.
   void linger() {
-    asio::error_code ignored;
-    sock.shutdown(asio::socket_base::shutdown_send, ignored);
     if (queued) {
       fail(std::move(*queued), asio::error::connection_aborted);
       queued.reset();
     }
     lingering = true;
     arm_timer(linger_time);
+    if constexpr (is_tls) {
+      // A close_notify first, so that the client reads a clean end; marked as received,
+      // so that the shutdown only writes it and never waits for the client's.
+      SSL_set_shutdown(stream.native_handle(), SSL_RECEIVED_SHUTDOWN);
+      stream.async_shutdown(own([self = this->shared_from_this()](const asio::error_code&) {
+        std::lock_guard<std::mutex> lock{self->mtx};
+        if (!self->closed)
+          self->half_close_and_discard();
+      }));
+    } else {
+      half_close_and_discard();
+    }
+  }
+
+  void half_close_and_discard() {
+    asio::error_code ignored;
+    lowest().shutdown(asio::socket_base::shutdown_send, ignored);
     discard();
   }
 
+  // From the TCP socket, also under TLS: the bytes are dropped unread.
   void discard() {
-    sock.async_read_some(asio::buffer(sink), [self = shared_from_this()](
-                                               const asio::error_code& ec, size_t n) {
+    lowest().async_read_some(asio::buffer(sink), own([self = this->shared_from_this()](
+                                                       const asio::error_code& ec, size_t n) {
       std::lock_guard<std::mutex> lock{self->mtx};
       self->discarded += n;
       if (ec || self->closed || self->discarded > linger_bytes)
         self->close_now();
       else
         self->discard();
-    });
+    }));
   }
 
   void arm_header_timer() {
@@ -277,11 +360,11 @@ private:
     timer_armed = true;
     auto gen = ++timer_gen;
     timer.expires_after(after);
-    timer.async_wait([self = shared_from_this(), gen](const asio::error_code& ec) {
+    timer.async_wait(own([self = this->shared_from_this(), gen](const asio::error_code& ec) {
       std::lock_guard<std::mutex> lock{self->mtx};
       if (!ec && gen == self->timer_gen && self->timer_armed)
         self->timer_fired();
-    });
+    }));
   }
 
   void disarm_timer() {
@@ -292,7 +375,8 @@ private:
 
   void timer_fired() {
     timer_armed = false;
-    if (lingering) {
+    if (lingering || handshaking) {
+      // No TLS session to answer 408 on: the handshake is cut off (it then fails).
       close_now();
       return;
     }
@@ -303,7 +387,7 @@ private:
     // Ends RESTinio's read (it then sees EOF); nothing of ours is in flight yet.
     if (reading) {
       asio::error_code ignored;
-      sock.cancel(ignored);
+      lowest().cancel(ignored);
     }
   }
 
@@ -318,7 +402,7 @@ private:
     closed = true;
     disarm_timer();
     asio::error_code ignored;
-    sock.close(ignored);
+    lowest().close(ignored);
     if (counted) {
       counted = false;
       --cfg->connections;
@@ -351,12 +435,17 @@ private:
   std::vector<asio::const_buffer> queued_buffers;
   bool timer_armed = false;
   uint64_t timer_gen = 0;
+  /// TLS: the handshake is under way, and the strand every completion keeps to.
+  bool handshaking = false;
+  asio::any_io_executor own_ex;
   std::array<char, 4096> sink{};
   size_t discarded = 0;
 };
 
 guarded_socket::guarded_socket(asio::io_context& io, std::shared_ptr<guard_settings> settings)
-  : st_(std::make_shared<guard_state>(io, std::move(settings))) {
+  : st_(settings->tls ? std::shared_ptr<guard_core>{std::make_shared<guard_state<tls_stream>>(
+          io, settings, *settings->tls)}
+                      : std::make_shared<guard_state<plain_stream>>(io, settings)) {
 }
 
 guarded_socket& guarded_socket::operator=(guarded_socket&& other) noexcept {
@@ -374,15 +463,15 @@ guarded_socket::~guarded_socket() {
 }
 
 guarded_socket::socket_type& guarded_socket::lowest_layer() {
-  return st_->sock;
+  return st_->lowest();
 }
 
 const guarded_socket::socket_type& guarded_socket::lowest_layer() const {
-  return st_->sock;
+  return st_->lowest();
 }
 
 guarded_socket::executor_type guarded_socket::get_executor() {
-  return st_->sock.get_executor();
+  return st_->lowest().get_executor();
 }
 
 bool guarded_socket::is_open() const {
@@ -408,6 +497,15 @@ void guarded_socket::close(asio::error_code& ec) {
 
 void guarded_socket::activate() {
   st_->activate();
+}
+
+bool guarded_socket::tls() const {
+  return st_->tls();
+}
+
+void guarded_socket::handshake(asio::any_io_executor ex,
+                               std::function<void(const asio::error_code&)> done) {
+  st_->handshake(std::move(ex), std::move(done));
 }
 
 void guarded_socket::read(asio::mutable_buffer buffer, handler h) {

@@ -4,8 +4,10 @@
 // the message framing of what RESTinio reads (message_scanner.hpp) and at the end of each
 // head asks a judge (the server's, api::judge_head); it answers `Expect: 100-continue`,
 // and writes refusals itself (401, 413, 415, 431, 408, 503) and closes, so that RESTinio
-// sees its read fail and drops the connection. Included by server.cpp only (RESTinio is
-// costly to compile); docs/architecture.md says why this design.
+// sees its read fail and drops the connection. Under TLS (guard_settings::tls) the same
+// socket wraps an asio::ssl::stream instead of the bare TCP socket: it makes the server's
+// handshake, bounded by the header timeout, and judges the decrypted bytes. Included by
+// server.cpp only (RESTinio is costly to compile); docs/architecture.md says why this design.
 #pragma once
 
 #include <atomic>
@@ -23,6 +25,10 @@
 #include "http/api.hpp"
 #include "http/message_scanner.hpp"
 #include "http/routes.hpp"
+
+namespace asio::ssl {
+class context;
+} // namespace asio::ssl
 
 namespace ts::api {
 
@@ -45,6 +51,8 @@ struct guard_settings {
     refused;
   /// Open connections (the guard's own count, for max_connections).
   std::atomic<size_t> connections{0};
+  /// Set: every connection is TLS with this context (a server is all TLS or all plain).
+  std::shared_ptr<asio::ssl::context> tls;
 };
 
 /// "127.0.0.1:40312", "[::1]:40312": a client's address as the audit log shows it.
@@ -59,18 +67,36 @@ inline std::string endpoint_text(const asio::ip::tcp::endpoint& ep) {
 /// Connection: close.
 std::string serialize_refusal(const http_response& res);
 
-class guard_state;
+/// A RESTinio completion handler, type-erased, with the executor it must run on.
+struct guarded_socket_handler {
+  std::function<void(const asio::error_code&, std::size_t)> fn;
+  asio::any_io_executor ex;
+};
+
+/// A connection's state over its stream, a plain TCP socket or a TLS stream over one
+/// (guarded_socket.cpp): one virtual call per operation keeps RESTinio instantiated once,
+/// for one socket type, whichever the server runs.
+class guard_core {
+public:
+  virtual ~guard_core() = default;
+  virtual asio::ip::tcp::socket& lowest() = 0;
+  virtual bool tls() const = 0;
+  virtual void activate() = 0;
+  virtual void handshake(asio::any_io_executor ex,
+                         std::function<void(const asio::error_code&)> done) = 0;
+  virtual void read(asio::mutable_buffer buffer, guarded_socket_handler h) = 0;
+  virtual void write(std::vector<asio::const_buffer> buffers, guarded_socket_handler h) = 0;
+  virtual void cancel(asio::error_code& ec) = 0;
+  virtual void shutdown(asio::socket_base::shutdown_type what, asio::error_code& ec) = 0;
+  virtual void close() = 0;
+  virtual bool is_open() = 0;
+};
 
 class guarded_socket {
 public:
   using socket_type = asio::ip::tcp::socket;
   using executor_type = socket_type::executor_type;
-  using completion = std::function<void(const asio::error_code&, std::size_t)>;
-  /// A RESTinio completion handler, type-erased, with the executor it must run on.
-  struct handler {
-    completion fn;
-    asio::any_io_executor ex;
-  };
+  using handler = guarded_socket_handler;
 
   guarded_socket(asio::io_context& io, std::shared_ptr<guard_settings> settings);
   guarded_socket(guarded_socket&&) noexcept = default;
@@ -104,6 +130,13 @@ public:
 
   /// RESTinio starts serving the connection: counted against max_connections from now.
   void activate();
+  /// The connection is TLS: handshake() before the first read.
+  bool tls() const;
+  /// TLS: the server's handshake, bounded by the header timeout (a client that never
+  /// completes it is closed); `done` runs on `ex`, the connection's strand, which every
+  /// operation on the TLS stream keeps to from then on (OpenSSL's state is not shared
+  /// between threads).
+  void handshake(asio::any_io_executor ex, std::function<void(const asio::error_code&)> done);
 
 private:
   template <class Handler>
@@ -118,7 +151,7 @@ private:
 
   // Shared with the socket's pending operations: the real socket and a refusal being
   // written outlive this object when RESTinio drops the connection first.
-  std::shared_ptr<guard_state> st_;
+  std::shared_ptr<guard_core> st_;
 };
 
 /// For RESTinio's state listener (found by argument-dependent lookup): not a TLS socket.
@@ -190,11 +223,24 @@ private:
   std::vector<ts::api::guarded_socket> sockets_;
 };
 
+// As RESTinio's own for its TLS socket: reading starts once the handshake is done, and a
+// failed one closes the connection.
 template <class Connection, class Start_Read_CB, class Failed_CB>
-void prepare_connection_and_start_read(ts::api::guarded_socket& socket, Connection&,
-                                       Start_Read_CB start_read_cb, Failed_CB) {
+void prepare_connection_and_start_read(ts::api::guarded_socket& socket, Connection& con,
+                                       Start_Read_CB start_read_cb, Failed_CB failed_cb) {
   socket.activate();
-  start_read_cb();
+  if (!socket.tls()) {
+    start_read_cb();
+    return;
+  }
+  socket.handshake(con.get_executor(),
+                   [start_read_cb = std::move(start_read_cb), failed_cb = std::move(failed_cb),
+                    con = con.shared_from_this()](const asio_ns::error_code& ec) {
+                     if (!ec)
+                       start_read_cb();
+                     else
+                       failed_cb(ec);
+                   });
 }
 
 } // namespace impl

@@ -9,6 +9,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <exception>
+#include <fstream>
 #include <mutex>
 #include <string_view>
 #include <variant>
@@ -16,6 +17,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <asio/ssl.hpp>
 #include <caf/send.hpp>
 #include <restinio/all.hpp>
 
@@ -30,6 +32,10 @@
 #include "http/routes.hpp"
 
 namespace ts {
+
+struct tls_credentials {
+  std::shared_ptr<restinio::asio_ns::ssl::context> context;
+};
 
 namespace {
 
@@ -404,6 +410,8 @@ restinio::request_handling_status_t handle(const std::shared_ptr<shared_state>& 
 std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
                                                 const std::shared_ptr<shared_state>& st) {
   auto g = std::make_shared<api::guard_settings>();
+  if (opts.tls)
+    g->tls = opts.tls->context;
   g->limits.max_body_bytes = api::max_body_bytes;
   g->header_timeout = opts.header_timeout;
   g->max_connections = opts.max_connections;
@@ -444,7 +452,72 @@ std::shared_ptr<api::guard_settings> make_guard(const server_options& opts,
   return g;
 }
 
+/// TLS 1.2 suites: forward-secret key exchange (ECDHE) and AEAD ciphers only, the
+/// strongest first (the server's order wins). TLS 1.3 keeps OpenSSL's defaults, all AEAD.
+constexpr const char* tls12_ciphers
+  = "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
+    "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:"
+    "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256";
+
+/// Why `path` cannot be opened for reading, or "": OpenSSL's own reason for a missing
+/// file is less plain than errno's.
+std::string unreadable(const std::string& path) {
+  std::ifstream in{path};
+  if (in)
+    return "";
+  return std::strerror(errno);
+}
+
+/// OpenSSL's reason for the latest failure, from asio's error code.
+std::string openssl_reason(const asio::error_code& ec) {
+  auto text = ec.message();
+  return text.empty() ? "unknown OpenSSL error" : text;
+}
+
 } // namespace
+
+caf::expected<std::shared_ptr<tls_credentials>>
+load_tls_credentials(const std::string& cert_file, const std::string& key_file) {
+  auto bad = [](std::string text) { return make_error(ec::invalid_argument, std::move(text)); };
+  if (auto why = unreadable(cert_file); !why.empty())
+    return bad("cannot read the TLS certificate file " + cert_file + ": " + why);
+  if (auto why = unreadable(key_file); !why.empty())
+    return bad("cannot read the TLS key file " + key_file + ": " + why);
+  std::shared_ptr<asio::ssl::context> ctx;
+  try {
+    ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  } catch (const std::exception& e) {
+    return bad(std::string{"cannot set up TLS: "} + e.what());
+  }
+  SSL_CTX* native = ctx->native_handle();
+  // No SSLv3, TLS 1.0 or 1.1; no compression (CRIME); no renegotiation (a client could
+  // make the server pay for handshakes on an open connection); the server's cipher order.
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  SSL_CTX_set_options(native, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION
+                                | SSL_OP_CIPHER_SERVER_PREFERENCE);
+  if (SSL_CTX_set_cipher_list(native, tls12_ciphers) != 1)
+    return bad("cannot set up TLS: OpenSSL knows none of the TLS 1.2 ciphers");
+  // An encrypted key would make OpenSSL ask for its passphrase on the terminal: refused
+  // instead, since a service cannot answer.
+  ctx->set_password_callback(
+    [](std::size_t, asio::ssl::context::password_purpose) { return std::string{}; });
+  asio::error_code err;
+  ctx->use_certificate_chain_file(cert_file, err);
+  if (err)
+    return bad("cannot load the TLS certificate chain from " + cert_file + " (PEM): "
+               + openssl_reason(err));
+  ctx->use_private_key_file(key_file, asio::ssl::context::pem, err);
+  if (err)
+    return bad("cannot load the TLS private key from " + key_file
+               + " (PEM, not encrypted): " + openssl_reason(err));
+  if (SSL_CTX_check_private_key(native) != 1)
+    return bad("the TLS private key in " + key_file + " does not match the certificate in "
+               + cert_file);
+  ERR_clear_error();
+  auto out = std::make_shared<tls_credentials>();
+  out->context = std::move(ctx);
+  return out;
+}
 
 struct http_server::impl {
   // Declared first: destroyed last, after the RESTinio server that runs on it.

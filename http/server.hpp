@@ -24,6 +24,15 @@
 
 namespace ts {
 
+/// A certificate chain and its key, checked and ready to serve TLS (server.cpp).
+struct tls_credentials;
+
+/// Loads PEM files: a certificate (a chain: the server's first, then its intermediates) and
+/// its unencrypted private key. Fails (ec::invalid_argument, with a reason for the operator)
+/// when a file cannot be read or parsed, or the key does not match the certificate.
+caf::expected<std::shared_ptr<tls_credentials>>
+load_tls_credentials(const std::string& cert_file, const std::string& key_file);
+
 struct server_options {
   /// An IPv4 or IPv6 address, or "localhost".
   std::string bind = defaults::bind;
@@ -64,6 +73,8 @@ struct server_options {
   int64_t max_output_bytes = defaults::max_output_bytes;
   /// The users a task may name in run_as (--allowed-run-as).
   std::vector<std::string> allowed_run_as;
+  /// Set: every connection is TLS (from load_tls_credentials); null: plain HTTP.
+  std::shared_ptr<tls_credentials> tls;
 };
 
 class http_server {
