@@ -1,11 +1,15 @@
 #include "app/config.hpp"
 
 #include <pwd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
 #include <algorithm>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -125,6 +129,23 @@ caf::expected<token_set> read_token_file(const std::string& path) {
 
 namespace {
 
+// A private key file: readable, and by its owner only (as ssh wants of its keys), so that
+// no other local user can read the key the API's TLS rests on.
+caf::error check_private_file(const std::string& path, const char* option) {
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0)
+    return invalid(std::string{option} + "=" + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode))
+    return invalid(std::string{option} + "=" + path + " is not a regular file");
+  if ((st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    return invalid(std::string{option} + "=" + path + " is accessible to other users (mode "
+                   + mode + "): chmod 600 it, so that only its owner can read the key");
+  }
+  return caf::none;
+}
+
 bool is_loopback(const std::string& addr) {
   if (addr == "localhost")
     return true;
@@ -146,7 +167,8 @@ config::config() {
   opt_group{custom_options_, "global"}
     .add(port, "port", with_default("TCP port to listen on; 0 picks a free port", defaults::port))
     .add(bind, "bind",
-         with_default("address to listen on; any other than loopback requires --api-token-file",
+         with_default("address to listen on; any other than loopback requires "
+                      "--api-token-file and TLS (or --insecure-http)",
                       defaults::bind))
     .add(db, "db",
          with_default("database URL: sqlite:PATH or "
@@ -169,6 +191,14 @@ config::config() {
     .add(audit_log, "audit-log",
          "file the audit log is appended to (one JSON line per event of every request but "
          "GET and HEAD, synced before it acts); unset: the main log")
+    .add(tls_cert_file, "tls-cert-file",
+         "PEM certificate (chain: the server's first) for HTTPS; with --tls-key-file")
+    .add(tls_key_file, "tls-key-file",
+         "PEM private key of --tls-cert-file, unencrypted, readable by its owner only")
+    .add(insecure_http, "insecure-http",
+         with_default("allow plain HTTP on an address other than loopback (a token is still "
+                      "required): only behind a proxy that terminates TLS",
+                      defaults::insecure_http ? "true" : "false"))
     .add(http_threads, "http-threads", with_default("threads serving HTTP", defaults::http_threads))
     .add(http_nice, "http-nice",
          with_default("how much nicer the HTTP threads run than the rest (0-19), so that "
@@ -315,6 +345,20 @@ caf::expected<options> read_options(const config& cfg) {
     return invalid("refusing to listen on " + cfg.bind
                    + " without --api-token-file: the service runs shell commands, and "
                      "anyone who can reach it could run them");
+  if (cfg.tls_cert_file.empty() != cfg.tls_key_file.empty())
+    return invalid("--tls-cert-file and --tls-key-file go together: give both, or neither");
+  if (!cfg.tls_key_file.empty()) {
+    if (auto err = check_private_file(cfg.tls_key_file, "--tls-key-file"))
+      return err;
+    opts.tls_cert_file = cfg.tls_cert_file;
+    opts.tls_key_file = cfg.tls_key_file;
+  }
+  // A bearer token sent in clear text over a network is a leaked token.
+  if (!opts.tls_cert_file && !cfg.insecure_http && !is_loopback(cfg.bind))
+    return invalid("refusing to listen on " + cfg.bind
+                   + " without TLS (--tls-cert-file, --tls-key-file): the token would cross "
+                     "the network in clear text; behind a TLS-terminating proxy, say "
+                     "--insecure-http");
   if (!cfg.db_password_file.empty()) {
     auto pw = read_secret(cfg.db_password_file, "database password");
     if (!pw)

@@ -53,6 +53,9 @@ public:
   std::string allowed_run_as;
   std::string run_as;
   std::string kill_mode = defaults::kill_mode;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool insecure_http = defaults::insecure_http;
 
   config();
 
@@ -96,6 +99,10 @@ struct options {
   std::optional<run_user> run_as;
   /// How the processes of a run are found and killed.
   ts::kill_mode kill_mode = ts::kill_mode::auto_detect;
+  /// Both set or both absent: the API's TLS certificate chain and private key (PEM), the
+  /// key file's permissions checked (owner only).
+  std::optional<std::string> tls_cert_file;
+  std::optional<std::string> tls_key_file;
 };
 
 /// Checks --log-level and --log-format and applies them, so that the errors of every later

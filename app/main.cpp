@@ -144,6 +144,14 @@ int main(int argc, char** argv) {
   std::shared_ptr<ts::token_holder> tokens;
   if (opt->tokens)
     tokens = std::make_shared<ts::token_holder>(opt->tokens);
+  // Before the database: a bad certificate or key is the operator's to see at once.
+  std::shared_ptr<ts::tls_credentials> tls;
+  if (opt->tls_cert_file) {
+    auto loaded = ts::load_tls_credentials(*opt->tls_cert_file, *opt->tls_key_file);
+    if (!loaded)
+      return fail(ts::app::reason(loaded.error()));
+    tls = std::move(*loaded);
+  }
   // Null under --metrics=off: every instrumented place then skips its counting.
   std::shared_ptr<ts::metrics> meters;
   if (opt->metrics) {
@@ -217,6 +225,7 @@ int main(int argc, char** argv) {
   srv_opts.default_time_zone = opt->default_time_zone;
   srv_opts.max_output_bytes = opt->max_output_bytes;
   srv_opts.allowed_run_as = opt->allowed_run_as;
+  srv_opts.tls = tls;
   auto server = ts::start_http_server(srv_opts, gateway);
   if (!server) {
     ts::stop_service(sys, *actors, 0);
@@ -228,6 +237,7 @@ int main(int argc, char** argv) {
                             {"db", ts::storage::redact_db_url(opt->db)},
                             {"max_running", opt->max_running},
                             {"metrics", opt->metrics ? "on" : "off"},
+                            {"tls", tls ? "on" : "off"},
                             {"tokens", tokens ? ts::token_names(*tokens->get()) : "none"},
                             {"audit_log", audit->path().empty() ? "main log" : audit->path()}});
   std::cout << "listening on " << opt->bind << ":" << (*server)->port() << std::endl;

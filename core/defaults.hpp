@@ -43,6 +43,8 @@ constexpr const char* metrics = "on";
 /// The IANA zone naive times are read in; "local" is the process's zone (TZ, else
 /// /etc/localtime), what they meant before the option existed.
 constexpr const char* default_time_zone = "local";
+/// Plain HTTP on an address other than loopback is refused unless this says otherwise.
+constexpr bool insecure_http = false;
 
 // -- tunables without an option ----------------------------------------------------------
 

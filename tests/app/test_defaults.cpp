@@ -39,6 +39,7 @@ const std::map<std::string, std::string>& option_defaults() {
     {"max-output-bytes", std::to_string(ts::defaults::max_output_bytes)},
     {"shutdown-kill-grace", std::to_string(ts::defaults::shutdown_kill_grace_s)},
     {"kill-mode", ts::defaults::kill_mode},
+    {"insecure-http", ts::defaults::insecure_http ? "true" : "false"},
   };
   return table;
 }
@@ -46,7 +47,8 @@ const std::map<std::string, std::string>& option_defaults() {
 // Options that may be absent: no default in --help, commented out in the INI.
 // run-as has a default that depends on who starts the binary (taskschedulizer as root).
 const std::set<std::string> absent_options{"api-token-file", "audit-log", "db-password-file",
-                                           "allowed-run-as", "run-as"};
+                                           "allowed-run-as", "run-as", "tls-cert-file",
+                                           "tls-key-file"};
 
 // CAF's own options, which the INI cannot set or need not list.
 const std::set<std::string> caf_options{"help", "long-help", "dump-config", "config-file"};

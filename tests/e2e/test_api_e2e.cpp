@@ -370,8 +370,11 @@ TEST_CASE("an API token is required on every request when configured", "[e2e][ap
   auto& svc = f.svc;
   const std::string token = "s3cret-token-0123456789";
   REQUIRE(write_file(dir.file("token"), token));
-  // With a token, binding every interface is allowed; the test still talks over loopback.
-  REQUIRE(svc.start({"--api-token-file=" + dir.file("token"), "--bind=0.0.0.0"}) == "");
+  // With a token, binding every interface is allowed (in plain HTTP only with
+  // --insecure-http: test_tls_e2e has the TLS cases); the test still talks over loopback.
+  REQUIRE(svc.start({"--api-token-file=" + dir.file("token"), "--bind=0.0.0.0",
+                     "--insecure-http"})
+          == "");
   CHECK(svc.address() == "0.0.0.0");
   auto client = svc.client();
   std::string body = task_body("true", future);
