@@ -507,6 +507,11 @@ load_tls_credentials(const std::string& cert_file, const std::string& key_file) 
     return bad("cannot load the TLS certificate chain from " + cert_file + " (PEM): "
                + openssl_reason(err));
   ctx->use_private_key_file(key_file, asio::ssl::context::pem, err);
+  // OpenSSL checks the key against the certificate as it loads it.
+  auto reason = err ? ERR_GET_REASON(static_cast<unsigned long>(err.value())) : 0;
+  if (err && (reason == X509_R_KEY_VALUES_MISMATCH || reason == X509_R_KEY_TYPE_MISMATCH))
+    return bad("the TLS private key in " + key_file + " does not match the certificate in "
+               + cert_file);
   if (err)
     return bad("cannot load the TLS private key from " + key_file
                + " (PEM, not encrypted): " + openssl_reason(err));

@@ -12,7 +12,18 @@
 #include <cstring>
 #include <optional>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 namespace ts::test_http {
+
+struct tls_context {
+  SSL_CTX* ctx = nullptr;
+  ~tls_context() {
+    SSL_CTX_free(ctx);
+  }
+};
 
 namespace {
 
@@ -115,7 +126,41 @@ request json_post(const std::string& target, std::string body, header_list heade
   return {"POST", target, std::move(headers), std::move(body)};
 }
 
+/// OpenSSL's queued errors as text, emptying the queue.
+std::string openssl_errors() {
+  std::string out;
+  char buf[256];
+  while (unsigned long e = ERR_get_error()) {
+    ERR_error_string_n(e, buf, sizeof buf);
+    out += out.empty() ? buf : std::string{"; "} + buf;
+  }
+  return out;
+}
+
 } // namespace
+
+std::shared_ptr<tls_context> make_tls_context(const tls_setup& setup, std::string& error) {
+  auto out = std::make_shared<tls_context>();
+  out->ctx = SSL_CTX_new(TLS_client_method());
+  auto failed = [&](const char* what) {
+    error = std::string{what} + ": " + openssl_errors();
+    return nullptr;
+  };
+  if (out->ctx == nullptr)
+    return failed("SSL_CTX_new");
+  if (setup.min_version != 0 && SSL_CTX_set_min_proto_version(out->ctx, setup.min_version) != 1)
+    return failed("min version");
+  if (setup.max_version != 0 && SSL_CTX_set_max_proto_version(out->ctx, setup.max_version) != 1)
+    return failed("max version");
+  if (!setup.ciphers.empty() && SSL_CTX_set_cipher_list(out->ctx, setup.ciphers.c_str()) != 1)
+    return failed("cipher list");
+  if (!setup.ca_file.empty()) {
+    if (SSL_CTX_load_verify_locations(out->ctx, setup.ca_file.c_str(), nullptr) != 1)
+      return failed("CA file");
+    SSL_CTX_set_verify(out->ctx, SSL_VERIFY_PEER, nullptr);
+  }
+  return out;
+}
 
 std::string parse_head(std::string_view head, response& out) {
   size_t eol = head.find("\r\n");
@@ -187,8 +232,9 @@ std::string response::describe() const {
 
 // -- connection -------------------------------------------------------------------------------
 
-connection::connection(uint16_t port, std::string host, std::chrono::milliseconds timeout)
-  : port_(port), host_(std::move(host)), timeout_(timeout) {
+connection::connection(uint16_t port, std::string host, std::chrono::milliseconds timeout,
+                       std::shared_ptr<tls_context> tls)
+  : port_(port), host_(std::move(host)), timeout_(timeout), tls_(std::move(tls)) {
 }
 
 connection::~connection() {
@@ -196,6 +242,9 @@ connection::~connection() {
 }
 
 void connection::close() {
+  if (ssl_ != nullptr)
+    SSL_free(ssl_);
+  ssl_ = nullptr;
   if (fd_ >= 0)
     ::close(fd_);
   fd_ = -1;
@@ -246,7 +295,70 @@ std::string connection::open(clock_type::time_point deadline) {
     close();
     return err;
   }
+  if (tls_)
+    if (auto err = handshake(deadline); !err.empty()) {
+      close();
+      return err;
+    }
   return {};
+}
+
+std::string connection::handshake(clock_type::time_point deadline) {
+  ERR_clear_error();
+  ssl_ = SSL_new(tls_->ctx);
+  if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1)
+    return "tls handshake: " + openssl_errors();
+  // The certificate must name the address dialled (an IP address in these tests).
+  X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl_), host_.c_str());
+  for (;;) {
+    if (!arm(deadline).empty())
+      return "tls handshake: timeout";
+    int r = SSL_connect(ssl_);
+    if (r == 1)
+      return {};
+    int e = SSL_get_error(ssl_, r);
+    // A blocking socket wants more only when its timeout ran out: arm() then decides.
+    if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+      continue;
+    std::string why = openssl_errors();
+    if (why.empty())
+      why = e == SSL_ERROR_SYSCALL ? errno_text("closed") : "error " + std::to_string(e);
+    return "tls handshake: " + why;
+  }
+}
+
+long connection::send_some(const char* data, size_t n) {
+  if (ssl_ == nullptr)
+    return ::send(fd_, data, n, MSG_NOSIGNAL);
+  ERR_clear_error();
+  int r = SSL_write(ssl_, data, static_cast<int>(std::min<size_t>(n, 1 << 30)));
+  if (r > 0)
+    return r;
+  int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+    errno = EAGAIN;
+  else if (e != SSL_ERROR_SYSCALL || errno == 0)
+    errno = ECONNRESET;
+  return -1;
+}
+
+long connection::recv_some(char* data, size_t n) {
+  if (ssl_ == nullptr)
+    return ::recv(fd_, data, n, 0);
+  ERR_clear_error();
+  int r = SSL_read(ssl_, data, static_cast<int>(n));
+  if (r > 0)
+    return r;
+  int e = SSL_get_error(ssl_, r);
+  if (e == SSL_ERROR_ZERO_RETURN)
+    return 0;  // the server's close_notify
+  if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+    errno = EAGAIN;
+    return -1;
+  }
+  // A close without close_notify, or a failure: the connection is over either way.
+  errno = ECONNRESET;
+  return -1;
 }
 
 std::string connection::write_all(std::string_view bytes, clock_type::time_point deadline) {
@@ -254,7 +366,7 @@ std::string connection::write_all(std::string_view bytes, clock_type::time_point
   while (done < bytes.size()) {
     if (!arm(deadline).empty())
       return "write: timeout";
-    ssize_t n = ::send(fd_, bytes.data() + done, bytes.size() - done, MSG_NOSIGNAL);
+    long n = send_some(bytes.data() + done, bytes.size() - done);
     if (n < 0) {
       if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
         continue;
@@ -270,7 +382,7 @@ std::string connection::fill(clock_type::time_point deadline) {
   for (;;) {
     if (!arm(deadline).empty())
       return "read: timeout";
-    ssize_t n = ::recv(fd_, chunk, sizeof(chunk), 0);
+    long n = recv_some(chunk, sizeof(chunk));
     if (n > 0) {
       buf_.append(chunk, static_cast<size_t>(n));
       got_bytes_ = true;
@@ -433,20 +545,21 @@ bool connection::closed_by_peer() {
 
 // -- client -----------------------------------------------------------------------------------
 
-client::client(uint16_t port, std::string host, std::chrono::milliseconds timeout)
-  : port_(port), host_(std::move(host)), timeout_(timeout) {
+client::client(uint16_t port, std::string host, std::chrono::milliseconds timeout,
+               std::shared_ptr<tls_context> tls)
+  : port_(port), host_(std::move(host)), timeout_(timeout), tls_(std::move(tls)) {
 }
 
 response client::send(const request& req) const {
   request closing = req;
   if (!has_header(closing.headers, "Connection"))
     closing.headers.emplace_back("Connection", "close");
-  connection c{port_, host_, timeout_};
+  connection c{port_, host_, timeout_, tls_};
   return c.send(closing);
 }
 
 response client::send_raw(std::string_view bytes) const {
-  connection c{port_, host_, timeout_};
+  connection c{port_, host_, timeout_, tls_};
   return c.exchange(bytes);
 }
 

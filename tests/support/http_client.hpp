@@ -5,10 +5,14 @@
 // a request left in flight while others pass it, and the bench's load generator (one
 // connection a thread, so it stays cheap: blocking calls, no poll). A `client` opens a new
 // connection for every request, for tests that want no state between requests.
+//
+// Either speaks TLS when given a tls_context (OpenSSL's client, set up as a test asks:
+// whom to trust, which versions and ciphers to offer); without one, plain HTTP.
 #pragma once
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -17,6 +21,8 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.hpp"
+
+struct ssl_st;  // OpenSSL's SSL, kept out of the header
 
 namespace ts::test_http {
 
@@ -50,6 +56,23 @@ struct response {
   std::string describe() const;
 };
 
+/// What a TLS client offers and trusts. Versions are OpenSSL's (TLS1_2_VERSION...), 0 for
+/// its default.
+struct tls_setup {
+  /// The CA file (PEM) that the server's certificate must chain to; "": no verification.
+  std::string ca_file;
+  int min_version = 0;
+  int max_version = 0;
+  /// The TLS 1.2 (and older) cipher list; "": OpenSSL's default.
+  std::string ciphers;
+};
+
+/// A client SSL_CTX (http_client.cpp), shared by the connections that use it.
+struct tls_context;
+
+/// Makes one; on failure null, with `error` set.
+std::shared_ptr<tls_context> make_tls_context(const tls_setup& setup, std::string& error);
+
 /// Case-insensitive ASCII comparison, for header names (core's, so tests can say
 /// test_http::iequals as before).
 using ts::iequals;
@@ -61,8 +84,11 @@ std::string parse_head(std::string_view head, response& out);
 /// One connection to host:port, opened on first use and again after the server closed it.
 class connection {
 public:
+  /// With `tls`, every exchange is over TLS (the handshake when the connection opens,
+  /// checking the certificate for `host`, an IP address).
   explicit connection(uint16_t port, std::string host = "127.0.0.1",
-                      std::chrono::milliseconds timeout = std::chrono::seconds(15));
+                      std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                      std::shared_ptr<tls_context> tls = nullptr);
   ~connection();
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
@@ -106,6 +132,12 @@ private:
   response exchange(std::string_view bytes, bool head, clock_type::time_point deadline);
   /// Bounds the next blocking call by the deadline; "" or "timeout".
   std::string arm(clock_type::time_point deadline);
+  /// The TLS handshake on the open socket; "" or why it failed ("tls handshake: ...").
+  std::string handshake(clock_type::time_point deadline);
+  /// One send or receive, through TLS when it is on: as ::send / ::recv, -1 with errno
+  /// (EAGAIN on a timeout, ECONNRESET for any TLS failure), 0 at the end.
+  long send_some(const char* data, size_t n);
+  long recv_some(char* data, size_t n);
 
   uint16_t port_;
   std::string host_;
@@ -116,13 +148,16 @@ private:
   bool got_bytes_ = false;  // the latest read received anything
   bool keep_interim_ = false;
   std::chrono::microseconds armed_{0};  // the socket's current send/receive timeout
+  std::shared_ptr<tls_context> tls_;
+  ::ssl_st* ssl_ = nullptr;  // the open connection's TLS session
 };
 
 /// A new connection for every request, each with `Connection: close`.
 class client {
 public:
   explicit client(uint16_t port, std::string host = "127.0.0.1",
-                  std::chrono::milliseconds timeout = std::chrono::seconds(15));
+                  std::chrono::milliseconds timeout = std::chrono::seconds(15),
+                  std::shared_ptr<tls_context> tls = nullptr);
 
   /// As connection::send, plus `Connection: close` unless the caller set a Connection.
   response send(const request& req) const;
@@ -140,6 +175,7 @@ private:
   uint16_t port_;
   std::string host_;
   std::chrono::milliseconds timeout_;
+  std::shared_ptr<tls_context> tls_;
 };
 
 } // namespace ts::test_http
