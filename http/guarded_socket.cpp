@@ -248,7 +248,7 @@ private:
     disarm_timer();
     if (cfg->refused) {
       asio::error_code ec;
-      auto peer = sock.remote_endpoint(ec);
+      auto peer = lowest().remote_endpoint(ec);
       cfg->refused(head, res, ec ? std::string{} : endpoint_text(peer));
     }
     close_after = true;
