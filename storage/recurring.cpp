@@ -177,6 +177,10 @@ caf::expected<claim_writes> decide_claim(const recurring_row& r, millis now,
                      && (!r.next_occurrence || *r.latest_next_attempt <= *r.next_occurrence);
   if (retry_first && due(*r.latest_next_attempt, now)) {
     w.what = claim_writes::start::retry;
+    // An occurrence queued behind the first attempt now waits for this one: its end must
+    // wake the task, or the queued run would wait for the next occurrence's timer.
+    if (r.queued)
+      w.after_run = r.latest_run;
     settle(w, r, false);
     return w;
   }

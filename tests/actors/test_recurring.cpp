@@ -218,6 +218,32 @@ TEST_CASE("overlap queue: the next occurrence starts as soon as the active run e
   CHECK(rs[2].status == run_status::running);
 }
 
+TEST_CASE("overlap queue: a queued occurrence starts when the retry it waited for ends",
+          "[recurring]") {
+  recurring_fixture f;
+  auto t0 = f.now();
+  auto id = f.schedule(f.every(10, "tick", overlap_policy::queue, 2));
+  f.advance(100);
+  REQUIRE(f.started() == 1);
+  f.advance(10 * s);  // t0+10 s queues behind the first attempt
+  f.runner->end(0, 1);  // fails: the second attempt waits 1 s, the queued one behind it
+  f.advance(50);
+  CHECK(f.started() == 1);
+  f.advance(1 * s);
+  REQUIRE(f.started() == 2);
+  f.runner->end(1, 0);
+  // At once, not at the next occurrence (t0+20 s).
+  f.advance(50);
+  REQUIRE(f.started() == 3);
+  CHECK(f.now() < t0 + 12 * s);
+  auto rs = f.runs(id);
+  REQUIRE(rs.size() == 3);  // the two attempts of t0, and t0+10 s
+  CHECK(rs[1].attempt == 2);
+  CHECK(rs[1].status == run_status::success);
+  CHECK(rs[2].scheduled_for == t0 + 10 * s);
+  CHECK(rs[2].status == run_status::running);
+}
+
 TEST_CASE("overlap replace: the active run is stopped, ends replaced, the new one starts",
           "[recurring]") {
   recurring_fixture f;
