@@ -35,7 +35,9 @@ const json* latest_run(const json& task) {
 
 bool recurring(const json& task) {
   auto s = task.find("schedule");
-  return s != task.end() && s->is_object() && (s->contains("cron") || s->contains("every_s"));
+  // The API shows every form's keys, the unused ones null.
+  auto set = [&](const char* key) { return s->contains(key) && !(*s)[key].is_null(); };
+  return s != task.end() && s->is_object() && (set("cron") || set("every_s"));
 }
 
 std::string state_of(const json& task) {
@@ -112,9 +114,10 @@ int wait_verb(const invocation& inv, session& s) {
       const bool over = state == "completed" || state == "cancelled";
       json ended;
       if (!recurring(t) || over) {
-        if (over && run != nullptr)
+        // A cancel answers before its run has stopped: wait for the run's end too.
+        if (over && run != nullptr && run_ended(*run))
           ended = *run;
-        else if (over) {
+        else if (over && run == nullptr) {
           s.err << "tsctl wait: task " << inv.task << " is " << state << " without a run\n";
           return exit_wait_failure;
         }
