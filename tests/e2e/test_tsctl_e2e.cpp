@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <sstream>
 #include <cstdlib>
 
 #include "tests/e2e/service.hpp"
@@ -264,4 +265,53 @@ TEST_CASE("tsctl: exit statuses 1, 2 and 3, and help for every verb", "[e2e][tsc
     CHECK(r.exit_code == 3);
     CHECK(r.err.find("cannot reach the service") != std::string::npos);
   }
+}
+
+TEST_CASE("tsctl: the README's examples work as written", "[e2e][tsctl]") {
+  // The first block of the README's tsctl section, line by line, against a fresh service,
+  // with tsctl on PATH as the README says.
+  std::istringstream in{read_file(source_dir() + "/README.md")};
+  std::vector<std::string> lines;
+  bool section = false;
+  bool block = false;
+  for (std::string line; std::getline(in, line);) {
+    if (line == "## tsctl, the command line")
+      section = true;
+    else if (section && line == "```" && block)
+      break;
+    else if (section && line == "```")
+      block = true;
+    else if (block)
+      lines.push_back(line);
+  }
+  REQUIRE(lines.size() >= 15);
+  service_fixture f{"sqlite"};
+  REQUIRE(f.svc.start() == "");
+  auto env = tsctl_env(f.svc);
+  const char* path = std::getenv("PATH");
+  env.emplace_back("PATH", tsctl_path().substr(0, tsctl_path().rfind('/')) + ":"
+                             + (path ? path : "/usr/bin:/bin"));
+  env.emplace_back("TZ", "Europe/Berlin");
+  std::vector<std::string> outputs;
+  for (auto& line : lines) {
+    auto r = run_command({"sh", "-c", "cd " + sh_quote(f.dir.path()) + " && " + line}, env, 30s);
+    INFO(line << "\n" << r.output);
+    REQUIRE(r.exit_code == 0);
+    outputs.push_back(r.output);
+  }
+  CHECK(outputs[2] == "hello\n");
+  auto at = [&](const std::string& prefix) {
+    for (size_t i = 0; i < lines.size(); ++i)
+      if (lines[i].rfind(prefix, 0) == 0)
+        return outputs[i];
+    FAIL("no README line starts with " << prefix);
+    return std::string{};
+  };
+  CHECK(at("tsctl logs 6 -f") == "one\ntwo\n");
+  CHECK(at("tsctl preview").find("shifted_from_gap") != std::string::npos);
+  CHECK(at("tsctl ls --state active -l team=ops").find("backup") != std::string::npos);
+  auto all = json::parse(at("tsctl ls --json"));
+  REQUIRE(all.size() == 6);
+  CHECK(all[4]["name"] == "later");  // task 2, newest first
+  CHECK(all[4]["state"] == "cancelled");
 }
