@@ -7,6 +7,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/exit_codes.hpp"
+#include "cli/wait_rule.hpp"
 
 namespace ts::cli {
 
@@ -31,18 +32,6 @@ int64_t id_of(const json& j) {
 const json* latest_run(const json& task) {
   auto it = task.find("latest_run");
   return it != task.end() && it->is_object() ? &*it : nullptr;
-}
-
-bool recurring(const json& task) {
-  auto s = task.find("schedule");
-  // The API shows every form's keys, the unused ones null.
-  auto set = [&](const char* key) { return s->contains(key) && !(*s)[key].is_null(); };
-  return s != task.end() && s->is_object() && (set("cron") || set("every_s"));
-}
-
-std::string state_of(const json& task) {
-  auto it = task.find("state");
-  return it != task.end() && it->is_string() ? it->get<std::string>() : "";
 }
 
 /// Prints the run's output from `offset` on; with `follow`, until the run is complete.
@@ -78,7 +67,7 @@ int logs_verb(const invocation& inv, session& s) {
     if (const json* run = latest_run(task.body))
       return print_output(inv, s, id_of(*run));
     // No run yet: -f waits for the first one, a plain logs says so.
-    if (!inv.follow || state_of(task.body) == "cancelled") {
+    if (!inv.follow || task.body.value("state", "") == "cancelled") {
       s.err << "tsctl logs: task " << inv.task << " has no run yet\n";
       return exit_ok;
     }
@@ -91,8 +80,7 @@ int wait_verb(const invocation& inv, session& s) {
                              ? s.monotonic_ms() + static_cast<int64_t>(*inv.wait_timeout_s * 1000)
                              : 0;
   auto timed_out = [&] { return deadline != 0 && s.monotonic_ms() >= deadline; };
-  // A recurring task: the run going on now, else the next one to end. A one-shot task:
-  // until nothing more is to run, so that retries are waited for too.
+  // Which run counts is judge_wait's decision (cli/wait_rule.hpp).
   std::optional<int64_t> baseline;
   int64_t last_answer = s.monotonic_ms();
   bool answered = false;
@@ -106,33 +94,16 @@ int wait_verb(const invocation& inv, session& s) {
     } else {
       answered = true;
       last_answer = s.monotonic_ms();
-    }
-    if (task.ok) {
-      const json& t = task.body;
-      const json* run = latest_run(t);
-      const std::string state = state_of(t);
-      const bool over = state == "completed" || state == "cancelled";
-      json ended;
-      if (!recurring(t) || over) {
-        // A cancel answers before its run has stopped: wait for the run's end too.
-        if (over && run != nullptr && run_ended(*run))
-          ended = *run;
-        else if (over && run == nullptr) {
-          s.err << "tsctl wait: task " << inv.task << " is " << state << " without a run\n";
-          return exit_wait_failure;
-        }
-      } else {
-        if (!baseline)
-          baseline = run != nullptr && !run_ended(*run) ? id_of(*run) - 1 : (run ? id_of(*run) : 0);
-        if (run != nullptr && id_of(*run) > *baseline && run_ended(*run)
-            && run->value("status", "") != "skipped")
-          ended = *run;
+      auto step = judge_wait(task.body, baseline);
+      if (step.what == wait_step::kind::never_ran) {
+        s.err << "tsctl wait: task " << inv.task << " ended without a run\n";
+        return exit_wait_failure;
       }
-      if (!ended.is_null()) {
+      if (step.what == wait_step::kind::ended) {
         if (inv.json)
-          print_json(s, ended);
+          print_json(s, step.run);
         std::string why;
-        int status = run_exit_status(ended, why);
+        int status = run_exit_status(step.run, why);
         if (!why.empty())
           s.err << "tsctl wait: " << why << "\n";
         return status;

@@ -8,6 +8,7 @@
 #include "cli/exit_codes.hpp"
 #include "cli/table.hpp"
 #include "cli/views.hpp"
+#include "cli/wait_rule.hpp"
 #include "core/time_zone.hpp"
 
 using namespace ts::cli;
@@ -90,4 +91,47 @@ TEST_CASE("cli exit codes: wait exits with the run's code or 128+signal", "[cli]
   CHECK(run_ended({{"status", "skipped"}}));
   CHECK_FALSE(run_ended({{"status", "running"}}));
   CHECK(run_ended({{"status", "a new one"}, {"finished_at", "2026-01-01T00:00:00.000Z"}}));
+}
+
+TEST_CASE("cli wait rule: which run wait reports, and when", "[cli][wait]") {
+  using kind = wait_step::kind;
+  auto task = [](const char* state, json schedule, json run) {
+    return json{{"id", 1}, {"state", state}, {"schedule", schedule}, {"latest_run", run}};
+  };
+  const json once = {{"at", "2026-01-01T00:00:00.000Z"}, {"cron", nullptr}, {"every_s", nullptr}};
+  const json every = {{"at", nullptr}, {"cron", nullptr}, {"every_s", 60}};
+  const json running = {{"id", 7}, {"status", "running"}};
+  const json failed = {{"id", 7}, {"status", "failure"}, {"exit_code", 1}};
+  const json retry_waiting = {{"id", 8}, {"status", "waiting"}};
+
+  std::optional<int64_t> baseline;
+  CHECK_FALSE(is_recurring(task("active", once, nullptr)));
+  CHECK(is_recurring(task("active", every, nullptr)));
+  // One-shot: a failed attempt with a retry to come is not the end; completion is.
+  CHECK(judge_wait(task("active", once, failed), baseline).what == kind::waiting);
+  CHECK(judge_wait(task("active", once, retry_waiting), baseline).what == kind::waiting);
+  auto done = judge_wait(task("completed", once, failed), baseline);
+  CHECK(done.what == kind::ended);
+  CHECK(done.run == failed);
+  // A cancel answers while its run still stops.
+  CHECK(judge_wait(task("cancelled", once, running), baseline).what == kind::waiting);
+  CHECK(judge_wait(task("cancelled", once, nullptr), baseline).what == kind::never_ran);
+  CHECK(!baseline);
+
+  // Recurring: a run going on at the first look is the one...
+  std::optional<int64_t> b1;
+  CHECK(judge_wait(task("active", every, running), b1).what == kind::waiting);
+  CHECK(b1 == 6);
+  CHECK(judge_wait(task("active", every, failed), b1).what == kind::ended);
+  // ...one that had ended is not: the next one is, skipped runs aside.
+  std::optional<int64_t> b2;
+  CHECK(judge_wait(task("active", every, failed), b2).what == kind::waiting);
+  CHECK(b2 == 7);
+  CHECK(judge_wait(task("active", every, json{{"id", 8}, {"status", "skipped"}}), b2).what
+        == kind::waiting);
+  auto next = judge_wait(task("active", every, json{{"id", 9}, {"status", "success"}, {"exit_code", 0}}), b2);
+  CHECK(next.what == kind::ended);
+  CHECK(next.run["id"] == 9);
+  // A recurring task cancelled between runs reports its last run.
+  CHECK(judge_wait(task("cancelled", every, failed), b2).what == kind::ended);
 }
