@@ -3,6 +3,8 @@
 // the aligned table, its colours (and none with NO_COLOR), and logs -f following a run.
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
+
 #include "tests/e2e/service.hpp"
 #include "tests/e2e/test_pki.hpp"
 #include "tests/e2e/tsctl_driver.hpp"
@@ -117,4 +119,52 @@ TEST_CASE("tsctl: on a terminal, a coloured table (none with NO_COLOR) and logs 
   auto after = tty.screen();
   INFO(after);
   CHECK(after.find("first-line\nsecond-line\nfollow-exit=0") != std::string::npos);
+}
+
+TEST_CASE("tsctl: bash completion of verbs, options, values and task IDs", "[e2e][tsctl]") {
+  service_fixture f{"sqlite"};
+  REQUIRE(f.svc.start() == "");
+  auto env = tsctl_env(f.svc);
+  REQUIRE(run_tsctl({"at", "2099-01-01 00:00", "--", "true"}, env).exit_code == 0);
+  REQUIRE(run_tsctl({"at", "2099-01-01 00:00", "--", "true"}, env).exit_code == 0);
+  const char* path = std::getenv("PATH");
+  env.emplace_back("PATH", tsctl_path().substr(0, tsctl_path().rfind('/')) + ":"
+                             + (path ? path : "/usr/bin:/bin"));
+  // COMPREPLY for the words typed so far, the last one being completed.
+  auto complete = [&](const std::string& words) {
+    std::string script = "source " + sh_quote(source_dir() + "/cli/tsctl.bash-completion")
+                         + "; COMP_WORDS=(" + words + "); COMP_CWORD=$((${#COMP_WORDS[@]} - 1));"
+                         + " _tsctl; echo \"${COMPREPLY[*]}\"";
+    auto r = run_command({"bash", "--norc", "--noprofile", "-c", script}, env, 30s);
+    INFO(words << ": " << r.output);
+    REQUIRE(r.exit_code == 0);
+    return r.output;
+  };
+  CHECK(complete("tsctl l") == "ls logs\n");
+  CHECK(complete("tsctl --json p") == "pause preview\n");
+  auto logs = complete("tsctl logs 3 --");
+  CHECK(logs.find("--follow") != std::string::npos);
+  CHECK(logs.find("--run") != std::string::npos);
+  CHECK(logs.find("--state") == std::string::npos);
+  CHECK(complete("tsctl ls --state c") == "completed cancelled\n");
+  CHECK(complete("tsctl cron '* * * * *' --tz Europe/Be").find("Europe/Berlin") != std::string::npos);
+  if (run_command({"python3", "-c", "pass"}, env, 10s).exit_code == 0)
+    CHECK(complete("tsctl show ''") == "2 1\n");
+  // After -- it is the command's business.
+  CHECK(complete("tsctl at now -- ech") == "\n");
+}
+
+TEST_CASE("tsctl: the install rules put tsctl and its completion where a package wants them",
+          "[e2e][tsctl]") {
+  temp_dir dest;
+  auto r = run_command({"cmake", "--install", TS_BUILD_DIR, "--prefix", "/usr", "--component",
+                        "tsctl"},
+                       {{"DESTDIR", dest.path()}}, 60s);
+  INFO(r.output);
+  REQUIRE(r.exit_code == 0);
+  CHECK(file_exists(dest.file("usr/bin/tsctl")));
+  CHECK(read_file(dest.file("usr/share/bash-completion/completions/tsctl"))
+        == read_file(source_dir() + "/cli/tsctl.bash-completion"));
+  auto help = run_command({dest.file("usr/bin/tsctl"), "--help"}, {}, 10s);
+  CHECK(help.exit_code == 0);
 }
