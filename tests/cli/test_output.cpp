@@ -24,7 +24,7 @@ TEST_CASE("cli table: columns align, the last one stays ragged", "[cli][table]")
   CHECK(render_table({"A", "B"}, {{"x"}}, false) == "A  B\nx\n");
 }
 
-TEST_CASE("cli table: colours only when coloured; control bytes never pass", "[cli][table]") {
+TEST_CASE("cli table: colours only when coloured, and control bytes never pass", "[cli][table]") {
   auto plain = render_table({"S"}, {{{"failure", colour::red}}}, false);
   CHECK(plain.find('\x1b') == std::string::npos);
   auto coloured = render_table({"S"}, {{{"failure", colour::red}}}, true);
