@@ -142,7 +142,8 @@ int runs(const invocation& inv, session& s) {
 }
 
 int preview(const invocation& inv, session& s) {
-  auto r = call_api(s, http_call::post("/v1/schedules/preview", preview_body(inv, s.context).dump()));
+  const std::string body = preview_body(inv, s.context).dump();
+  auto r = call_api(s, http_call::post("/v1/schedules/preview", body));
   if (!r.ok)
     return r.exit_status;
   if (inv.json)
@@ -167,14 +168,15 @@ call_result call_api(session& s, const http_call& call, bool json_answer) {
   if (a.status < 200 || a.status >= 300) {
     // {"error": {"code", "message", "field"}}; anything else is shown as it came.
     const json* e = body.is_object() && body.contains("error") ? &body["error"] : nullptr;
-    std::string message = e && e->is_object() && e->contains("message") && (*e)["message"].is_string()
-                            ? (*e)["message"].get<std::string>()
-                            : a.body;
+    auto text = [&](const char* key) -> std::string {
+      return e && e->is_object() && e->contains(key) && (*e)[key].is_string()
+               ? (*e)[key].get<std::string>()
+               : "";
+    };
+    std::string message = e ? text("message") : a.body;
     if (message.empty())
       message = "the server refused";
-    std::string code = e && e->is_object() && e->contains("code") && (*e)["code"].is_string()
-                         ? (*e)["code"].get<std::string>()
-                         : "";
+    const std::string code = text("code");
     s.err << "tsctl: " << message << " (HTTP " << a.status << (code.empty() ? "" : " " + code)
           << ")\n";
     r.exit_status = exit_refused;

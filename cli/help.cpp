@@ -29,7 +29,7 @@ std::string overview_help() {
 Usage: tsctl [OPTIONS] VERB [ARGS] [-- COMMAND...]
 
 Create:
-  at TIME -- CMD...           once: now, now+10m, "2026-12-24 18:00" (local or --tz), RFC 3339
+  at TIME -- CMD...           once: now, now+10m, "2026-12-24 18:00" (yours or --tz), RFC 3339
   cron EXPR [--tz ZONE] -- CMD...   on a cron schedule ("0 30 2 * * *", 5 or 6 fields)
   every DURATION -- CMD...    every 15m, 1h, 90s
 See and change:
@@ -45,7 +45,7 @@ See and change:
 
 Options for every verb:
   --url URL          the service (env TS_URL; default http://127.0.0.1:8081)
-  --token-file FILE  a file holding one bare API token, sent as a Bearer token (env TS_TOKEN_FILE)
+  --token-file FILE  a file of one bare API token, sent as a Bearer token (env TS_TOKEN_FILE)
   --cacert FILE      CA certificates for an https:// URL with a private CA (env TS_CACERT)
   --json             print the API's JSON objects instead of tables
   -h, --help         help; `tsctl VERB --help` for one verb
@@ -96,9 +96,11 @@ cancelled. -l: only tasks with that label (repeat: all of them). --json prints o
 array of the API's task objects.
 )";
     case verb::show:
-      return "Usage: tsctl show ID [--json]\n\nOne task with its latest run; --json prints the API's object.\n";
+      return "Usage: tsctl show ID [--json]\n\n"
+             "One task with its latest run; --json prints the API's object.\n";
     case verb::runs:
-      return "Usage: tsctl runs ID [--json]\n\nThe task's runs, newest first (every page); --json prints one JSON array.\n";
+      return "Usage: tsctl runs ID [--json]\n\n"
+             "The task's runs, newest first (every page); --json prints one JSON array.\n";
     case verb::logs:
       return R"(Usage: tsctl logs ID [--run RUN_ID] [-f]
 
@@ -106,16 +108,18 @@ Prints the output of the task's latest run (or of RUN_ID). -f follows a run that
 going until it ends (and waits for a first run when there is none yet).
 )";
     case verb::cancel:
-      return "Usage: tsctl cancel ID\n\nNo further runs; a run in progress is stopped (SIGTERM, then SIGKILL).\n";
+      return "Usage: tsctl cancel ID\n\n"
+             "No further runs; a run in progress is stopped (SIGTERM, then SIGKILL).\n";
     case verb::trigger:
       return "Usage: tsctl trigger ID\n\nA run now, also of a completed task.\n";
     case verb::pause:
-      return "Usage: tsctl pause ID\n\nSkips the task's occurrences until resume; a run in progress goes on.\n";
+      return "Usage: tsctl pause ID\n\n"
+             "Skips the task's occurrences until resume; a run in progress goes on.\n";
     case verb::resume:
       return "Usage: tsctl resume ID\n\nThe task goes on with its next occurrence.\n";
     case verb::edit:
-      text = R"(Usage: tsctl edit ID [--cron EXPR [--tz ZONE] | --every DURATION | --at TIME [--tz ZONE]]
-                  [--command "CMD LINE"] [task options]
+      text = R"(Usage: tsctl edit ID [--cron EXPR [--tz ZONE] | --every DURATION
+                     | --at TIME [--tz ZONE]] [--command "CMD LINE"] [task options]
 
 Changes a task with a JSON Merge Patch sent with If-Match: the version tsctl just read, so
 an edit never overwrites a change it did not see (the server refuses: exit 1).
@@ -142,7 +146,9 @@ waited for until nothing more is to run (retries included); a recurring one unti
 going on now, or else the next one, ends. --json prints the run.
 )";
     case verb::nodes:
-      return "Usage: tsctl nodes\n\nWorker nodes do not exist yet: the service runs every task itself. This verb\nsays so and exits 2.\n";
+      return "Usage: tsctl nodes\n\n"
+             "Worker nodes do not exist yet: the service runs every task itself. This verb\n"
+             "says so and exits 2.\n";
     case verb::help: break;
   }
   return overview_help();

@@ -127,8 +127,8 @@ parsed<raw_line> split(const std::vector<std::string>& args) {
 }
 
 parsed<int64_t> parse_id(const std::string& text, const std::string& what) {
-  bool digits = !text.empty() && text.size() <= 19
-                && std::all_of(text.begin(), text.end(), [](char c) { return c >= '0' && c <= '9'; });
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  bool digits = !text.empty() && text.size() <= 19 && std::all_of(text.begin(), text.end(), digit);
   int64_t v = digits ? std::strtoll(text.c_str(), nullptr, 10) : 0;
   if (v < 1)
     return parsed<int64_t>::failure(what + " must be a positive integer, not \"" + text + "\"");
@@ -298,7 +298,10 @@ parsed<invocation> parse_invocation(const std::vector<std::string>& args) {
   const bool creates = inv.what == verb::at || inv.what == verb::cron || inv.what == verb::every;
   if (creates) {
     if (words.size() != 1)
-      return result::failure(me + " takes one " + (inv.what == verb::at ? "time" : inv.what == verb::cron ? "expression" : "interval")
+      return result::failure(me + " takes one "
+                             + (inv.what == verb::at     ? "time"
+                                : inv.what == verb::cron ? "expression"
+                                                         : "interval")
                              + " before -- (quote it when it has spaces)");
     if (!raw->dashdash || raw->command.empty())
       return result::failure(me + ": the command goes after --");
@@ -337,7 +340,8 @@ parsed<invocation> parse_invocation(const std::vector<std::string>& args) {
   inv.task = *id;
   if (inv.what == verb::edit) {
     const auto& f = inv.fields;
-    int schedules = inv.edit_cron.has_value() + inv.edit_every_s.has_value() + inv.edit_at.has_value();
+    int schedules
+      = inv.edit_cron.has_value() + inv.edit_every_s.has_value() + inv.edit_at.has_value();
     if (schedules > 1)
       return result::failure(me + ": one of --cron, --every and --at");
     if (inv.tz && schedules == 0)

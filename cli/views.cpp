@@ -133,7 +133,8 @@ std::string task_details(const json& t, const time_zone& zone, bool coloured) {
   if (t.contains("labels") && t["labels"].is_object() && !t["labels"].empty()) {
     std::string labels;
     for (auto& [k, v] : t["labels"].items())
-      labels += (labels.empty() ? "" : ", ") + k + "=" + (v.is_string() ? v.get<std::string>() : v.dump());
+      labels += (labels.empty() ? "" : ", ") + k + "="
+                + (v.is_string() ? v.get<std::string>() : v.dump());
     line("labels", labels);
   }
   if (const std::string* cwd = text_of(t, "cwd"))
@@ -172,7 +173,8 @@ std::string occurrences_table(const json& answer, const time_zone& zone, bool co
 
 std::string task_summary(const json& t, const time_zone& zone, bool coloured) {
   const std::string state = text_or_dash(t, "state");
-  std::string out = "task " + number_or_dash(t, "id") + ": " + paint(state, status_colour(state), coloured);
+  std::string out = "task " + number_or_dash(t, "id") + ": "
+                    + paint(state, status_colour(state), coloured);
   if (text_of(t, "next_run_at"))
     out += ", next run " + time_of(t, "next_run_at", zone);
   return out + "\n";
