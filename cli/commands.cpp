@@ -11,8 +11,8 @@ namespace {
 
 using json = nlohmann::json;
 
-/// Items per page when following a list's cursor: the API's upper bound (500) would make
-/// one slow answer of the first page; 200 keeps each answer small and the pages few.
+/// Items per page when following a list's cursor (the API takes 1 to 500, default 50): fewer
+/// round trips than the default, smaller answers than the bound. Chosen, not measured.
 constexpr int page_size = 200;
 
 std::string task_path(int64_t id) {

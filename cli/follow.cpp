@@ -1,7 +1,7 @@
 // logs and wait: the verbs that poll. Both read the task, pick the run they are about, and
-// ask again at a steady pace until it has ended; each poll is one short request, so a wait
-// survives a service restart in between (a refused connection mid-wait is retried until
-// the deadline, not fatal).
+// ask again at a steady pace until it has ended. Each poll is one short request, so that a
+// wait rides out a service restart: once the service has answered, a refused connection is
+// tried again for up to 30 s (or until --timeout) before wait gives up with 125.
 #include <cstdlib>
 #include <ostream>
 
