@@ -187,4 +187,24 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
+std::string shell_quote(std::string_view word) {
+  auto plain = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
+           || std::string_view{"_@%+:,./-"}.find(c) != std::string_view::npos;
+  };
+  bool bare = !word.empty();
+  for (char c : word)
+    bare = bare && plain(c);
+  if (bare)
+    return std::string{word};
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'')
+      out += "'\\''";
+    else
+      out += c;
+  }
+  return out + "'";
+}
+
 } // namespace ts

@@ -1,6 +1,6 @@
 // Byte-level text helpers with one home each: percent-decoding (the query string and the
 // database URL), UTF-8 decoding (request validation and output repair), ASCII case and
-// space, base64url (the v1 cursors). Pure: nothing of CAF (ts_core_pure).
+// space, base64url (the v1 cursors), shell quoting (tsctl's commands, the e2e tests). Pure: nothing of CAF (ts_core_pure).
 #pragma once
 
 #include <cstddef>
@@ -64,5 +64,11 @@ std::string base64url_encode(std::string_view bytes);
 /// The inverse; nullopt for a character outside the alphabet, padding, or a length that
 /// no encoding has (a remainder of one character), or stray bits in the last character.
 std::optional<std::string> base64url_decode(std::string_view text);
+
+/// One word quoted for a POSIX shell, so that `/bin/sh -c` reads it back as exactly that
+/// word: as it is when it is not empty and every byte is one no shell treats specially
+/// ([A-Za-z0-9_@%+:,./-]; not '=', which makes a first word an assignment), else in single
+/// quotes, each ' written as '\''.
+std::string shell_quote(std::string_view word);
 
 } // namespace ts

@@ -226,3 +226,20 @@ TEST_CASE("trim, is_space and iequals", "[text]") {
   CHECK_FALSE(ts::iequals("Bearer", "Bearer "));
   CHECK_FALSE(ts::iequals("a", "b"));
 }
+
+// -- shell quoting -------------------------------------------------------------------------
+
+TEST_CASE("shell_quote leaves plain words bare and single-quotes the rest", "[text][shell]") {
+  using ts::shell_quote;
+  CHECK(shell_quote("./backup.sh") == "./backup.sh");
+  CHECK(shell_quote("--full") == "--full");
+  CHECK(shell_quote("a@b:c,d%e+f_g") == "a@b:c,d%e+f_g");
+  CHECK(shell_quote("") == "''");
+  CHECK(shell_quote("two words") == "'two words'");
+  CHECK(shell_quote("FOO=bar") == "'FOO=bar'");
+  CHECK(shell_quote("$HOME") == "'$HOME'");
+  CHECK(shell_quote("~") == "'~'");
+  CHECK(shell_quote("it's") == "'it'\\''s'");
+  CHECK(shell_quote("*") == "'*'");
+  CHECK(shell_quote("a\nb") == "'a\nb'");
+}

@@ -19,6 +19,8 @@
 #include <sstream>
 #include <thread>
 
+#include "core/text.hpp"
+
 #ifndef TS_BINARY
 #error "TS_BINARY (path of the taskschedulizer binary) must be defined by the build"
 #endif
@@ -471,14 +473,7 @@ std::vector<int> live_group_members(int pgid) {
 }
 
 std::string sh_quote(const std::string& word) {
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'')
-      out += "'\\''";
-    else
-      out += c;
-  }
-  return out + "'";
+  return ts::shell_quote(word);
 }
 
 std::string source_dir() {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/e2e/service.hpp"
+#include "tests/e2e/test_pki.hpp"
 
 using namespace ts::e2e;
 using ts::test_http::connection;
@@ -24,47 +25,6 @@ using ts::test_http::tls_context;
 using ts::test_http::tls_setup;
 
 namespace {
-
-/// A CA, a server certificate signed by it for IP 127.0.0.1 (server.crt, server.key, mode
-/// 600), and a second key that matches nothing (other.key), in `dir`.
-struct test_pki {
-  explicit test_pki(const temp_dir& dir)
-    : ca_cert(dir.file("ca.crt")), cert(dir.file("server.crt")), key(dir.file("server.key")),
-      other_key(dir.file("other.key")) {
-    REQUIRE(write_file(dir.file("ext.cnf"), "basicConstraints=CA:FALSE\n"
-                                            "keyUsage=digitalSignature\n"
-                                            "extendedKeyUsage=serverAuth\n"
-                                            "subjectAltName=IP:127.0.0.1\n"));
-    std::vector<std::vector<std::string>> steps{
-      {"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-       "-nodes", "-days", "2", "-subj", "/CN=ts-test-ca", "-keyout", dir.file("ca.key"), "-out",
-       ca_cert},
-      {"openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-       "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", dir.file("server.csr")},
-      {"openssl", "x509", "-req", "-in", dir.file("server.csr"), "-CA", ca_cert, "-CAkey",
-       dir.file("ca.key"), "-CAcreateserial", "-days", "2", "-extfile", dir.file("ext.cnf"),
-       "-out", cert},
-      {"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out",
-       other_key},
-    };
-    for (auto& argv : steps) {
-      auto r = run_command(argv, {}, 60s);
-      INFO(r.output);
-      REQUIRE(r.exit_code == 0);
-    }
-    REQUIRE(::chmod(key.c_str(), 0600) == 0);
-    REQUIRE(::chmod(other_key.c_str(), 0600) == 0);
-  }
-
-  std::vector<std::string> flags() const {
-    return {"--tls-cert-file=" + cert, "--tls-key-file=" + key};
-  }
-
-  std::string ca_cert;
-  std::string cert;
-  std::string key;
-  std::string other_key;
-};
 
 std::shared_ptr<tls_context> client_tls(tls_setup setup) {
   std::string error;
