@@ -86,9 +86,10 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)   # taskschedulizer_<version>_amd64.deb
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 # Libraries by dpkg-shlibdeps from the binaries themselves; what no ELF file shows by hand:
-# adduser (postinst) and tzdata (time zones are read from /usr/share/zoneinfo).
+# adduser (postinst), procps (the unit's ExecReload runs /bin/kill) and tzdata (time zones are
+# read from /usr/share/zoneinfo).
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
-set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, tzdata")
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "adduser, procps, tzdata")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${ts_pkg_dir}/conffiles ${ts_pkg_dir}/postinst ${ts_pkg_dir}/prerm ${ts_pkg_dir}/postrm)
 set(CPACK_DEBIAN_PACKAGE_CONTROL_STRICT_PERMISSION TRUE)
