@@ -5,7 +5,7 @@
 include(GNUInstallDirs)
 
 set(TS_PACKAGE_VERSION 0.1.0)
-set(ts_pkg_dir ${PROJECT_SOURCE_DIR}/packaging)
+set(ts_pkg_dir ${PROJECT_SOURCE_DIR}/configs/packaging)
 set(ts_pkg_out ${PROJECT_BINARY_DIR}/packaging)
 file(MAKE_DIRECTORY ${ts_pkg_out})
 
