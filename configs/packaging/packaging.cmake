@@ -22,7 +22,7 @@ install(FILES ${ts_pkg_out}/taskschedulizer DESTINATION ${CMAKE_INSTALL_BINDIR})
 # package's paths, made from it so that the two never disagree on anything else.
 set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
   ${PROJECT_SOURCE_DIR}/configs/taskschedulizer.ini ${ts_pkg_dir}/changelog.in
-  ${ts_pkg_dir}/taskschedulizer.1)
+  ${ts_pkg_dir}/taskschedulizer.1 ${ts_pkg_dir}/tsctl.1)
 file(READ ${PROJECT_SOURCE_DIR}/configs/taskschedulizer.ini ts_ini)
 foreach(pair
     "--config-file=configs/taskschedulizer.ini|--config-file=/etc/taskschedulizer/taskschedulizer.ini"
@@ -57,13 +57,15 @@ if(NOT ts_gzip EQUAL 0)
   message(FATAL_ERROR "packaging: gzip of the changelog failed")
 endif()
 install(FILES ${ts_pkg_dir}/copyright ${ts_pkg_out}/changelog.gz DESTINATION ${ts_doc})
-configure_file(${ts_pkg_dir}/taskschedulizer.1 ${ts_pkg_out}/taskschedulizer.1 @ONLY)
-execute_process(COMMAND gzip -9nc ${ts_pkg_out}/taskschedulizer.1
-  OUTPUT_FILE ${ts_pkg_out}/taskschedulizer.1.gz RESULT_VARIABLE ts_gzip)
-if(NOT ts_gzip EQUAL 0)
-  message(FATAL_ERROR "packaging: gzip of the manual page failed")
-endif()
-install(FILES ${ts_pkg_out}/taskschedulizer.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+foreach(page taskschedulizer tsctl)
+  configure_file(${ts_pkg_dir}/${page}.1 ${ts_pkg_out}/${page}.1 @ONLY)
+  execute_process(COMMAND gzip -9nc ${ts_pkg_out}/${page}.1
+    OUTPUT_FILE ${ts_pkg_out}/${page}.1.gz RESULT_VARIABLE ts_gzip)
+  if(NOT ts_gzip EQUAL 0)
+    message(FATAL_ERROR "packaging: gzip of the manual page ${page}.1 failed")
+  endif()
+  install(FILES ${ts_pkg_out}/${page}.1.gz DESTINATION ${CMAKE_INSTALL_MANDIR}/man1)
+endforeach()
 install(FILES ${ts_pkg_dir}/lintian-overrides DESTINATION ${CMAKE_INSTALL_DATADIR}/lintian/overrides
   RENAME taskschedulizer)
 
