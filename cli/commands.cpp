@@ -4,6 +4,7 @@
 
 #include "cli/exit_codes.hpp"
 #include "cli/views.hpp"
+#include "core/text.hpp"
 
 namespace ts::cli {
 
@@ -26,7 +27,7 @@ call_result list_all(session& s, const std::string& path, const std::string& que
   for (;;) {
     std::string target = path + "?limit=" + std::to_string(page_size) + query;
     if (!cursor.empty())
-      target += "&cursor=" + query_escape(cursor);
+      target += "&cursor=" + percent_encode(cursor);
     auto page = call_api(s, http_call::get(target));
     if (!page.ok)
       return page;
@@ -117,9 +118,9 @@ int show(const invocation& inv, session& s) {
 int ls(const invocation& inv, session& s) {
   std::string query;
   if (inv.state)
-    query += "&state=" + query_escape(*inv.state);
+    query += "&state=" + percent_encode(*inv.state);
   for (auto& [k, v] : inv.fields.labels)
-    query += "&label=" + query_escape(k + ":" + v.value_or(""));
+    query += "&label=" + percent_encode(k + ":" + v.value_or(""));
   auto r = list_all(s, "/v1/tasks", query);
   if (!r.ok)
     return r.exit_status;

@@ -39,7 +39,4 @@ public:
   virtual http_answer perform(const http_call& call) = 0;
 };
 
-/// Percent-encodes a query value (RFC 3986 unreserved bytes stay).
-std::string query_escape(const std::string& value);
-
 } // namespace ts::cli

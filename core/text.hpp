@@ -1,5 +1,5 @@
 // Byte-level text helpers with one home each: percent-decoding (the query string and the
-// database URL), UTF-8 decoding (request validation and output repair), ASCII case and
+// database URL) and encoding (tsctl's queries, the URL fuzzer), UTF-8 decoding (request validation and output repair), ASCII case and
 // space, base64url (the v1 cursors), shell quoting (tsctl's commands, the e2e tests). Pure: nothing of CAF (ts_core_pure).
 #pragma once
 
@@ -22,6 +22,10 @@ enum class percent_mode {
 /// Decodes %XX escapes (either case of hex digit); nullopt on a malformed or truncated
 /// escape, and in strict mode on %00. Other bytes, a raw NUL included, pass unchanged.
 std::optional<std::string> percent_decode(std::string_view text, percent_mode mode);
+
+/// Percent-encodes every byte but RFC 3986's unreserved ones (letters, digits, - . _ ~), as
+/// upper-case %XX: safe in a query value and in any URL component.
+std::string percent_encode(std::string_view text);
 
 /// One step of UTF-8 decoding (Unicode Table 3-7: no overlong forms, no surrogates,
 /// nothing above U+10FFFF).

@@ -140,6 +140,21 @@ void check_invalid(std::string_view s, size_t subpart) {
 
 } // namespace
 
+TEST_CASE("percent_encode keeps the unreserved bytes and escapes every other one",
+          "[text][percent]") {
+  CHECK(ts::percent_encode("") == "");
+  CHECK(ts::percent_encode("AZaz09-._~") == "AZaz09-._~");
+  CHECK(ts::percent_encode("team:ops a+b/c?d&e=f%") == "team%3Aops%20a%2Bb%2Fc%3Fd%26e%3Df%25");
+  CHECK(ts::percent_encode(std::string_view{"\0\xff", 2}) == "%00%FF");
+  // Every byte value goes there and back, in both decoding modes ('+' is escaped, so form
+  // mode never reads a space into it); strict refuses only the NUL byte.
+  std::string all;
+  for (int b = 1; b < 256; ++b)
+    all += static_cast<char>(b);
+  CHECK(ts::percent_decode(ts::percent_encode(all), ts::percent_mode::strict) == all);
+  CHECK(ts::percent_decode(ts::percent_encode(all), ts::percent_mode::form) == all);
+}
+
 TEST_CASE("decode_utf8: valid sequences of 1 to 4 bytes", "[text][utf8]") {
   check_valid(bytes("\0"), 0);
   check_valid("A", 0x41);

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/error.hpp"
+#include "core/text.hpp"
 #include "storage/db_url.hpp"
 
 namespace {
@@ -20,36 +21,19 @@ void check(bool ok) {
     std::abort();
 }
 
-// Every byte but the unreserved ones (RFC 3986) as %XX.
-std::string encode(std::string_view s) {
-  static const char hex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-'
-        || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
-
 std::string rebuild(const ts::storage::db_url& u) {
   if (u.scheme == "sqlite")
     return "sqlite:" + u.path;
-  std::string out = "mysql://" + encode(u.user);
+  std::string out = "mysql://" + ts::percent_encode(u.user);
   if (u.has_password)
-    out += ":" + encode(u.password);
+    out += ":" + ts::percent_encode(u.password);
   out += "@";
   out += u.host.find(':') != std::string::npos ? "[" + u.host + "]" : u.host;
   if (u.port != 0)
     out += ":" + std::to_string(u.port);
-  out += "/" + encode(u.database);
+  out += "/" + ts::percent_encode(u.database);
   if (!u.socket.empty())
-    out += "?socket=" + encode(u.socket);
+    out += "?socket=" + ts::percent_encode(u.socket);
   return out;
 }
 
