@@ -480,6 +480,24 @@ std::string source_dir() {
   return TS_SOURCE_DIR;
 }
 
+std::vector<std::string> readme_block(const std::string& heading) {
+  std::istringstream in{read_file(source_dir() + "/README.md")};
+  std::vector<std::string> lines;
+  bool section = false;
+  bool block = false;
+  for (std::string line; std::getline(in, line);) {
+    if (!section)
+      section = line.rfind(heading, 0) == 0;
+    else if (line == "```" && block)
+      break;
+    else if (line == "```")
+      block = true;
+    else if (block)
+      lines.push_back(line);
+  }
+  return lines;
+}
+
 std::string current_user() {
   passwd* pw = ::getpwuid(::geteuid());
   return pw != nullptr ? pw->pw_name : std::string();

@@ -251,6 +251,10 @@ std::string sh_quote(const std::string& word);
 /// The source tree (for configs/), derived from this file's path.
 std::string source_dir();
 
+/// The lines of the README's first ``` block after the first line that starts with
+/// `heading`: the examples that the tests run as written.
+std::vector<std::string> readme_block(const std::string& heading);
+
 /// The user name the tests run as (what `whoami` prints).
 std::string current_user();
 

@@ -309,20 +309,7 @@ TEST_CASE("tls: the README's set-up works as written", "[e2e][tls]") {
     return;
   }
   // The commands of the security section's TLS example, in order.
-  std::istringstream in{read_file(source_dir() + "/README.md")};
-  std::vector<std::string> lines;
-  bool section = false;
-  bool block = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind("**TLS and `--insecure-http`**", 0) == 0)
-      section = true;
-    else if (section && line == "```" && block)
-      break;
-    else if (section && line == "```")
-      block = true;
-    else if (block)
-      lines.push_back(line);
-  }
+  auto lines = readme_block("**TLS and `--insecure-http`**");
   REQUIRE(lines.size() == 5);
   REQUIRE(lines[3].rfind("scripts/run ", 0) == 0);
   REQUIRE(lines[4].rfind("curl ", 0) == 0);

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <csignal>
-#include <sstream>
 #include <cstdlib>
 
 #include "tests/e2e/service.hpp"
@@ -270,20 +269,7 @@ TEST_CASE("tsctl: exit statuses 1, 2 and 3, and help for every verb", "[e2e][tsc
 TEST_CASE("tsctl: the README's examples work as written", "[e2e][tsctl]") {
   // The first block of the README's tsctl section, line by line, against a fresh service,
   // with tsctl on PATH as the README says.
-  std::istringstream in{read_file(source_dir() + "/README.md")};
-  std::vector<std::string> lines;
-  bool section = false;
-  bool block = false;
-  for (std::string line; std::getline(in, line);) {
-    if (line == "## tsctl, the command line")
-      section = true;
-    else if (section && line == "```" && block)
-      break;
-    else if (section && line == "```")
-      block = true;
-    else if (block)
-      lines.push_back(line);
-  }
+  auto lines = readme_block("## tsctl, the command line");
   REQUIRE(lines.size() >= 15);
   service_fixture f{"sqlite"};
   REQUIRE(f.svc.start() == "");
