@@ -51,12 +51,17 @@ call_result list_all(session& s, const std::string& path, const std::string& que
   return all;
 }
 
-/// Prints a task in the form asked for; exit 0.
-int show_result(session& s, const json& task, bool json_out) {
+using view_fn = std::string (*)(const json&, const time_zone&, bool coloured);
+
+/// A call's answer in the form asked for: a refusal's exit status, else the API's JSON or
+/// the view of it (exit 0).
+int print_answer(session& s, const call_result& r, bool json_out, view_fn view) {
+  if (!r.ok)
+    return r.exit_status;
   if (json_out)
-    print_json(s, task);
+    print_json(s, r.body);
   else
-    s.out << task_summary(task, s.zone, s.coloured);
+    s.out << view(r.body, s.zone, s.coloured);
   return exit_ok;
 }
 
@@ -67,9 +72,7 @@ int create(const invocation& inv, session& s) {
     return exit_usage;
   }
   auto r = call_api(s, http_call::post("/v1/tasks", body->dump()));
-  if (!r.ok)
-    return r.exit_status;
-  return show_result(s, r.body, inv.json);
+  return print_answer(s, r, inv.json, task_summary);
 }
 
 int edit(const invocation& inv, session& s) {
@@ -92,27 +95,17 @@ int edit(const invocation& inv, session& s) {
   if (!etag.empty())
     call.headers.emplace_back("If-Match", etag);
   auto r = call_api(s, call);
-  if (!r.ok)
-    return r.exit_status;
-  return show_result(s, r.body, inv.json);
+  return print_answer(s, r, inv.json, task_summary);
 }
 
 int control(const invocation& inv, session& s) {
   auto r = call_api(s, http_call::post(task_path(inv.task) + "/" + verb_name(inv.what), "{}"));
-  if (!r.ok)
-    return r.exit_status;
-  return show_result(s, r.body, inv.json);
+  return print_answer(s, r, inv.json, task_summary);
 }
 
 int show(const invocation& inv, session& s) {
   auto r = call_api(s, http_call::get(task_path(inv.task)));
-  if (!r.ok)
-    return r.exit_status;
-  if (inv.json)
-    print_json(s, r.body);
-  else
-    s.out << task_details(r.body, s.zone, s.coloured);
-  return exit_ok;
+  return print_answer(s, r, inv.json, task_details);
 }
 
 int ls(const invocation& inv, session& s) {
@@ -122,36 +115,18 @@ int ls(const invocation& inv, session& s) {
   for (auto& [k, v] : inv.fields.labels)
     query += "&label=" + percent_encode(k + ":" + v.value_or(""));
   auto r = list_all(s, "/v1/tasks", query);
-  if (!r.ok)
-    return r.exit_status;
-  if (inv.json)
-    print_json(s, r.body);
-  else
-    s.out << tasks_table(r.body, s.zone, s.coloured);
-  return exit_ok;
+  return print_answer(s, r, inv.json, tasks_table);
 }
 
 int runs(const invocation& inv, session& s) {
   auto r = list_all(s, task_path(inv.task) + "/runs", "");
-  if (!r.ok)
-    return r.exit_status;
-  if (inv.json)
-    print_json(s, r.body);
-  else
-    s.out << runs_table(r.body, s.zone, s.coloured);
-  return exit_ok;
+  return print_answer(s, r, inv.json, runs_table);
 }
 
 int preview(const invocation& inv, session& s) {
   const std::string body = preview_body(inv, s.context).dump();
   auto r = call_api(s, http_call::post("/v1/schedules/preview", body));
-  if (!r.ok)
-    return r.exit_status;
-  if (inv.json)
-    print_json(s, r.body);
-  else
-    s.out << occurrences_table(r.body, s.zone, s.coloured);
-  return exit_ok;
+  return print_answer(s, r, inv.json, occurrences_table);
 }
 
 } // namespace
